@@ -1,0 +1,294 @@
+package pipeline
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the YAML file of DESIGN §7. Relative paths are resolved against
+// the directory of the config file.
+type Config struct {
+	Inbox     string          `yaml:"inbox"`
+	Data      string          `yaml:"data"`
+	Exports   ExportsConfig   `yaml:"exports"`
+	SCIM      SCIMConfig      `yaml:"scim"`
+	Access    AccessConfig    `yaml:"access"`
+	Users     UsersConfig     `yaml:"users"`
+	Locations LocationsConfig `yaml:"locations"`
+	Guards    GuardsConfig    `yaml:"guards"`
+	Schedule  ScheduleConfig  `yaml:"schedule"`
+	Retention RetentionConfig `yaml:"retention"`
+
+	// Path is the file the config was read from; SHA256 is the sha256 of its
+	// bytes, recorded in every manifest.
+	Path   string `yaml:"-"`
+	SHA256 string `yaml:"-"`
+}
+
+type ExportsConfig struct {
+	Users     string        `yaml:"users"`
+	Locations string        `yaml:"locations"`
+	Delimiter string        `yaml:"delimiter"`
+	Settle    time.Duration `yaml:"settle"`
+}
+
+type SCIMConfig struct {
+	URL         string        `yaml:"url"`
+	TokenEnv    string        `yaml:"token_env"`
+	TokenFile   string        `yaml:"token_file"`
+	Profile     string        `yaml:"profile"`
+	Extension   string        `yaml:"extension"`
+	Concurrency int           `yaml:"concurrency"`
+	MaxRPS      float64       `yaml:"max_rps"`
+	Timeout     time.Duration `yaml:"timeout"`
+}
+
+type AccessConfig struct {
+	DefaultLocation                  string   `yaml:"default_location"`
+	AdminAccessLevels                []string `yaml:"admin_access_levels"`
+	GrantNewLocationsToExistingUsers bool     `yaml:"grant_new_locations_to_existing_users"`
+}
+
+type UsersConfig struct {
+	Deprovision string `yaml:"deprovision"`
+	Invitations string `yaml:"invitations"`
+}
+
+type LocationsConfig struct {
+	DeleteRemoved bool `yaml:"delete_removed"`
+}
+
+type GuardsConfig struct {
+	MaxDeletes        int     `yaml:"max_deletes"`
+	MaxDeleteFraction float64 `yaml:"max_delete_fraction"`
+	MinUsers          int     `yaml:"min_users"`
+}
+
+type ScheduleConfig struct {
+	At       string `yaml:"at"`
+	Timezone string `yaml:"timezone"`
+	CatchUp  bool   `yaml:"catch_up"`
+}
+
+type RetentionConfig struct {
+	KeepRuns int `yaml:"keep_runs"`
+}
+
+// Default returns the configuration of DESIGN §7 with every default filled.
+func Default() Config {
+	return Config{
+		Inbox: "./inbox",
+		Data:  "./data",
+		Exports: ExportsConfig{
+			Users: "users_*.csv", Locations: "locations_*.csv", Delimiter: "auto", Settle: 30 * time.Second,
+		},
+		SCIM: SCIMConfig{
+			URL: "http://127.0.0.1:8080/scim/v2", TokenEnv: "CONDECO_SYNC_SCIM_TOKEN", Profile: "visitor",
+			Extension:   "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User",
+			Concurrency: 8, Timeout: 30 * time.Second,
+		},
+		Access:    AccessConfig{DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}},
+		Users:     UsersConfig{Deprovision: "delete", Invitations: "send"},
+		Guards:    GuardsConfig{MaxDeletes: 500, MaxDeleteFraction: 0.2, MinUsers: 1},
+		Schedule:  ScheduleConfig{At: "02:00", Timezone: "Europe/London", CatchUp: true},
+		Retention: RetentionConfig{KeepRuns: 90},
+	}
+}
+
+// ConfigError is a configuration the program cannot run with (exit 2).
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// yaml.v3 says "line 3: field foo not found in type pipeline.SCIMConfig".
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// LoadConfig reads, decodes strictly, fills defaults and validates the file.
+func LoadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{fmt.Sprintf("config: %v", err)}
+	}
+	cfg, err := ParseConfig(path, raw)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseConfig is LoadConfig for bytes already read from path.
+func ParseConfig(path string, raw []byte) (*Config, error) {
+	cfg := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	// An empty file decodes as io.EOF: it is a valid config of all defaults.
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				if sm := unknownField.FindStringSubmatch(m); sm != nil {
+					m = fmt.Sprintf("line %s: unknown key %q", sm[1], sm[2])
+				}
+				msgs[i] = fmt.Sprintf("%s: %s", path, m)
+			}
+			return nil, &ConfigError{strings.Join(msgs, "\n")}
+		}
+		return nil, &ConfigError{fmt.Sprintf("%s: %v", path, err)}
+	}
+	sum := sha256.Sum256(raw)
+	cfg.SHA256 = hex.EncodeToString(sum[:])
+	cfg.Path = path
+	base := filepath.Dir(path)
+	cfg.Inbox = resolve(base, cfg.Inbox)
+	cfg.Data = resolve(base, cfg.Data)
+	if cfg.SCIM.TokenFile != "" {
+		cfg.SCIM.TokenFile = resolve(base, cfg.SCIM.TokenFile)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, &ConfigError{fmt.Sprintf("%s: %v", path, err)}
+	}
+	return &cfg, nil
+}
+
+func resolve(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+func (c *Config) validate() error {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if c.Inbox == "" {
+		bad("inbox: must be set")
+	}
+	if c.Data == "" {
+		bad("data: must be set")
+	}
+	switch c.Exports.Delimiter {
+	case "auto", ",", ";", "\t", "|", "tab", "TAB":
+	default:
+		bad("exports.delimiter: %q is not one of auto , ; TAB |", c.Exports.Delimiter)
+	}
+	for _, g := range []string{c.Exports.Users, c.Exports.Locations} {
+		if _, err := filepath.Match(g, "x"); err != nil || !strings.Contains(g, "*") {
+			bad("exports: %q is not a file pattern with one * for the stamp", g)
+		}
+	}
+	if c.Exports.Settle < 0 {
+		bad("exports.settle: must not be negative")
+	}
+	switch c.SCIM.Profile {
+	case "visitor", "scim2":
+	default:
+		bad("scim.profile: %q is not visitor or scim2", c.SCIM.Profile)
+	}
+	if c.SCIM.Concurrency < 1 || c.SCIM.Concurrency > 256 {
+		bad("scim.concurrency: %d is not between 1 and 256", c.SCIM.Concurrency)
+	}
+	if c.SCIM.MaxRPS < 0 {
+		bad("scim.max_rps: must not be negative")
+	}
+	if c.SCIM.Timeout <= 0 {
+		bad("scim.timeout: must be positive")
+	}
+	if c.SCIM.TokenEnv == "" && c.SCIM.TokenFile == "" {
+		bad("scim: set token_env or token_file")
+	}
+	if c.Access.DefaultLocation == "" {
+		bad("access.default_location: must be set")
+	}
+	for _, l := range c.Access.AdminAccessLevels {
+		if _, ok := schemas.Canonical(schemas.AccessLevels, l, ""); !ok || strings.TrimSpace(l) == "" {
+			bad("access.admin_access_levels: %q is not one of %s", l, strings.Join(schemas.AccessLevels, ", "))
+		}
+	}
+	switch c.Users.Deprovision {
+	case "delete", "deactivate":
+	default:
+		bad("users.deprovision: %q is not delete or deactivate", c.Users.Deprovision)
+	}
+	switch c.Users.Invitations {
+	case "send", "suppress":
+	default:
+		bad("users.invitations: %q is not send or suppress", c.Users.Invitations)
+	}
+	if c.Guards.MaxDeletes < 0 {
+		bad("guards.max_deletes: must not be negative")
+	}
+	if c.Guards.MaxDeleteFraction < 0 || c.Guards.MaxDeleteFraction > 1 {
+		bad("guards.max_delete_fraction: %v is not between 0 and 1", c.Guards.MaxDeleteFraction)
+	}
+	if c.Guards.MinUsers < 0 {
+		bad("guards.min_users: must not be negative")
+	}
+	if _, err := time.LoadLocation(c.Schedule.Timezone); err != nil || c.Schedule.Timezone == "" {
+		bad("schedule.timezone: %q is not a known time zone", c.Schedule.Timezone)
+	}
+	if _, _, err := c.ScheduleAt(); err != nil {
+		bad("schedule.at: %v", err)
+	}
+	if c.Retention.KeepRuns < 1 {
+		bad("retention.keep_runs: must be at least 1")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ScheduleAt returns the hour and minute of schedule.at.
+func (c *Config) ScheduleAt() (hour, minute int, err error) {
+	t, err := time.Parse("15:04", c.Schedule.At)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q is not a time of day as HH:MM", c.Schedule.At)
+	}
+	return t.Hour(), t.Minute(), nil
+}
+
+// Delimiter returns the configured delimiter, or 0 for automatic detection.
+func (c *Config) Delimiter() rune {
+	switch c.Exports.Delimiter {
+	case "auto":
+		return 0
+	case "tab", "TAB":
+		return '\t'
+	}
+	return []rune(c.Exports.Delimiter)[0]
+}
+
+// Token returns the SCIM bearer token from the environment variable named by
+// scim.token_env, else from the file at scim.token_file. getenv is passed in
+// so that no stage reads the environment behind the caller's back.
+func (c *Config) Token(getenv func(string) string) (string, error) {
+	if c.SCIM.TokenEnv != "" {
+		if t := strings.TrimSpace(getenv(c.SCIM.TokenEnv)); t != "" {
+			return t, nil
+		}
+	}
+	if c.SCIM.TokenFile != "" {
+		b, err := os.ReadFile(c.SCIM.TokenFile)
+		if err != nil {
+			return "", &ConfigError{fmt.Sprintf("scim.token_file: %v", err)}
+		}
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+		return "", &ConfigError{fmt.Sprintf("scim.token_file: %s is empty", c.SCIM.TokenFile)}
+	}
+	return "", &ConfigError{fmt.Sprintf("no SCIM token: set the environment variable %s (scim.token_env) or scim.token_file", c.SCIM.TokenEnv)}
+}

@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, yml string) (*Config, error) {
+	t.Helper()
+	return ParseConfig(filepath.Join("/etc/cs", "condeco-sync.yaml"), []byte(yml))
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := parse(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Inbox != "/etc/cs/inbox" || cfg.Data != "/etc/cs/data" {
+		t.Errorf("paths not resolved against the config's folder: %q %q", cfg.Inbox, cfg.Data)
+	}
+	if cfg.Exports.Settle != 30*time.Second || cfg.Guards.MaxDeletes != 500 || cfg.SCIM.Profile != "visitor" ||
+		cfg.Users.Deprovision != "delete" || cfg.Access.AdminAccessLevels[0] != "Global Admin" || cfg.Delimiter() != 0 {
+		t.Errorf("defaults not filled: %+v", cfg)
+	}
+	if len(cfg.SHA256) != 64 {
+		t.Errorf("sha256 = %q", cfg.SHA256)
+	}
+}
+
+func TestConfigOverrides(t *testing.T) {
+	cfg, err := parse(t, `
+inbox: /in
+exports: {delimiter: ";", settle: 0s}
+scim: {profile: scim2, concurrency: 16, timeout: 5s}
+access: {default_location: PAR, admin_access_levels: [global admin, Location Admin]}
+users: {deprovision: deactivate, invitations: suppress}
+guards: {max_deletes: 10}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Inbox != "/in" || cfg.Delimiter() != ';' || cfg.Exports.Settle != 0 || cfg.SCIM.Concurrency != 16 ||
+		cfg.SCIM.Timeout != 5*time.Second || cfg.Access.DefaultLocation != "PAR" || cfg.Users.Invitations != "suppress" ||
+		cfg.Guards.MaxDeletes != 10 || cfg.Guards.MaxDeleteFraction != 0.2 {
+		t.Errorf("overrides not applied: %+v", cfg)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ name, yml, want string }{
+		{"unknown top key", "inbox: x\nfrobnicate: 1\n", `condeco-sync.yaml: line 2: unknown key "frobnicate"`},
+		{"unknown nested key", "scim:\n  url: x\n  tokn_env: Y\n", `line 3: unknown key "tokn_env"`},
+		{"bad time zone", "schedule: {timezone: Mars/Olympus}\n", `schedule.timezone: "Mars/Olympus" is not a known time zone`},
+		{"bad at", "schedule: {at: '25:00'}\n", `schedule.at: "25:00" is not a time of day`},
+		{"bad profile", "scim: {profile: okta}\n", `scim.profile: "okta" is not visitor or scim2`},
+		{"bad delimiter", "exports: {delimiter: ':'}\n", `exports.delimiter: ":" is not one of`},
+		{"bad admin level", "access: {admin_access_levels: [Boss]}\n", `"Boss" is not one of Global Admin`},
+		{"bad deprovision", "users: {deprovision: purge}\n", `users.deprovision: "purge"`},
+		{"bad fraction", "guards: {max_delete_fraction: 1.5}\n", `max_delete_fraction: 1.5 is not between 0 and 1`},
+		{"bad duration", "scim: {timeout: soon}\n", `condeco-sync.yaml`},
+		{"not yaml", "scim: [\n", `condeco-sync.yaml`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, tc.yml)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a ConfigError", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestToken(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := parse(t, "")
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if _, err := cfg.Token(getenv); err == nil || !strings.Contains(err.Error(), "CONDECO_SYNC_SCIM_TOKEN") {
+		t.Errorf("missing token: err = %v, want it to name the variable", err)
+	}
+	env["CONDECO_SYNC_SCIM_TOKEN"] = " s3cret \n"
+	if tok, err := cfg.Token(getenv); tok != "s3cret" || err != nil {
+		t.Errorf("Token = %q, %v", tok, err)
+	}
+	delete(env, "CONDECO_SYNC_SCIM_TOKEN")
+	cfg.SCIM.TokenFile = filepath.Join(dir, "tok")
+	os.WriteFile(cfg.SCIM.TokenFile, []byte("from-file\n"), 0o600)
+	if tok, err := cfg.Token(getenv); tok != "from-file" || err != nil {
+		t.Errorf("Token from file = %q, %v", tok, err)
+	}
+	os.WriteFile(cfg.SCIM.TokenFile, nil, 0o600)
+	if _, err := cfg.Token(getenv); err == nil || strings.Contains(err.Error(), "from-file") {
+		t.Errorf("empty token file: err = %v", err)
+	}
+}

@@ -1,0 +1,113 @@
+package schemas
+
+import (
+	"fmt"
+	"net/mail"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ValidEmail reports whether s is a bare email address (no display name, no
+// angle brackets) whose domain has a dot, the form the target accepts as a
+// userName and work email.
+func ValidEmail(s string) bool {
+	if s == "" || len(s) > 254 || strings.ContainsAny(s, " <>\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// Identity is what the uniqueness rules look at in one users row.
+type Identity struct {
+	Line     int64
+	Key      string // UserID
+	UserName string // the SCIM userName the row would get (rule 1)
+	// Counted says whether the row takes part in the userName uniqueness
+	// check: rows that will never exist in the target (visitors, users
+	// deleted in Condeco, rows already rejected) cannot collide there.
+	Counted bool
+}
+
+// Duplicates applies the uniqueness half of rules 1 and 9: a UserID that
+// appears on more than one row, or a userName (compared case-insensitively)
+// that more than one counted row would get. It returns, for the index of each
+// row involved, the reason it is held. Rows without a key are not looked at:
+// they are rejected for that already.
+func Duplicates(ids []Identity) map[int]string {
+	held := map[int]string{}
+	byKey := map[string][]int{}
+	byName := map[string][]int{}
+	for i, id := range ids {
+		if id.Key == "" {
+			continue
+		}
+		byKey[id.Key] = append(byKey[id.Key], i)
+		if id.Counted && id.UserName != "" {
+			n := strings.ToLower(id.UserName)
+			byName[n] = append(byName[n], i)
+		}
+	}
+	mark := func(groups map[string][]int, what string) {
+		for _, idx := range groups {
+			if len(idx) < 2 {
+				continue
+			}
+			for _, i := range idx {
+				if _, done := held[i]; done {
+					continue
+				}
+				held[i] = fmt.Sprintf("duplicate %s %s (lines %s)", what, valueOf(ids[i], what), lines(ids, idx))
+			}
+		}
+	}
+	mark(byKey, "UserID")
+	// A key that is also held for a duplicate userName has its first reason.
+	mark(byName, "userName")
+	return held
+}
+
+func valueOf(id Identity, what string) string {
+	if what == "UserID" {
+		return id.Key
+	}
+	return id.UserName
+}
+
+func lines(ids []Identity, idx []int) string {
+	ls := make([]int64, len(idx))
+	for i, j := range idx {
+		ls[i] = ids[j].Line
+	}
+	sort.Slice(ls, func(a, b int) bool { return ls[a] < ls[b] })
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprint(l)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func trimSpace(s string) string { return strings.TrimSpace(s) }
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// ValidText reports whether s is valid UTF-8 without control characters
+// other than TAB, CR and LF.
+func ValidText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,121 @@
+package schemas
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestValidEmail(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"ada@example.com", true},
+		{"ada.lovelace+tag@sub.example.co.uk", true},
+		{"", false},
+		{"ada", false},
+		{"ada@", false},
+		{"@example.com", false},
+		{"ada@localhost", false},
+		{"Ada <ada@example.com>", false},
+		{"ada @example.com", false},
+		{"ada@example.com.", false},
+		{"ada@@example.com", false},
+	} {
+		if got := ValidEmail(tc.in); got != tc.want {
+			t.Errorf("ValidEmail(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSCIMUserName(t *testing.T) {
+	for _, tc := range []struct{ username, email, want string }{
+		{"ada@example.com", "ada.l@example.com", "ada@example.com"},
+		{"ada", "ada.l@example.com", "ada.l@example.com"},
+		{"", "ada.l@example.com", "ada.l@example.com"},
+		{"DOMAIN\\ada", "ada@example.com", "ada@example.com"},
+	} {
+		if got := SCIMUserName(tc.username, tc.email); got != tc.want {
+			t.Errorf("SCIMUserName(%q, %q) = %q, want %q", tc.username, tc.email, got, tc.want)
+		}
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "User", true},
+		{"global admin", "Global Admin", true},
+		{"  GLOBAL ADMIN ", "Global Admin", true},
+		{"user", "User", true},
+		{"superuser", "", false},
+	} {
+		got, ok := Canonical(AccessLevels, tc.in, "User")
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Canonical(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	ids := []Identity{
+		{Line: 2, Key: "1", UserName: "a@x.com", Counted: true},
+		{Line: 3, Key: "2", UserName: "b@x.com", Counted: true},
+		{Line: 4, Key: "2", UserName: "c@x.com", Counted: true}, // same key as line 3
+		{Line: 5, Key: "3", UserName: "A@X.COM", Counted: true}, // same userName as line 2, other case
+		{Line: 6, Key: "4", UserName: "d@x.com", Counted: false},
+		{Line: 7, Key: "5", UserName: "D@x.com", Counted: true}, // d@x.com on line 6 is not counted
+		{Line: 8, Key: "", UserName: "e@x.com", Counted: true},
+	}
+	got := Duplicates(ids)
+	want := map[int]string{
+		1: "duplicate UserID 2 (lines 3, 4)",
+		2: "duplicate UserID 2 (lines 3, 4)",
+		0: "duplicate userName a@x.com (lines 2, 5)",
+		3: "duplicate userName A@X.COM (lines 2, 5)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Duplicates = %v\nwant %v", got, want)
+	}
+}
+
+func TestUserHashCoversComparedFields(t *testing.T) {
+	base := User{UserID: "1", UserName: "a@x.com", GivenName: "A", Active: true, Line: 2}
+	h := base.Hash()
+	same := base
+	same.Line, same.SendInvitation, same.Held, same.HoldReason, same.RowHash = 99, true, true, "x", 5
+	if same.Hash() != h {
+		t.Error("hash changed with a field the diff does not compare")
+	}
+	for name, mut := range map[string]func(*User){
+		"userName": func(u *User) { u.UserName = "b@x.com" },
+		"given":    func(u *User) { u.GivenName = "B" },
+		"active":   func(u *User) { u.Active = false },
+		"admin":    func(u *User) { u.Admin = true },
+		"mobile":   func(u *User) { u.PhoneMobile = "+44" },
+		"shift":    func(u *User) { u.UserName, u.GivenName = "a@x.co", "mA" },
+	} {
+		u := base
+		mut(&u)
+		if u.Hash() == h {
+			t.Errorf("hash did not change with %s", name)
+		}
+	}
+}
+
+func TestLocationHash(t *testing.T) {
+	a := Location{LocationID: "LON", Name: "London", Active: true}
+	b := a
+	b.Name = "London HQ"
+	if a.Hash() == b.Hash() {
+		t.Error("hash did not change with the name")
+	}
+}
+
+func TestValidText(t *testing.T) {
+	if !ValidText("héllo\tthere") || ValidText("bad\xffbyte") || ValidText("nul\x00") {
+		t.Error("ValidText wrong")
+	}
+}

@@ -1,0 +1,141 @@
+package schemas
+
+import "github.com/zeebo/xxh3"
+
+// UserRecord is one row of a Condeco users export as gocsv decodes it. The
+// csv tags are the header names lowercased, since headers match without
+// regard to case or surrounding spaces. Every cell is kept as text here;
+// extract parses and validates it into a RawUser.
+type UserRecord struct {
+	UserID      string `csv:"userid"`
+	UserName    string `csv:"username"`
+	FirstName   string `csv:"firstname"`
+	LastName    string `csv:"lastname"`
+	Email       string `csv:"email"`
+	Telephone   string `csv:"telephone"`
+	Mobile      string `csv:"mobile"`
+	Country     string `csv:"country"`
+	Location    string `csv:"location"`
+	Group       string `csv:"group"`
+	Floor       string `csv:"floor"`
+	Language    string `csv:"language"`
+	Department  string `csv:"department"`
+	CostCode    string `csv:"costcode"`
+	JobTitle    string `csv:"jobtitle"`
+	AccessLevel string `csv:"accesslevel"`
+	UserType    string `csv:"usertype"`
+	Active      string `csv:"active"`
+	Deleted     string `csv:"deleted"`
+	SSO         string `csv:"sso"`
+}
+
+// UserRequired lists the users columns without which the file is refused.
+var UserRequired = []string{"userid", "username", "firstname", "lastname", "email"}
+
+// RawUser is one row of extract/users.parquet: an export row typed, with the
+// line it came from and, when it failed validation, why. Every decoded row
+// is kept, so the raw snapshot is a faithful, auditable copy of the export.
+type RawUser struct {
+	Line        int64  `parquet:"name=line, type=INT64"`
+	UserID      string `parquet:"name=user_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserName    string `parquet:"name=user_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	FirstName   string `parquet:"name=first_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	LastName    string `parquet:"name=last_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Email       string `parquet:"name=email, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Telephone   string `parquet:"name=telephone, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Mobile      string `parquet:"name=mobile, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Country     string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Location    string `parquet:"name=location, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Group       string `parquet:"name=group, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Floor       string `parquet:"name=floor, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Language    string `parquet:"name=language, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Department  string `parquet:"name=department, type=BYTE_ARRAY, convertedtype=UTF8"`
+	CostCode    string `parquet:"name=cost_code, type=BYTE_ARRAY, convertedtype=UTF8"`
+	JobTitle    string `parquet:"name=job_title, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AccessLevel string `parquet:"name=access_level, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserType    string `parquet:"name=user_type, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Active      bool   `parquet:"name=active, type=BOOLEAN"`
+	Deleted     bool   `parquet:"name=deleted, type=BOOLEAN"`
+	SSO         string `parquet:"name=sso, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Reject      string `parquet:"name=reject, type=BYTE_ARRAY, convertedtype=UTF8"`
+}
+
+// SCIMUserName is rule 1: the Condeco username when it is a valid email
+// address, otherwise the Condeco email.
+func SCIMUserName(username, email string) string {
+	if ValidEmail(username) {
+		return username
+	}
+	return email
+}
+
+// User is one row of transform/users.parquet: the desired state of one
+// Condeco user in the target, keyed by UserID (sent as SCIM externalId).
+type User struct {
+	UserID          string `parquet:"name=user_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserName        string `parquet:"name=user_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	GivenName       string `parquet:"name=given_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	FamilyName      string `parquet:"name=family_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Email           string `parquet:"name=email, type=BYTE_ARRAY, convertedtype=UTF8"`
+	PhoneWork       string `parquet:"name=phone_work, type=BYTE_ARRAY, convertedtype=UTF8"`
+	PhoneMobile     string `parquet:"name=phone_mobile, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Country         string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Language        string `parquet:"name=language, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Title           string `parquet:"name=title, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Department      string `parquet:"name=department, type=BYTE_ARRAY, convertedtype=UTF8"`
+	CostCenter      string `parquet:"name=cost_center, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserType        string `parquet:"name=user_type, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Active          bool   `parquet:"name=active, type=BOOLEAN"`
+	Deleted         bool   `parquet:"name=deleted, type=BOOLEAN"`
+	Admin           bool   `parquet:"name=admin, type=BOOLEAN"`
+	DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8"`
+	SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
+	Held            bool   `parquet:"name=held, type=BOOLEAN"`
+	HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Line            int64  `parquet:"name=line, type=INT64"`
+	RowHash         int64  `parquet:"name=row_hash, type=INT64"`
+}
+
+// Hash is the row_hash of u: xxh3 over the fields a diff compares. The key,
+// the source line, the hold and the write-only invitation flag are left out:
+// they are not state of the user in the target.
+func (u *User) Hash() int64 {
+	var h hasher
+	h.str(u.UserName)
+	h.str(u.GivenName)
+	h.str(u.FamilyName)
+	h.str(u.Email)
+	h.str(u.PhoneWork)
+	h.str(u.PhoneMobile)
+	h.str(u.Country)
+	h.str(u.Language)
+	h.str(u.Title)
+	h.str(u.Department)
+	h.str(u.CostCenter)
+	h.str(u.UserType)
+	h.bool(u.Active)
+	h.bool(u.Deleted)
+	h.bool(u.Admin)
+	h.str(u.DefaultLocation)
+	return h.sum()
+}
+
+// hasher feeds fields to xxh3 with a length prefix, so that ("ab","c") and
+// ("a","bc") hash apart.
+type hasher struct{ buf []byte }
+
+func (h *hasher) str(s string) {
+	n := len(s)
+	h.buf = append(h.buf, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+	h.buf = append(h.buf, s...)
+}
+
+func (h *hasher) bool(b bool) {
+	if b {
+		h.buf = append(h.buf, 1)
+	} else {
+		h.buf = append(h.buf, 0)
+	}
+}
+
+func (h *hasher) sum() int64 { return int64(xxh3.Hash(h.buf)) }
