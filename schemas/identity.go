@@ -36,12 +36,13 @@ type Identity struct {
 	Counted bool
 }
 
-// Duplicates applies the uniqueness half of rules 1 and 9: a UserID that
+// Duplicates applies the uniqueness half of rules 1 and 9: a key (keyName
+// says which, for messages: UserID or LocationID) that
 // appears on more than one row, or a userName (compared case-insensitively)
 // that more than one counted row would get. It returns, for the index of each
 // row involved, the reason it is held. Rows without a key are not looked at:
 // they are rejected for that already.
-func Duplicates(ids []Identity) map[int]string {
+func Duplicates(ids []Identity, keyName string) map[int]string {
 	held := map[int]string{}
 	byKey := map[string][]int{}
 	byName := map[string][]int{}
@@ -55,7 +56,7 @@ func Duplicates(ids []Identity) map[int]string {
 			byName[n] = append(byName[n], i)
 		}
 	}
-	mark := func(groups map[string][]int, what string) {
+	mark := func(groups map[string][]int, what string, value func(Identity) string) {
 		for _, idx := range groups {
 			if len(idx) < 2 {
 				continue
@@ -64,21 +65,14 @@ func Duplicates(ids []Identity) map[int]string {
 				if _, done := held[i]; done {
 					continue
 				}
-				held[i] = fmt.Sprintf("duplicate %s %s (lines %s)", what, valueOf(ids[i], what), lines(ids, idx))
+				held[i] = fmt.Sprintf("duplicate %s %s (lines %s)", what, value(ids[i]), lines(ids, idx))
 			}
 		}
 	}
-	mark(byKey, "UserID")
-	// A key that is also held for a duplicate userName has its first reason.
-	mark(byName, "userName")
+	mark(byKey, keyName, func(id Identity) string { return id.Key })
+	// A row already held for its key keeps that first reason.
+	mark(byName, "userName", func(id Identity) string { return id.UserName })
 	return held
-}
-
-func valueOf(id Identity, what string) string {
-	if what == "UserID" {
-		return id.Key
-	}
-	return id.UserName
 }
 
 func lines(ids []Identity, idx []int) string {

@@ -69,7 +69,7 @@ func TestDuplicates(t *testing.T) {
 		{Line: 7, Key: "5", UserName: "D@x.com", Counted: true}, // d@x.com on line 6 is not counted
 		{Line: 8, Key: "", UserName: "e@x.com", Counted: true},
 	}
-	got := Duplicates(ids)
+	got := Duplicates(ids, "UserID")
 	want := map[int]string{
 		1: "duplicate UserID 2 (lines 3, 4)",
 		2: "duplicate UserID 2 (lines 3, 4)",

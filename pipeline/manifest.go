@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+)
+
+// Version is the program version written into every manifest.
+var Version = "0.1.0-dev"
+
+// Stage statuses.
+const (
+	StatusOK      = "ok"
+	StatusFailed  = "failed"
+	StatusHalted  = "halted"
+	StatusRunning = "running"
+	StatusStale   = "stale"
+	StatusPending = "pending"
+)
+
+// Stages in the order a run goes through them.
+var Stages = []string{"extract", "transform", "diff", "load"}
+
+// Manifest is a stage's manifest.json (DESIGN §4). Paths are relative to the
+// run directory.
+type Manifest struct {
+	Stage         string           `json:"stage"`
+	RunID         string           `json:"run_id"`
+	Attempt       int              `json:"attempt"`
+	Status        string           `json:"status"`
+	Started       time.Time        `json:"started"`
+	Ended         time.Time        `json:"ended"`
+	Inputs        []artifact.File  `json:"inputs"`
+	Outputs       []artifact.File  `json:"outputs"`
+	Counts        map[string]int64 `json:"counts"`
+	Details       map[string]any   `json:"details,omitempty"`
+	Error         string           `json:"error,omitempty"`
+	ConfigSHA256  string           `json:"config_sha256"`
+	Version       string           `json:"version"`
+	SchemaVersion int              `json:"schema_version"`
+}
+
+// Output returns the output whose path is rel, or false.
+func (m *Manifest) Output(rel string) (artifact.File, bool) {
+	for _, f := range m.Outputs {
+		if f.Path == rel {
+			return f, true
+		}
+	}
+	return artifact.File{}, false
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return artifact.WriteBytes(path, append(b, '\n'))
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadManifest reads the manifest of stage in runDir.
+func ReadManifest(runDir, stage string) (*Manifest, error) {
+	var m Manifest
+	if err := readJSON(filepath.Join(runDir, stage, "manifest.json"), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}

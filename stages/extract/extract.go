@@ -1,0 +1,247 @@
+// Package extract is the first stage: it takes one Condeco export set,
+// copies it byte for byte into the run, decodes it with gocsv into typed
+// rows, sets bad rows aside with the reason, and writes the raw snapshot.
+package extract
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/humancsv"
+	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
+	"github.com/gocarina/gocsv"
+)
+
+// Input is what extract needs: the export set and the rules that apply to it.
+type Input struct {
+	Set       ExportSet
+	Delimiter rune // 0: detect
+	MinUsers  int
+}
+
+// Output file names, relative to the stage directory.
+const (
+	UsersFile     = "users.parquet"
+	LocationsFile = "locations.parquet"
+	RejectsFile   = "rejects.csv"
+	InputDir      = "input"
+)
+
+// TooFewUsersError refuses an export with fewer valid users than
+// guards.min_users: a truncated or empty export must never look like
+// everybody left.
+type TooFewUsersError struct {
+	File       string
+	Valid, Min int
+}
+
+func (e *TooFewUsersError) Error() string {
+	return fmt.Sprintf("%s: %d valid users, fewer than guards.min_users (%d): the export looks truncated; refused",
+		e.File, e.Valid, e.Min)
+}
+
+// Run extracts in.Set into dir. On error, the Result lists what was still
+// written (rejects.csv when rows were read, so people can see why).
+func Run(in Input, dir string) (stages.Result, error) {
+	res := stages.Result{Counts: map[string]int64{}, Details: map[string]any{"export": in.Set.Stamp}}
+	// Decode the copies, not the inbox files: what is decoded is then
+	// exactly what is kept.
+	usersCopy := filepath.Join(dir, InputDir, filepath.Base(in.Set.Users))
+	locsCopy := filepath.Join(dir, InputDir, filepath.Base(in.Set.Locations))
+	for src, dst := range map[string]string{in.Set.Users: usersCopy, in.Set.Locations: locsCopy} {
+		if err := artifact.CopyFile(src, dst); err != nil {
+			return res, fmt.Errorf("copying %s: %w", src, err)
+		}
+	}
+	res.Outputs = append(res.Outputs,
+		stages.Output{Path: InputDir + "/" + filepath.Base(in.Set.Users)},
+		stages.Output{Path: InputDir + "/" + filepath.Base(in.Set.Locations)})
+
+	var rejects []Reject
+	unknown := map[string][]string{}
+
+	// Locations first: they are small, and a broken locations file should
+	// stop the run before the large users file is decoded.
+	var locIDs []schemas.Identity
+	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(emit func(schemas.RawLocation) error) error {
+		rr, err := openCSV(locsCopy, in.Delimiter, schemas.LocationRequired, "locationid")
+		if err != nil {
+			return err
+		}
+		defer rr.Close()
+		unknown["locations"] = rr.unknownColumns(tags(reflect.TypeFor[schemas.LocationRecord]()))
+		err = decode(rr, func(line int64, rec *schemas.LocationRecord) error {
+			l, rj := checkLocation(rr, line, rec)
+			rejects = append(rejects, rj...)
+			if l.Reject == "" {
+				locIDs = append(locIDs, schemas.Identity{Line: line, Key: strings.Clone(l.LocationID)})
+			}
+			return emit(l)
+		})
+		if err != nil {
+			return err
+		}
+		return emitDamaged(rr, &rejects, func(r Reject) error {
+			return emit(schemas.RawLocation{Line: r.Line, LocationID: r.Key, Reject: r.Reason})
+		})
+	})
+	if err != nil {
+		return res, err
+	}
+	locHeld := schemas.Duplicates(locIDs, "LocationID")
+	rejects = append(rejects, duplicateRejects(filepath.Base(locsCopy), locIDs, locHeld)...)
+	res.Counts["locations_rows"] = nLocs
+	res.Outputs = append(res.Outputs, stages.Output{Path: LocationsFile, Rows: nLocs})
+
+	var ids []schemas.Identity
+	var valid int
+	usersName := filepath.Base(usersCopy)
+	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.RawUser) error) error {
+		rr, err := openCSV(usersCopy, in.Delimiter, schemas.UserRequired, "userid")
+		if err != nil {
+			return err
+		}
+		defer rr.Close()
+		unknown["users"] = rr.unknownColumns(tags(reflect.TypeFor[schemas.UserRecord]()))
+		err = decode(rr, func(line int64, rec *schemas.UserRecord) error {
+			u, rj := checkUser(rr, line, rec)
+			rejects = append(rejects, rj...)
+			if u.Reject == "" {
+				ids = append(ids, schemas.Identity{
+					Line: line, Key: strings.Clone(u.UserID),
+					UserName: strings.Clone(schemas.SCIMUserName(u.UserName, u.Email)),
+					Counted:  u.UserType != schemas.UserTypeVisitor && !u.Deleted,
+				})
+			} else if u.UserID != "" {
+				// A rejected row still claims its key: a second row with
+				// that key must not pass as the user's only row.
+				ids = append(ids, schemas.Identity{Line: line, Key: strings.Clone(u.UserID)})
+			}
+			return emit(u)
+		})
+		if err != nil {
+			return err
+		}
+		if err := emitDamaged(rr, &rejects, func(r Reject) error {
+			return emit(schemas.RawUser{Line: r.Line, UserID: r.Key, Reject: r.Reason})
+		}); err != nil {
+			return err
+		}
+		held := schemas.Duplicates(ids, "UserID")
+		rejects = append(rejects, duplicateRejects(usersName, ids, held)...)
+		rejected := map[string]bool{}
+		for _, r := range rejects {
+			if r.File == usersName {
+				rejected[r.Key] = true
+			}
+		}
+		for _, id := range ids {
+			if !rejected[id.Key] {
+				valid++
+			}
+		}
+		if valid < in.MinUsers {
+			return &TooFewUsersError{File: usersName, Valid: valid, Min: in.MinUsers}
+		}
+		return nil
+	})
+	res.Counts["users_rows"] = nUsers
+	res.Counts["users_valid"] = int64(valid)
+	res.Counts["rejects"] = int64(len(rejects))
+	res.Details["unknown_columns"] = unknown
+	if werr := writeRejects(filepath.Join(dir, RejectsFile), rejects); werr != nil {
+		return res, werr
+	}
+	res.Outputs = append(res.Outputs, stages.Output{Path: RejectsFile, Rows: int64(len(rejects))})
+	if err != nil {
+		return res, err
+	}
+	res.Outputs = append(res.Outputs, stages.Output{Path: UsersFile, Rows: nUsers})
+	return res, nil
+}
+
+// decode streams the rows of rr through gocsv into fn with their line. gocsv
+// calls back with no way to return an error, so the first error stops the
+// work and is returned once gocsv is done.
+func decode[R any](rr *recordReader, fn func(line int64, rec *R) error) error {
+	var ferr error
+	err := gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(rr), func(rec R) {
+		line := <-rr.lines
+		if ferr == nil {
+			ferr = fn(line, &rec)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return ferr
+}
+
+// emitDamaged adds the rows the reader set aside to the rejects and, where
+// a key could be read, to the snapshot, so the key is held and not deleted.
+func emitDamaged(rr *recordReader, rejects *[]Reject, emit func(Reject) error) error {
+	for _, r := range rr.damaged {
+		*rejects = append(*rejects, r)
+		if r.Key != "" {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func duplicateRejects(file string, ids []schemas.Identity, held map[int]string) []Reject {
+	var out []Reject
+	for i, reason := range held {
+		out = append(out, Reject{File: file, Line: ids[i].Line, Key: ids[i].Key, Reason: reason})
+	}
+	return out
+}
+
+// writeRejects writes rejects.csv sorted by file, line and column.
+func writeRejects(path string, rejects []Reject) error {
+	sort.SliceStable(rejects, func(i, j int) bool {
+		a, b := rejects[i], rejects[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return artifact.Write(path, func(w io.Writer) error {
+		cw, err := humancsv.New(w, "file", "line", "column", "column_name", "key", "reason", "value")
+		if err != nil {
+			return err
+		}
+		for _, r := range rejects {
+			col := ""
+			if r.Column > 0 {
+				col = strconv.Itoa(r.Column)
+			}
+			if err := cw.Write(r.File, strconv.FormatInt(r.Line, 10), col, r.ColumnName, r.Key, r.Reason, r.Value); err != nil {
+				return err
+			}
+		}
+		return cw.Flush()
+	})
+}
+
+// tags lists the csv tag names of an export record type.
+func tags(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, t.Field(i).Tag.Get("csv"))
+	}
+	return out
+}

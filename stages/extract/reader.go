@@ -1,0 +1,315 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// FileError is a problem that refuses a whole export file. It names the file,
+// line and column as file:line:column, as encoding/csv does.
+type FileError struct {
+	File   string
+	Line   int64
+	Column int
+	Msg    string
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+}
+
+// Reject is one problem with one row. The row is set aside; its key, when
+// one could be read, is held (rule 9).
+type Reject struct {
+	File       string
+	Line       int64
+	Column     int
+	ColumnName string
+	Key        string
+	Reason     string
+	Value      string
+}
+
+// recordReader feeds gocsv one export file as rows of strings. It does the
+// work gocsv leaves to its reader: the encoding, the delimiter, headers that
+// match whatever their case and spacing, and rows too damaged to decode,
+// which it sets aside as rejects instead of handing them on. It implements
+// gocsv.CSVReader.
+type recordReader struct {
+	name     string // the file's base name, for messages
+	f        *os.File
+	csv      *csv.Reader
+	header   []string // normalised: lower case, trimmed
+	original []string // as written, for messages
+	sentHdr  bool
+	keyCol   int // index of the key column, for holding damaged rows
+
+	// lines carries the line of every row handed to gocsv, in order. gocsv
+	// decodes in a goroutine of its own, so the callback that receives a
+	// row cannot ask the reader where it was; it takes the next line from
+	// here instead.
+	lines chan int64
+	// damaged holds the rows set aside before decoding. Read by the caller
+	// only after gocsv has returned.
+	damaged []Reject
+}
+
+// openCSV opens path and reads its header. delim 0 detects the delimiter.
+// required are normalised header names; a missing one refuses the file.
+func openCSV(path string, delim rune, required []string, key string) (*recordReader, error) {
+	name := filepath.Base(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &recordReader{name: name, f: f, lines: make(chan int64, 1024), keyCol: -1}
+	br := bufio.NewReaderSize(f, 1<<20)
+	var in io.Reader = br
+	if bom, _ := br.Peek(3); bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}) ||
+		bytes.HasPrefix(bom, []byte{0xFF, 0xFE}) || bytes.HasPrefix(bom, []byte{0xFE, 0xFF}) {
+		// BOMOverride strips a UTF-8 BOM and decodes UTF-16 with a BOM to
+		// UTF-8; Nop never applies since a BOM is present.
+		in = bufio.NewReaderSize(transform.NewReader(br, unicode.BOMOverride(encoding.Nop.NewDecoder())), 1<<20)
+	}
+	if delim == 0 {
+		if delim, err = detectDelimiter(in.(*bufio.Reader)); err != nil {
+			f.Close()
+			return nil, &FileError{File: name, Line: 1, Column: 1, Msg: err.Error()}
+		}
+	}
+	r.csv = csv.NewReader(in)
+	r.csv.Comma = delim
+	r.csv.FieldsPerRecord = -1 // a row of the wrong width is a reject, not the end of the file
+	r.csv.ReuseRecord = true
+	hdr, err := r.csv.Read()
+	if errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, &FileError{File: name, Line: 1, Column: 1, Msg: "file is empty: no header line"}
+	}
+	if err != nil {
+		f.Close()
+		return nil, r.fileError(err)
+	}
+	r.original = append([]string(nil), hdr...)
+	seen := map[string]int{}
+	for i, h := range hdr {
+		n := strings.ToLower(strings.TrimSpace(h))
+		if i == 0 {
+			n = strings.TrimPrefix(n, "\ufeff")
+		}
+		if !schemas.ValidText(n) {
+			f.Close()
+			return nil, &FileError{File: name, Line: 1, Column: i + 1, Msg: "header is not valid UTF-8 text"}
+		}
+		if j, dup := seen[n]; dup && n != "" {
+			f.Close()
+			return nil, &FileError{File: name, Line: 1, Column: i + 1,
+				Msg: fmt.Sprintf("duplicate column %q (also column %d)", strings.TrimSpace(h), j+1)}
+		}
+		seen[n] = i
+		r.header = append(r.header, n)
+		if n == key {
+			r.keyCol = i
+		}
+	}
+	var missing []string
+	for _, req := range required {
+		if _, ok := seen[req]; !ok {
+			missing = append(missing, req)
+		}
+	}
+	if len(missing) > 0 {
+		f.Close()
+		return nil, &FileError{File: name, Line: 1, Column: 1,
+			Msg: fmt.Sprintf("missing required column %s (delimiter %q)", strings.Join(displayNames(missing), ", "), string(delim))}
+	}
+	return r, nil
+}
+
+// Read implements gocsv.CSVReader: the header first, then the rows that are
+// whole enough to decode.
+func (r *recordReader) Read() ([]string, error) {
+	if !r.sentHdr {
+		r.sentHdr = true
+		return r.header, nil
+	}
+	for {
+		rec, err := r.csv.Read()
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote) {
+			// A stray quote in an unquoted field damages that line only:
+			// encoding/csv has read to its end and goes on from the next.
+			// encoding/csv hands back the fields before the one where the
+			// quote was met.
+			col := len(rec) + 1
+			r.setAside(int64(pe.StartLine), col, r.colName(col-1), rec,
+				fmt.Sprintf(`stray " in an unquoted field (byte %d of the line)`, pe.Column), "")
+			continue
+		}
+		if err != nil {
+			// An unterminated or misplaced quote can swallow any number of
+			// lines: nothing after it can be trusted, so the file is refused.
+			return nil, r.fileError(err)
+		}
+		line, _ := r.csv.FieldPos(0)
+		if len(rec) != len(r.header) {
+			r.setAside(int64(line), 1, "", rec,
+				fmt.Sprintf("row has %d fields, the header has %d", len(rec), len(r.header)), "")
+			continue
+		}
+		if i, ok := firstBadText(rec); ok {
+			l, _ := r.csv.FieldPos(i)
+			r.setAside(int64(l), i+1, r.colName(i), rec, fmt.Sprintf("%s is not valid UTF-8 text", r.colName(i)), "")
+			continue
+		}
+		r.lines <- int64(line)
+		return rec, nil
+	}
+}
+
+// ReadAll is part of gocsv.CSVReader; gocsv's streaming calls do not use it.
+func (r *recordReader) ReadAll() ([][]string, error) {
+	return nil, errors.New("recordReader: ReadAll is not supported")
+}
+
+func (r *recordReader) Close() error { return r.f.Close() }
+
+// column returns the 1-based position of the normalised column name, 0 if absent.
+func (r *recordReader) column(name string) int {
+	for i, h := range r.header {
+		if h == name {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// unknownColumns lists the header names no field of T's csv tags claims.
+func (r *recordReader) unknownColumns(known []string) []string {
+	var out []string
+	for i, h := range r.header {
+		if !contains(known, h) {
+			out = append(out, strings.TrimSpace(r.original[i]))
+		}
+	}
+	return out
+}
+
+// colName is the header of column i as written, for messages.
+func (r *recordReader) colName(i int) string {
+	if i < 0 || i >= len(r.original) {
+		return ""
+	}
+	return strings.TrimSpace(r.original[i])
+}
+
+func (r *recordReader) setAside(line int64, col int, colName string, rec []string, reason, value string) {
+	key := ""
+	if r.keyCol >= 0 && r.keyCol < len(rec) && schemas.ValidText(rec[r.keyCol]) {
+		key = strings.Clone(strings.TrimSpace(rec[r.keyCol]))
+	}
+	r.damaged = append(r.damaged, Reject{File: r.name, Line: line, Column: col, ColumnName: colName, Key: key, Reason: reason, Value: value})
+}
+
+func (r *recordReader) fileError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Err.Error()
+		if errors.Is(pe.Err, csv.ErrQuote) && pe.StartLine != pe.Line {
+			msg = fmt.Sprintf("%s (the quoted field opened on line %d is not closed as expected)", msg, pe.StartLine)
+		}
+		return &FileError{File: r.name, Line: int64(pe.Line), Column: pe.Column, Msg: msg}
+	}
+	return fmt.Errorf("%s: %w", r.name, err)
+}
+
+func firstBadText(rec []string) (int, bool) {
+	for i, s := range rec {
+		if !schemas.ValidText(s) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// candidates are the delimiters DESIGN §3 allows.
+var candidates = []rune{',', ';', '\t', '|'}
+
+// detectDelimiter picks the candidate that occurs most often, outside quotes,
+// in the header line.
+func detectDelimiter(br *bufio.Reader) (rune, error) {
+	head, _ := br.Peek(64 << 10)
+	counts := map[rune]int{}
+	quoted := false
+	for _, c := range string(head) {
+		if c == '"' {
+			quoted = !quoted
+			continue
+		}
+		if quoted {
+			continue
+		}
+		if c == '\n' || c == '\r' {
+			break
+		}
+		counts[c]++
+	}
+	best, n := rune(0), 0
+	for _, c := range candidates {
+		if counts[c] > n {
+			best, n = c, counts[c]
+		}
+	}
+	if n == 0 {
+		if len(bytes.TrimSpace(head)) == 0 {
+			return 0, errors.New("file is empty: no header line")
+		}
+		return 0, errors.New("cannot detect the delimiter: the header line has none of , ; TAB |")
+	}
+	return best, nil
+}
+
+func displayNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = displayName(n)
+	}
+	return out
+}
+
+// displayName turns a normalised header name back into the spelling of
+// DESIGN §3, for messages.
+func displayName(n string) string {
+	for _, d := range []string{"UserID", "UserName", "FirstName", "LastName", "Email", "Telephone", "Mobile",
+		"Country", "Location", "Group", "Floor", "Language", "Department", "CostCode", "JobTitle", "AccessLevel",
+		"UserType", "Active", "Deleted", "SSO", "LocationID", "Name", "Region", "City", "Address", "PostalCode", "TimeZone"} {
+		if strings.EqualFold(d, n) {
+			return d
+		}
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,20 @@
+// Package stages holds what every stage reports back to the pipeline. Each
+// stage lives in its own package below this one and knows nothing of the run
+// directory or of the other stages: it reads the files it is given and writes
+// into the directory it is given.
+package stages
+
+// Output is a file a stage wrote, relative to its directory, with the number
+// of rows it holds (0 for files that are not tables).
+type Output struct {
+	Path string
+	Rows int64
+}
+
+// Result is what a stage reports: its outputs, counts for people, and any
+// details worth keeping in the manifest.
+type Result struct {
+	Outputs []Output
+	Counts  map[string]int64
+	Details map[string]any
+}
