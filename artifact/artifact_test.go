@@ -63,6 +63,3 @@ func TestCheckDetectsChange(t *testing.T) {
 		t.Errorf("error %q does not name %s", err, want)
 	}
 }
-
-
-

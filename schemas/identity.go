@@ -44,35 +44,49 @@ type Identity struct {
 // they are rejected for that already.
 func Duplicates(ids []Identity, keyName string) map[int]string {
 	held := map[int]string{}
-	byKey := map[string][]int{}
-	byName := map[string][]int{}
-	for i, id := range ids {
-		if id.Key == "" {
-			continue
-		}
-		byKey[id.Key] = append(byKey[id.Key], i)
-		if id.Counted && id.UserName != "" {
-			n := strings.ToLower(id.UserName)
-			byName[n] = append(byName[n], i)
-		}
-	}
 	mark := func(groups map[string][]int, what string, value func(Identity) string) {
 		for _, idx := range groups {
-			if len(idx) < 2 {
-				continue
-			}
 			for _, i := range idx {
-				if _, done := held[i]; done {
-					continue
+				if _, done := held[i]; !done {
+					held[i] = fmt.Sprintf("duplicate %s %s (lines %s)", what, value(ids[i]), lines(ids, idx))
 				}
-				held[i] = fmt.Sprintf("duplicate %s %s (lines %s)", what, value(ids[i]), lines(ids, idx))
 			}
 		}
 	}
-	mark(byKey, keyName, func(id Identity) string { return id.Key })
+	mark(collisions(ids, func(id Identity) string { return id.Key }), keyName, func(id Identity) string { return id.Key })
 	// A row already held for its key keeps that first reason.
-	mark(byName, "userName", func(id Identity) string { return id.UserName })
+	mark(collisions(ids, func(id Identity) string {
+		if !id.Counted || id.Key == "" {
+			return ""
+		}
+		return strings.ToLower(id.UserName)
+	}), "userName", func(id Identity) string { return id.UserName })
 	return held
+}
+
+// collisions groups the indexes of ids by key(id), keeping only the groups of
+// two or more; an empty key takes no part. Exports are almost free of
+// duplicates, so only the first index of each key is stored until a second
+// one shows up: a million keys cost one map of ints, not of slices.
+func collisions(ids []Identity, key func(Identity) string) map[string][]int {
+	first := make(map[string]int32, len(ids))
+	groups := map[string][]int{}
+	for i, id := range ids {
+		k := key(id)
+		if k == "" {
+			continue
+		}
+		j, seen := first[k]
+		if !seen {
+			first[k] = int32(i)
+			continue
+		}
+		if groups[k] == nil {
+			groups[k] = []int{int(j)}
+		}
+		groups[k] = append(groups[k], i)
+	}
+	return groups
 }
 
 func lines(ids []Identity, idx []int) string {

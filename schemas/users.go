@@ -60,6 +60,17 @@ type RawUser struct {
 	Reject      string `parquet:"name=reject, type=BYTE_ARRAY, convertedtype=UTF8"`
 }
 
+// Identity is what the uniqueness rules look at in r. A rejected row still
+// claims its key but takes no part in the userName check.
+func (r *RawUser) Identity() Identity {
+	id := Identity{Line: r.Line, Key: r.UserID}
+	if r.Reject == "" {
+		id.UserName = SCIMUserName(r.UserName, r.Email)
+		id.Counted = r.UserType != UserTypeVisitor && !r.Deleted
+	}
+	return id
+}
+
 // SCIMUserName is rule 1: the Condeco username when it is a valid email
 // address, otherwise the Condeco email.
 func SCIMUserName(username, email string) string {

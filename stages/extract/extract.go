@@ -114,16 +114,11 @@ func Run(in Input, dir string) (stages.Result, error) {
 		err = decode(rr, func(line int64, rec *schemas.UserRecord) error {
 			u, rj := checkUser(rr, line, rec)
 			rejects = append(rejects, rj...)
-			if u.Reject == "" {
-				ids = append(ids, schemas.Identity{
-					Line: line, Key: strings.Clone(u.UserID),
-					UserName: strings.Clone(schemas.SCIMUserName(u.UserName, u.Email)),
-					Counted:  u.UserType != schemas.UserTypeVisitor && !u.Deleted,
-				})
-			} else if u.UserID != "" {
-				// A rejected row still claims its key: a second row with
-				// that key must not pass as the user's only row.
-				ids = append(ids, schemas.Identity{Line: line, Key: strings.Clone(u.UserID)})
+			if u.UserID != "" {
+				// Clone: the strings share the memory of their whole row.
+				id := u.Identity()
+				id.Key, id.UserName = strings.Clone(id.Key), strings.Clone(id.UserName)
+				ids = append(ids, id)
 			}
 			return emit(u)
 		})

@@ -1,0 +1,81 @@
+package stages_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/condeco-sync/condeco-sync/internal/exportgen"
+	"github.com/condeco-sync/condeco-sync/stages/extract"
+	"github.com/condeco-sync/condeco-sync/stages/transform"
+)
+
+// BenchmarkExtractTransform1M runs extract then transform on a generated
+// export of 1,000,000 users (BENCH_USERS overrides the number) and reports
+// the peak resident memory of the two stages as peak-MB. Issue #2's
+// target: at most 5 s and 800 MB on a 2-core machine.
+func BenchmarkExtractTransform1M(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("BENCH_USERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	inbox := b.TempDir()
+	f, _ := os.Create(filepath.Join(inbox, "users_1.csv"))
+	if err := exportgen.WriteUsers(f, 1, n); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	g, _ := os.Create(filepath.Join(inbox, "locations_1.csv"))
+	exportgen.WriteLocations(g, exportgen.Locations)
+	g.Close()
+	sets, _ := extract.FindSets(inbox, "users_*.csv", "locations_*.csv")
+
+	var peak float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		out := b.TempDir()
+		resetPeakRSS()
+		b.StartTimer()
+		xdir := filepath.Join(out, "extract")
+		if _, err := extract.Run(extract.Input{Set: sets[0], MinUsers: 1}, xdir); err != nil {
+			b.Fatal(err)
+		}
+		res, err := transform.Run(transform.Input{
+			RawUsers: filepath.Join(xdir, extract.UsersFile), RawLocations: filepath.Join(xdir, extract.LocationsFile),
+			DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}, Invitations: "send",
+		}, filepath.Join(out, "transform"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if res.Counts["users"] < int64(n)*9/10 {
+			b.Fatalf("only %d users out", res.Counts["users"])
+		}
+		peak = max(peak, peakRSSMB())
+		b.StartTimer()
+	}
+	b.ReportMetric(peak, "peak-MB")
+	b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "users/s")
+}
+
+// resetPeakRSS resets the kernel's high-water mark of this process's
+// resident memory (Linux: writing 5 to clear_refs).
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSMB is VmHWM, the peak resident memory since the last reset, in MB.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

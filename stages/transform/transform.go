@@ -1,0 +1,401 @@
+// Package transform is the second stage: it applies the business rules to
+// the raw snapshot and writes the desired state of every user and location
+// in the target, one row per key, each with its row_hash.
+package transform
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/humancsv"
+	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
+	"golang.org/x/sync/errgroup"
+)
+
+// Input is what transform needs: the raw snapshot and the rules' settings.
+type Input struct {
+	RawUsers, RawLocations string // extract's users.parquet and locations.parquet
+	DefaultLocation        string
+	AdminAccessLevels      []string
+	Invitations            string // send | suppress
+	Workers                int    // 0: one per CPU
+}
+
+// Output file names, relative to the stage directory.
+const (
+	UsersFile     = "users.parquet"
+	LocationsFile = "locations.parquet"
+	WarningsFile  = "warnings.csv"
+)
+
+// Warning is a problem that does not stop a user from being provisioned,
+// such as a phone number left out (rule 7).
+type Warning struct {
+	Entity, Key string
+	Line        int64
+	Field       string
+	Value       string
+	Message     string
+}
+
+// DefaultLocationError says that access.default_location is not an active
+// location of the export: every user's access would point nowhere.
+type DefaultLocationError struct{ ID string }
+
+func (e *DefaultLocationError) Error() string {
+	return fmt.Sprintf("access.default_location %q is not an active LocationID of the export", e.ID)
+}
+
+// Run transforms the raw snapshot in into dir.
+func Run(in Input, dir string) (stages.Result, error) {
+	res := stages.Result{Counts: map[string]int64{}}
+	var warnings []Warning
+
+	locs, err := locations(in.RawLocations)
+	if err != nil {
+		return res, err
+	}
+	if !activeLocation(locs, in.DefaultLocation) {
+		return res, &DefaultLocationError{ID: in.DefaultLocation}
+	}
+	for _, l := range locs {
+		if l.Held {
+			res.Counts["locations_held"]++
+		}
+	}
+	nLocs, err := parquetio.WriteSlice(filepath.Join(dir, LocationsFile), locs)
+	if err != nil {
+		return res, err
+	}
+	res.Counts["locations"] = nLocs
+
+	held, err := heldUsers(in.RawUsers)
+	if err != nil {
+		return res, err
+	}
+	rules := userRules{in: in, admin: map[string]bool{}}
+	for _, a := range in.AdminAccessLevels {
+		c, _ := schemas.Canonical(schemas.AccessLevels, a, "")
+		rules.admin[c] = true
+	}
+	var counts userCounts
+	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.User) error) error {
+		return mapUsers(in.RawUsers, in.Workers, held, rules, func(b batchResult) error {
+			warnings = append(warnings, b.warnings...)
+			counts.add(b.counts)
+			for _, u := range b.users {
+				if err := emit(u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Counts["users"] = nUsers
+	res.Counts["users_held"] = counts.held
+	res.Counts["users_not_provisioned"] = counts.visitors
+	res.Counts["users_admin"] = counts.admin
+	res.Counts["warnings"] = int64(len(warnings))
+	if err := writeWarnings(filepath.Join(dir, WarningsFile), warnings); err != nil {
+		return res, err
+	}
+	res.Outputs = []stages.Output{
+		{Path: UsersFile, Rows: nUsers}, {Path: LocationsFile, Rows: nLocs}, {Path: WarningsFile, Rows: int64(len(warnings))},
+	}
+	return res, nil
+}
+
+// locations applies rule 6's input side: one row per LocationID; a key that
+// was rejected or appears twice is held, so the diff neither updates nor
+// reports it removed.
+func locations(path string) ([]schemas.Location, error) {
+	raw, err := parquetio.ReadAll[schemas.RawLocation](path)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]schemas.Identity, len(raw))
+	for i, r := range raw {
+		ids[i] = schemas.Identity{Line: r.Line, Key: r.LocationID}
+	}
+	dups := schemas.Duplicates(ids, "LocationID")
+	reasons := map[string]string{}
+	for i, r := range raw {
+		if reason := firstNonEmpty(dups[i], r.Reject); reason != "" && reasons[r.LocationID] == "" {
+			reasons[r.LocationID] = fmt.Sprintf("%s (line %d)", reason, r.Line)
+		}
+	}
+	var out []schemas.Location
+	seen := map[string]bool{}
+	for _, r := range raw {
+		if r.LocationID == "" || seen[r.LocationID] {
+			continue
+		}
+		seen[r.LocationID] = true
+		l := schemas.Location{
+			LocationID: r.LocationID, Name: r.Name, Region: r.Region, City: r.City, Address: r.Address,
+			PostalCode: r.PostalCode, TimeZone: r.TimeZone, Active: r.Active, Line: r.Line,
+		}
+		if c, ok := Country(r.Country); ok {
+			l.Country = c
+		} else {
+			l.Country = r.Country
+		}
+		if reason := reasons[r.LocationID]; reason != "" {
+			l.Held, l.HoldReason = true, reason
+		}
+		l.RowHash = l.Hash()
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b schemas.Location) int { return strings.Compare(a.LocationID, b.LocationID) })
+	return out, nil
+}
+
+func activeLocation(locs []schemas.Location, id string) bool {
+	for _, l := range locs {
+		if l.LocationID == id {
+			return l.Active && !l.Held
+		}
+	}
+	return false
+}
+
+// heldUsers reads only the identity columns and returns, per held UserID,
+// why it is held (rule 9): a rejected row, a duplicate UserID, or a userName
+// another user would get too.
+func heldUsers(path string) (map[string]hold, error) {
+	var ids []schemas.Identity
+	var rejects []string
+	cols := []string{"line", "user_id", "user_name", "email", "user_type", "deleted", "reject"}
+	_, err := parquetio.Read(path, cols, func(b []schemas.RawUser) error {
+		for i := range b {
+			r := &b[i]
+			ids = append(ids, r.Identity())
+			rejects = append(rejects, r.Reject)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	dups := schemas.Duplicates(ids, "UserID")
+	held := map[string]hold{}
+	for i, id := range ids {
+		if _, done := held[id.Key]; id.Key == "" || done {
+			continue
+		}
+		if reason := firstNonEmpty(dups[i], rejects[i]); reason != "" {
+			held[id.Key] = hold{reason: fmt.Sprintf("%s (line %d)", reason, id.Line), line: id.Line}
+		}
+	}
+	return held, nil
+}
+
+// hold is why a key is held and the line of its row that stands for it.
+type hold struct {
+	reason string
+	line   int64
+}
+
+type userRules struct {
+	in    Input
+	admin map[string]bool
+}
+
+type userCounts struct{ held, visitors, admin int64 }
+
+func (c *userCounts) add(o userCounts) {
+	c.held += o.held
+	c.visitors += o.visitors
+	c.admin += o.admin
+}
+
+type batchResult struct {
+	seq      int
+	users    []schemas.User
+	warnings []Warning
+	counts   userCounts
+}
+
+// mapUsers streams the raw users through the rules on several workers and
+// hands the results to sink in the order of the file, so the output is the
+// same whatever the number of workers. sink runs on the calling goroutine:
+// parquet-go is written from one goroutine only.
+func mapUsers(path string, workers int, held map[string]hold, rules userRules, sink func(batchResult) error) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type job struct {
+		seq  int
+		rows []schemas.RawUser
+	}
+	jobs := make(chan job, workers)
+	results := make(chan batchResult, workers)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(jobs)
+		seq := 0
+		_, err := parquetio.Read(path, nil, func(b []schemas.RawUser) error {
+			select {
+			case jobs <- job{seq, slices.Clone(b)}:
+				seq++
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		return err
+	})
+	var wg errgroup.Group
+	for w := 0; w < workers; w++ {
+		wg.Go(func() error {
+			ph := newPhones()
+			for j := range jobs {
+				r := rules.batch(j.rows, held, ph)
+				r.seq = j.seq
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { defer close(results); return wg.Wait() })
+
+	// Reorder and sink on this goroutine.
+	pending := map[int]batchResult{}
+	next := 0
+	var sinkErr error
+	for r := range results {
+		pending[r.seq] = r
+		for {
+			p, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if sinkErr == nil {
+				sinkErr = sink(p)
+			}
+		}
+		if sinkErr != nil {
+			break
+		}
+	}
+	if sinkErr != nil {
+		// Stop the producers, let them finish, then report the sink's error.
+		cancel()
+		for range results {
+		}
+		g.Wait()
+		return sinkErr
+	}
+	return g.Wait()
+}
+
+// batch applies rules 1–4, 7 and 8 to one batch of raw rows.
+func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, ph *phones) batchResult {
+	var out batchResult
+	for i := range rows {
+		r := &rows[i]
+		if r.UserID == "" {
+			continue // no key: rejected at extract, nothing can be held
+		}
+		if h, ok := held[r.UserID]; ok {
+			// One row per held key: the row whose line the hold names.
+			if r.Line == h.line {
+				out.counts.held++
+				out.users = append(out.users, schemas.User{UserID: r.UserID, Held: true, HoldReason: h.reason, Line: r.Line})
+			}
+			continue
+		}
+		if r.UserType == schemas.UserTypeVisitor {
+			out.counts.visitors++ // rule 2: never provisioned
+			continue
+		}
+		out.users = append(out.users, ru.user(r, ph, &out.warnings))
+		if out.users[len(out.users)-1].Admin {
+			out.counts.admin++
+		}
+	}
+	return out
+}
+
+func (ru userRules) user(r *schemas.RawUser, ph *phones, warnings *[]Warning) schemas.User {
+	warn := func(field, value, msg string) {
+		*warnings = append(*warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: field, Value: value, Message: msg})
+	}
+	u := schemas.User{
+		UserID: r.UserID, UserName: schemas.SCIMUserName(r.UserName, r.Email),
+		GivenName: r.FirstName, FamilyName: r.LastName, Email: r.Email,
+		Title: r.JobTitle, Department: r.Department, CostCenter: r.CostCode, UserType: r.UserType,
+		Active: r.Active, Deleted: r.Deleted,
+		Admin:           ru.admin[r.AccessLevel],
+		DefaultLocation: ru.in.DefaultLocation,
+		SendInvitation:  ru.in.Invitations == "send",
+		Line:            r.Line,
+	}
+	if r.Country != "" {
+		if c, ok := Country(r.Country); ok {
+			u.Country = c
+		} else {
+			warn("Country", r.Country, "not an ISO 3166-1 code or English country name; national phone numbers cannot be read")
+		}
+	}
+	if r.Language != "" {
+		if l, ok := Language(r.Language); ok {
+			u.Language = l
+		} else {
+			warn("Language", r.Language, "not a language tag or English language name; left out")
+		}
+	}
+	var err error
+	if u.PhoneWork, err = ph.E164(r.Telephone, u.Country); err != nil {
+		warn("Telephone", r.Telephone, "left out: "+err.Error())
+	}
+	if u.PhoneMobile, err = ph.E164(r.Mobile, u.Country); err != nil {
+		warn("Mobile", r.Mobile, "left out: "+err.Error())
+	}
+	u.RowHash = u.Hash()
+	return u
+}
+
+func writeWarnings(path string, ws []Warning) error {
+	return artifact.Write(path, func(w io.Writer) error {
+		cw, err := humancsv.New(w, "entity", "key", "line", "field", "value", "warning")
+		if err != nil {
+			return err
+		}
+		for _, x := range ws {
+			if err := cw.Write(x.Entity, x.Key, strconv.FormatInt(x.Line, 10), x.Field, humancsv.Truncate(x.Value, 80), x.Message); err != nil {
+				return err
+			}
+		}
+		return cw.Flush()
+	})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
