@@ -21,12 +21,12 @@ type Location struct {
 
 // Locations are the offices of day 1.
 var Locations = []Location{
-	{"LON", "London", "GB", "EMEA", "London", "1 Finsbury Avenue", "EC2M 2PF", "Europe/London", "020 7946 0000", true},
-	{"MAN", "Manchester", "United Kingdom", "EMEA", "Manchester", "3 Hardman Street", "M3 3HF", "Europe/London", "0161 496 0000", true},
+	{"LON", "London", "GB", "EMEA", "London", "1 Finsbury Avenue", "EC2M 2PF", "Europe/London", "020 7123 4000", true},
+	{"MAN", "Manchester", "United Kingdom", "EMEA", "Manchester", "3 Hardman Street", "M3 3HF", "Europe/London", "0161 123 4000", true},
 	{"PAR", "Paris", "FR", "EMEA", "Paris", "8 Rue de Londres", "75009", "Europe/Paris", "01 42 68 53 00", true},
 	{"BER", "Berlin", "Germany", "EMEA", "Berlin", "Unter den Linden 21", "10117", "Europe/Berlin", "030 901820", true},
-	{"NYC", "New York", "US", "AMER", "New York", "350 Fifth Avenue", "10118", "America/New_York", "212 555 0100", true},
-	{"AMS", "Amsterdam", "NL", "EMEA", "Amsterdam", "Keizersgracht 62", "1015 CS", "Europe/Amsterdam", "020 555 0100", true},
+	{"NYC", "New York", "US", "AMER", "New York", "350 Fifth Avenue", "10118", "America/New_York", "212 736 3100", true},
+	{"AMS", "Amsterdam", "NL", "EMEA", "Amsterdam", "Keizersgracht 62", "1015 CS", "Europe/Amsterdam", "020 624 1111", true},
 }
 
 // UsersHeader is the users header in DESIGN §3's spelling.
@@ -44,8 +44,8 @@ var (
 	titles      = []string{"Engineer", "Analyst", "Manager", "Director", "Associate", "Consultant", "Administrator"}
 	languages   = []string{"en-GB", "en-GB", "en-US", "fr", "de", "nl", "English", "French"}
 	mobiles     = map[string]mobile{ // by the country as the export writes it
-		"GB": {"+44 7700 9", "07700 9", 5}, "United Kingdom": {"+44 7700 9", "07700 9", 5}, "FR": {"+33 6 12 3", "06 12 3", 5},
-		"Germany": {"+49 151 2", "0151 2", 6}, "US": {"+1 212 555 ", "(212) 555-", 4}, "NL": {"+31 6 12", "06 12", 6},
+		"GB": {"+44 7911 1", "07911 1", 5}, "United Kingdom": {"+44 7911 1", "07911 1", 5}, "FR": {"+33 6 12 3", "06 12 3", 5},
+		"Germany": {"+49 151 1", "0151 1", 7}, "US": {"+1 212 736 ", "(212) 736-", 4}, "NL": {"+31 6 12", "06 12", 6},
 	}
 )
 

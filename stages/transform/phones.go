@@ -11,7 +11,8 @@ import (
 // phones normalises phone numbers to E.164 (rule 7). The library is exact
 // but slow (about 12 µs a number: its parser is built on regular
 // expressions), so numbers already written in international form are taken
-// by a fast path, and national numbers are memoised: many users share an
+// by a fast path that checks their form only (they are E.164 as written),
+// and the others are memoised: many users share an
 // office line. A phones is used by one goroutine.
 type phones struct {
 	cache map[phoneKey]phoneResult
@@ -65,8 +66,10 @@ func parsePhone(raw, region string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("not a phone number (%v)", err)
 	}
-	if !phonenumbers.IsPossibleNumber(n) {
-		return "", errors.New("not a possible number for its country")
+	// Valid, not merely possible: possible accepts any length a country
+	// uses, so "12345" in GB would become +4412345.
+	if !phonenumbers.IsValidNumber(n) {
+		return "", errors.New("not a valid number for its country")
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }

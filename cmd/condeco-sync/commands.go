@@ -1,0 +1,410 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/condeco-sync/condeco-sync/stages/extract"
+	"github.com/condeco-sync/condeco-sync/stages/transform"
+	"github.com/spf13/cobra"
+)
+
+// notBuilt is the answer of a command whose stage does not exist yet.
+func notBuilt(what, issue string) error {
+	return fmt.Errorf("%s is not built yet (issue %s); nothing was done", what, issue)
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+	}
+	return nil
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "A new run: extract → transform → diff → load",
+		Long: `Starts a new run from the newest complete export set in the inbox that no run has
+taken yet, and takes it through every stage. With --dry-run it stops after diff.
+With no new export set it says so and exits 0 without creating a run.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if !dryRun {
+				// Load will need the token: refuse now, before any work.
+				if _, err := a.cfg.Token(a.getenv); err != nil {
+					return err
+				}
+			}
+			unlock, err := a.lock("run")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			run, err := a.extract()
+			if err != nil || run == nil {
+				return err
+			}
+			if err := a.transform(run); err != nil {
+				return err
+			}
+			return notBuilt("the diff stage", "#3")
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "stop after diff and print the plan; send nothing")
+	return cmd
+}
+
+func (a *app) extractCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "extract",
+		Short: "A new run from the newest complete export set (extract only)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			unlock, err := a.lock("extract")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			_, err = a.extract()
+			return err
+		},
+	}
+}
+
+// extract starts a run; a nil run with a nil error means nothing new.
+func (a *app) extract() (*pipeline.Run, error) {
+	set, err := pipeline.NextExport(a.env())
+	var none *pipeline.NoNewExportError
+	if errors.As(err, &none) {
+		fmt.Fprintln(a.stdout, none.Why)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	run, err := pipeline.Extract(a.env(), set)
+	if run != nil {
+		a.report(run, "extract")
+	}
+	return run, err
+}
+
+func (a *app) transformCommand() *cobra.Command {
+	var runID string
+	cmd := &cobra.Command{
+		Use:   "transform",
+		Short: "Rerun transform on a run (default: the latest) from its extract artifacts",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			unlock, err := a.lock("transform")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			run, err := pipeline.OpenRun(a.cfg, runID)
+			if err != nil {
+				return err
+			}
+			return a.transform(run)
+		},
+	}
+	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	return cmd
+}
+
+func (a *app) transform(run *pipeline.Run) error {
+	err := pipeline.Transform(a.env(), run)
+	var se *pipeline.StageError
+	if err == nil || errors.As(err, &se) {
+		a.report(run, "transform")
+	}
+	return err
+}
+
+// report prints one line on what a stage did and where its artifacts are.
+func (a *app) report(run *pipeline.Run, stage string) {
+	m, err := pipeline.ReadManifest(run.Dir, stage)
+	if err != nil {
+		return
+	}
+	var parts []string
+	for _, k := range sortedKeys(m.Counts) {
+		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), m.Counts[k]))
+	}
+	fmt.Fprintf(a.stdout, "run %s: %s %s (%s)\n  artifacts: %s\n", run.ID, stage, m.Status,
+		strings.Join(parts, ", "), filepath.Join(run.Dir, stage))
+}
+
+func (a *app) diffCommand() *cobra.Command {
+	var runID string
+	cmd := &cobra.Command{
+		Use:   "diff",
+		Short: "Rerun diff on a run (default: the latest) against its baseline",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			return notBuilt("the diff stage", "#3")
+		},
+	}
+	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	return cmd
+}
+
+func (a *app) loadCommand() *cobra.Command {
+	var runID string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load (or resume loading) a run's change set into the SCIM server",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if !dryRun {
+				if _, err := a.cfg.Token(a.getenv); err != nil {
+					return err
+				}
+			}
+			return notBuilt("the load stage", "#4")
+		},
+	}
+	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write the requests to load/requests.jsonl and send nothing")
+	return cmd
+}
+
+func (a *app) approveCommand() *cobra.Command {
+	var runID, reason string
+	cmd := &cobra.Command{
+		Use:   "approve",
+		Short: "Approve a run halted by the mass-deletion guard",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			return notBuilt("approval of halted runs", "#3")
+		},
+	}
+	cmd.Flags().StringVar(&runID, "run", "", "the halted run's id")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the deletions are right")
+	cmd.MarkFlagRequired("run")
+	cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+func (a *app) scheduleCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schedule",
+		Short: "Daemon: a daily run at schedule.at in schedule.timezone",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			return notBuilt("the scheduler", "#6")
+		},
+	}
+}
+
+func (a *app) sandboxCommand() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "The embedded SCIM sandbox (a visitor-profile server)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return notBuilt("the sandbox", "#5")
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "HOST:PORT to listen on")
+	return cmd
+}
+
+func (a *app) runsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "runs",
+		Short: "One line per run: id, start, status of each stage, counts",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			ids, err := pipeline.RunIDs(a.cfg)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				fmt.Fprintf(a.stdout, "no runs in %s\n", a.cfg.Data)
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "%-20s %-20s %-10s %-10s %-10s %-10s %-10s %s\n", "RUN", "STARTED", "EXPORT",
+				"EXTRACT", "TRANSFORM", "DIFF", "LOAD", "COUNTS")
+			for _, id := range ids {
+				run, err := pipeline.OpenRun(a.cfg, id)
+				if err != nil {
+					fmt.Fprintf(a.stdout, "%-20s %v\n", id, err)
+					continue
+				}
+				m := run.Manifest
+				var st []any
+				for _, s := range m.Stages {
+					st = append(st, s.Status)
+				}
+				fmt.Fprintf(a.stdout, "%-20s %-20s %-10s %-10s %-10s %-10s %-10s %s\n", id,
+					m.Started.Format("2006-01-02 15:04:05"), m.Export, st[0], st[1], st[2], st[3], runCounts(run))
+			}
+			return nil
+		},
+	}
+}
+
+// runCounts summarises a run's counts for the runs list.
+func runCounts(run *pipeline.Run) string {
+	var parts []string
+	if m, err := pipeline.ReadManifest(run.Dir, "extract"); err == nil {
+		parts = append(parts, fmt.Sprintf("users %d", m.Counts["users_valid"]), fmt.Sprintf("rejects %d", m.Counts["rejects"]))
+	}
+	if m, err := pipeline.ReadManifest(run.Dir, "transform"); err == nil && m.Status == pipeline.StatusOK {
+		parts = append(parts, fmt.Sprintf("holds %d", m.Counts["users_held"]), fmt.Sprintf("warnings %d", m.Counts["warnings"]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shown maps what `show` can print to the stage and file that hold it.
+var shown = map[string][2]string{
+	"summary":  {"diff", "summary.md"},
+	"changes":  {"diff", "changes.csv"},
+	"rejects":  {"extract", extract.RejectsFile},
+	"warnings": {"transform", transform.WarningsFile},
+	"results":  {"load", "results.csv"},
+}
+
+func (a *app) showCommand() *cobra.Command {
+	var runID string
+	cmd := &cobra.Command{
+		Use:       "show summary|changes|rejects|warnings|results",
+		Short:     "Print one of a run's people-facing artifacts",
+		ValidArgs: []string{"summary", "changes", "rejects", "warnings", "results"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("show takes one of summary, changes, rejects, warnings, results")
+			}
+			if _, ok := shown[args[0]]; !ok {
+				return usageErr("show: %q is not one of summary, changes, rejects, warnings, results", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			run, err := pipeline.OpenRun(a.cfg, runID)
+			if err != nil {
+				return err
+			}
+			where := shown[args[0]]
+			m, err := pipeline.ReadManifest(run.Dir, where[0])
+			if err != nil {
+				return fmt.Errorf("run %s has no %s yet: its %s stage has not run", run.ID, args[0], where[0])
+			}
+			f, ok := m.Output(where[0] + "/" + where[1])
+			if !ok {
+				return fmt.Errorf("run %s: %s ended %s without writing %s", run.ID, where[0], m.Status, where[1])
+			}
+			if err := artifact.Check(run.Dir, f); err != nil {
+				return err
+			}
+			in, err := os.Open(filepath.Join(run.Dir, f.Path))
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			_, err = io.Copy(a.stdout, in)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	return cmd
+}
+
+func (a *app) verifyCommand() *cobra.Command {
+	var runID string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recheck every artifact's sha256 against its manifest",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if all && runID != "" {
+				return usageErr("verify: give --run or --all, not both")
+			}
+			ids := []string{runID}
+			if all {
+				var err error
+				if ids, err = pipeline.RunIDs(a.cfg); err != nil {
+					return err
+				}
+			}
+			var damaged, checked int
+			for _, id := range ids {
+				run, err := pipeline.OpenRun(a.cfg, id)
+				if err != nil {
+					return err
+				}
+				damage, n, err := pipeline.Verify(run)
+				if err != nil {
+					return err
+				}
+				checked += n
+				for _, d := range damage {
+					fmt.Fprintln(a.stdout, "DAMAGED", d)
+				}
+				damaged += len(damage)
+				if len(damage) == 0 {
+					fmt.Fprintf(a.stdout, "run %s: %d files ok\n", run.ID, n)
+				}
+			}
+			if damaged > 0 {
+				return fmt.Errorf("%d of %d files do not match their manifests", damaged, checked)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	cmd.Flags().BoolVar(&all, "all", false, "every run in the data directory")
+	return cmd
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,172 @@
+// Command condeco-sync keeps Eptura Visitor in step with Condeco. This
+// package is the command line only: parsing, exit codes and printing. The
+// work is in pipeline and the stages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of DESIGN §6.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitHalted   = 3
+	exitLoadFail = 4
+)
+
+func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv, time.Now)) }
+
+// exitError carries an exit code up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) int {
+	app := &app{stdout: stdout, stderr: stderr, getenv: getenv, now: now}
+	root := app.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	fmt.Fprintf(stderr, "condeco-sync: %v\n", err)
+	return code
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	var ce *pipeline.ConfigError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ce):
+		return exitUsage
+	case isUsage(err):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// app is the state every command shares: the process's streams, its
+// environment and clock, and the config once loaded.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time
+
+	configPath string
+	logLevel   string
+	logFormat  string
+
+	cfg *pipeline.Config
+	log zerolog.Logger
+}
+
+// setup loads the config and the logger; every command but sandbox needs it.
+func (a *app) setup() error {
+	path := a.configPath
+	if path == "" {
+		path = a.getenv("CONDECO_SYNC_CONFIG")
+	}
+	if path == "" {
+		path = "condeco-sync.yaml"
+	}
+	cfg, err := pipeline.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	a.cfg = cfg
+	return nil
+}
+
+func (a *app) setupLog() error {
+	level, err := zerolog.ParseLevel(a.logLevel)
+	if err != nil || a.logLevel == "" {
+		return usageErr("--log-level %q is not one of trace, debug, info, warn, error", a.logLevel)
+	}
+	var w io.Writer
+	switch a.logFormat {
+	case "console":
+		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339, NoColor: true}
+	case "json":
+		w = a.stderr
+	default:
+		return usageErr("--log-format %q is not console or json", a.logFormat)
+	}
+	a.log = zerolog.New(w).Level(level).With().Timestamp().Logger()
+	return nil
+}
+
+func (a *app) env() pipeline.Env {
+	return pipeline.Env{Config: a.cfg, Now: a.now, Log: a.log}
+}
+
+// lock takes the data directory for command until the returned func runs.
+func (a *app) lock(command string) (func(), error) {
+	return pipeline.Lock(a.cfg.Data, command, a.now())
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "condeco-sync",
+		Short: "Keep Eptura Visitor in step with Condeco through SCIM 2.0",
+		Long: `condeco-sync turns each Condeco export set (users_*.csv and locations_*.csv in the inbox)
+into Parquet snapshots, diffs today's against the last applied one, and streams the
+change set to the visitor system's SCIM 2.0 API. Every stage leaves files behind in
+<data>/runs/<run-id>/ so that any run can be audited and any stage rerun.
+
+Exit codes: 0 done; 1 failed; 2 bad usage or config; 3 halted by a guard, approval
+needed; 4 load finished with failed operations (they are retried next run).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       pipeline.Version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.setupLog()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "", "config file (default condeco-sync.yaml, or $CONDECO_SYNC_CONFIG)")
+	pf.StringVar(&a.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	pf.StringVar(&a.logFormat, "log-format", "console", "console or json")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &exitError{exitUsage, err} })
+	root.AddCommand(
+		a.runCommand(), a.extractCommand(), a.transformCommand(), a.diffCommand(), a.loadCommand(),
+		a.approveCommand(), a.scheduleCommand(), a.runsCommand(), a.showCommand(), a.verifyCommand(),
+		a.sandboxCommand(),
+	)
+	return root
+}
+
+// isUsage recognises cobra's own usage errors (unknown command, bad args).
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires ", "required flag", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+// Package pipeline knows the order of the stages and the run directory: it
+// picks the export set, creates runs, checks every input against the
+// manifest that produced it, runs a stage, and records what it did. The
+// stages themselves know neither the order nor the directory layout.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
+	"github.com/condeco-sync/condeco-sync/stages/extract"
+	"github.com/condeco-sync/condeco-sync/stages/transform"
+	"github.com/rs/zerolog"
+)
+
+// Env is what every pipeline call needs, passed in so that nothing reads the
+// clock or the environment behind the caller's back.
+type Env struct {
+	Config *Config
+	Now    func() time.Time
+	Log    zerolog.Logger
+}
+
+// NoNewExportError says there is nothing to do: not an error for the
+// operator (exit 0), and no run is created.
+type NoNewExportError struct{ Why string }
+
+func (e *NoNewExportError) Error() string { return e.Why }
+
+// StageError is a stage that ended failed; its manifest says why.
+type StageError struct {
+	Run, Stage string
+	Err        error
+}
+
+func (e *StageError) Error() string {
+	return fmt.Sprintf("run %s: %s failed: %v", e.Run, e.Stage, e.Err)
+}
+func (e *StageError) Unwrap() error { return e.Err }
+
+// NextExport returns the newest complete, settled export set that no run
+// has extracted yet.
+func NextExport(env Env) (extract.ExportSet, error) {
+	cfg := env.Config
+	sets, err := extract.FindSets(cfg.Inbox, cfg.Exports.Users, cfg.Exports.Locations)
+	if err != nil {
+		return extract.ExportSet{}, err
+	}
+	if len(sets) == 0 {
+		return extract.ExportSet{}, &NoNewExportError{fmt.Sprintf("no complete export set (%s with %s) in %s",
+			cfg.Exports.Users, cfg.Exports.Locations, cfg.Inbox)}
+	}
+	set := sets[0]
+	if !set.Settled(env.Now(), cfg.Exports.Settle) {
+		return extract.ExportSet{}, &NoNewExportError{fmt.Sprintf(
+			"export set %s changed at %s, within exports.settle (%s): still being written, not taken yet",
+			set.Stamp, set.Changed.UTC().Format(time.RFC3339), cfg.Exports.Settle)}
+	}
+	done, err := extracted(cfg, set)
+	if err != nil {
+		return extract.ExportSet{}, err
+	}
+	if done != "" {
+		return extract.ExportSet{}, &NoNewExportError{fmt.Sprintf(
+			"no new export since %s (set %s was extracted by run %s)", set.Changed.UTC().Format(time.RFC3339), set.Stamp, done)}
+	}
+	return set, nil
+}
+
+// extracted returns the run that already extracted exactly these files.
+func extracted(cfg *Config, set extract.ExportSet) (string, error) {
+	us, _, err := artifact.SHA256(set.Users)
+	if err != nil {
+		return "", err
+	}
+	ls, _, err := artifact.SHA256(set.Locations)
+	if err != nil {
+		return "", err
+	}
+	ids, err := RunIDs(cfg)
+	if err != nil {
+		return "", err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		m, err := ReadManifest(filepath.Join(runsDir(cfg.Data), ids[i]), "extract")
+		if err != nil || m.Status != StatusOK {
+			continue
+		}
+		got := map[string]bool{}
+		for _, in := range m.Inputs {
+			got[in.SHA256] = true
+		}
+		if got[us] && got[ls] {
+			return ids[i], nil
+		}
+	}
+	return "", nil
+}
+
+// Extract creates a new run from set and extracts it.
+func Extract(env Env, set extract.ExportSet) (*Run, error) {
+	run, err := NewRun(env.Config, env.Now(), set.Stamp)
+	if err != nil {
+		return nil, err
+	}
+	var inputs []artifact.File
+	for _, p := range []string{set.Users, set.Locations} {
+		sum, n, err := artifact.SHA256(p)
+		if err != nil {
+			return run, err
+		}
+		inputs = append(inputs, artifact.File{Path: p, Bytes: n, SHA256: sum})
+	}
+	return run, runStage(env, run, "extract", inputs, func(dir string) (stages.Result, error) {
+		return extract.Run(extract.Input{Set: set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers}, dir)
+	})
+}
+
+// Transform (re)runs transform on run from its extract artifacts.
+func Transform(env Env, run *Run) error {
+	inputs, err := verifiedInputs(run, "extract", extract.UsersFile, extract.LocationsFile)
+	if err != nil {
+		return err
+	}
+	cfg := env.Config
+	return runStage(env, run, "transform", inputs, func(dir string) (stages.Result, error) {
+		return transform.Run(transform.Input{
+			RawUsers:          filepath.Join(run.Dir, inputs[0].Path),
+			RawLocations:      filepath.Join(run.Dir, inputs[1].Path),
+			DefaultLocation:   cfg.Access.DefaultLocation,
+			AdminAccessLevels: cfg.Access.AdminAccessLevels,
+			Invitations:       cfg.Users.Invitations,
+		}, dir)
+	})
+}
+
+// verifiedInputs returns the named outputs of stage from its manifest, each
+// checked against its sha256 before anyone reads it: a file changed or
+// damaged since it was written is refused, naming it.
+func verifiedInputs(run *Run, stage string, names ...string) ([]artifact.File, error) {
+	m, err := ReadManifest(run.Dir, stage)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("run %s has no %s stage yet: run it first", run.ID, stage)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != StatusOK {
+		return nil, fmt.Errorf("run %s: %s ended %s; rerun it first", run.ID, stage, m.Status)
+	}
+	if m.SchemaVersion != schemas.Version {
+		return nil, fmt.Errorf("run %s: %s wrote snapshot layout %d, this program reads %d", run.ID, stage, m.SchemaVersion, schemas.Version)
+	}
+	var out []artifact.File
+	for _, n := range names {
+		f, ok := m.Output(stage + "/" + n)
+		if !ok {
+			return nil, fmt.Errorf("run %s: %s/manifest.json lists no %s", run.ID, stage, n)
+		}
+		if err := artifact.Check(run.Dir, f); err != nil {
+			return nil, fmt.Errorf("refusing to read it: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// runStage runs one attempt of stage and writes its manifest, whatever the
+// outcome.
+func runStage(env Env, run *Run, stage string, inputs []artifact.File, fn func(dir string) (stages.Result, error)) error {
+	log := env.Log.With().Str("run", run.ID).Str("stage", stage).Logger()
+	started := env.Now()
+	attempt, err := run.begin(stage, started)
+	if err != nil {
+		return err
+	}
+	log.Info().Int("attempt", attempt).Msg("stage started")
+	res, runErr := fn(run.StageDir(stage))
+	m := Manifest{
+		Stage: stage, RunID: run.ID, Attempt: attempt, Status: StatusOK, Started: started.UTC(),
+		Inputs: inputs, Counts: res.Counts, Details: res.Details,
+		ConfigSHA256: env.Config.SHA256, Version: Version, SchemaVersion: schemas.Version,
+	}
+	for _, o := range res.Outputs {
+		rel := stage + "/" + o.Path
+		if _, err := os.Stat(filepath.Join(run.Dir, rel)); err != nil {
+			continue // not written: the stage failed before it
+		}
+		f, err := artifact.Describe(run.Dir, rel, o.Rows)
+		if err != nil {
+			return err
+		}
+		m.Outputs = append(m.Outputs, f)
+	}
+	if runErr != nil {
+		m.Status = StatusFailed
+		m.Error = runErr.Error()
+	}
+	m.Ended = env.Now().UTC()
+	if err := writeJSON(filepath.Join(run.StageDir(stage), "manifest.json"), m); err != nil {
+		return err
+	}
+	if err := run.end(stage, m.Status, m.Ended); err != nil {
+		return err
+	}
+	ev := log.Info()
+	if runErr != nil {
+		ev = log.Error().Err(runErr)
+	}
+	ev.Str("status", m.Status).Dur("took", m.Ended.Sub(m.Started)).Interface("counts", m.Counts).Msg("stage ended")
+	if runErr != nil {
+		return &StageError{Run: run.ID, Stage: stage, Err: runErr}
+	}
+	return nil
+}
