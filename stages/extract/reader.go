@@ -49,7 +49,7 @@ type Reject struct {
 // gocsv.CSVReader.
 type recordReader struct {
 	name     string // the file's base name, for messages
-	f        *os.File
+	closer   io.Closer
 	csv      *csv.Reader
 	header   []string // normalised: lower case, trimmed
 	original []string // as written, for messages
@@ -69,14 +69,24 @@ type recordReader struct {
 // openCSV opens path and reads its header. delim 0 detects the delimiter.
 // required are normalised header names; a missing one refuses the file.
 func openCSV(path string, delim rune, required []string, key string) (*recordReader, error) {
-	name := filepath.Base(path)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	r := &recordReader{name: name, f: f, lines: make(chan int64, 1024), keyCol: -1}
-	br := bufio.NewReaderSize(f, 1<<20)
-	var in io.Reader = br
+	r, err := newRecordReader(filepath.Base(path), f, delim, required, key)
+	if err != nil {
+		return nil, err
+	}
+	r.closer = f
+	return r, nil
+}
+
+// newRecordReader reads the header of the export named name from in.
+func newRecordReader(name string, in io.Reader, delim rune, required []string, key string) (*recordReader, error) {
+	var err error
+	r := &recordReader{name: name, lines: make(chan int64, 1024), keyCol: -1}
+	br := bufio.NewReaderSize(in, 1<<20)
+	in = br
 	if bom, _ := br.Peek(3); bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}) ||
 		bytes.HasPrefix(bom, []byte{0xFF, 0xFE}) || bytes.HasPrefix(bom, []byte{0xFE, 0xFF}) {
 		// BOMOverride strips a UTF-8 BOM and decodes UTF-16 with a BOM to
@@ -85,7 +95,6 @@ func openCSV(path string, delim rune, required []string, key string) (*recordRea
 	}
 	if delim == 0 {
 		if delim, err = detectDelimiter(in.(*bufio.Reader)); err != nil {
-			f.Close()
 			return nil, &FileError{File: name, Line: 1, Column: 1, Msg: err.Error()}
 		}
 	}
@@ -95,11 +104,9 @@ func openCSV(path string, delim rune, required []string, key string) (*recordRea
 	r.csv.ReuseRecord = true
 	hdr, err := r.csv.Read()
 	if errors.Is(err, io.EOF) {
-		f.Close()
 		return nil, &FileError{File: name, Line: 1, Column: 1, Msg: "file is empty: no header line"}
 	}
 	if err != nil {
-		f.Close()
 		return nil, r.fileError(err)
 	}
 	r.original = append([]string(nil), hdr...)
@@ -110,11 +117,9 @@ func openCSV(path string, delim rune, required []string, key string) (*recordRea
 			n = strings.TrimPrefix(n, "\ufeff")
 		}
 		if !schemas.ValidText(n) {
-			f.Close()
 			return nil, &FileError{File: name, Line: 1, Column: i + 1, Msg: "header is not valid UTF-8 text"}
 		}
 		if j, dup := seen[n]; dup && n != "" {
-			f.Close()
 			return nil, &FileError{File: name, Line: 1, Column: i + 1,
 				Msg: fmt.Sprintf("duplicate column %q (also column %d)", strings.TrimSpace(h), j+1)}
 		}
@@ -131,7 +136,6 @@ func openCSV(path string, delim rune, required []string, key string) (*recordRea
 		}
 	}
 	if len(missing) > 0 {
-		f.Close()
 		return nil, &FileError{File: name, Line: 1, Column: 1,
 			Msg: fmt.Sprintf("missing required column %s (delimiter %q)", strings.Join(displayNames(missing), ", "), string(delim))}
 	}
@@ -187,7 +191,12 @@ func (r *recordReader) ReadAll() ([][]string, error) {
 	return nil, errors.New("recordReader: ReadAll is not supported")
 }
 
-func (r *recordReader) Close() error { return r.f.Close() }
+func (r *recordReader) Close() error {
+	if r.closer == nil {
+		return nil
+	}
+	return r.closer.Close()
+}
 
 // column returns the 1-based position of the normalised column name, 0 if absent.
 func (r *recordReader) column(name string) int {
