@@ -13,6 +13,17 @@ import (
 // angle brackets) whose domain has a dot, the form the target accepts as a
 // userName and work email.
 func ValidEmail(s string) bool {
+	if s == "" || len(s) > 254 || strings.IndexByte(s, '@') < 0 || strings.ContainsAny(s, " <>\"") {
+		return false
+	}
+	if v, ok := plainEmail(s); ok {
+		return v
+	}
+	return validEmailSlow(s)
+}
+
+// validEmailSlow is ValidEmail by net/mail, for every address.
+func validEmailSlow(s string) bool {
 	if s == "" || len(s) > 254 || strings.ContainsAny(s, " <>\"") {
 		return false
 	}
@@ -23,6 +34,42 @@ func ValidEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')
 	domain := s[at+1:]
 	return strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// plainEmail decides, without net/mail, the common case: a dot-atom local
+// part of letters, digits and ._%+- and a domain of letters, digits and
+// hyphens in dot-separated labels. For those it answers as net/mail would
+// (FuzzPlainEmail checks); anything else returns ok=false for the slow path.
+// net/mail costs about 2 µs an address, and every user is checked three times.
+func plainEmail(s string) (valid, ok bool) {
+	at := strings.IndexByte(s, '@')
+	local, domain := s[:at], s[at+1:]
+	if local == "" || domain == "" || local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
+		return false, false
+	}
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if !(isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-') {
+			return false, false
+		}
+	}
+	dots := 0
+	for _, label := range strings.Split(domain, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false, false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !isAlnum(c) && c != '-' {
+				return false, false
+			}
+		}
+		dots++
+	}
+	return dots > 1, true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // Identity is what the uniqueness rules look at in one users row.

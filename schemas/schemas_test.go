@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -118,4 +119,19 @@ func TestValidText(t *testing.T) {
 	if !ValidText("héllo\tthere") || ValidText("bad\xffbyte") || ValidText("nul\x00") {
 		t.Error("ValidText wrong")
 	}
+}
+
+// ValidEmail, with its fast path, must answer as net/mail alone does.
+func FuzzPlainEmail(f *testing.F) {
+	for _, s := range []string{"ada@example.com", "a.b+c@x.co.uk", "a@b", "a..b@x.com", "-a@x.com", "a@-x.com", "a@x-.com", "a@x..com", "a_b%c@x1.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !strings.Contains(s, "@") {
+			return
+		}
+		if v := ValidEmail(s); v != validEmailSlow(s) {
+			t.Fatalf("ValidEmail(%q) = %v, net/mail says %v", s, v, !v)
+		}
+	})
 }

@@ -111,7 +111,7 @@ type User struct {
 // the source line, the hold and the write-only invitation flag are left out:
 // they are not state of the user in the target.
 func (u *User) Hash() int64 {
-	var h hasher
+	h := hasher{buf: make([]byte, 0, 256)}
 	h.str(u.UserName)
 	h.str(u.GivenName)
 	h.str(u.FamilyName)

@@ -262,9 +262,9 @@ func mapUsers(path string, workers int, held map[string]hold, rules userRules, s
 	var wg errgroup.Group
 	for w := 0; w < workers; w++ {
 		wg.Go(func() error {
-			ph := newPhones()
+			w := newWorker()
 			for j := range jobs {
-				r := rules.batch(j.rows, held, ph)
+				r := rules.batch(j.rows, held, w)
 				r.seq = j.seq
 				select {
 				case results <- r:
@@ -310,7 +310,7 @@ func mapUsers(path string, workers int, held map[string]hold, rules userRules, s
 }
 
 // batch applies rules 1–4, 7 and 8 to one batch of raw rows.
-func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, ph *phones) batchResult {
+func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worker) batchResult {
 	var out batchResult
 	for i := range rows {
 		r := &rows[i]
@@ -329,7 +329,7 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, ph *phon
 			out.counts.visitors++ // rule 2: never provisioned
 			continue
 		}
-		out.users = append(out.users, ru.user(r, ph, &out.warnings))
+		out.users = append(out.users, ru.user(r, w, &out.warnings))
 		if out.users[len(out.users)-1].Admin {
 			out.counts.admin++
 		}
@@ -337,7 +337,32 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, ph *phon
 	return out
 }
 
-func (ru userRules) user(r *schemas.RawUser, ph *phones, warnings *[]Warning) schemas.User {
+// worker holds one goroutine's memos: the same few languages and office
+// lines come back on most rows.
+type worker struct {
+	phones    *phones
+	languages map[string]languageTag
+}
+
+type languageTag struct {
+	tag string
+	ok  bool
+}
+
+func newWorker() *worker { return &worker{phones: newPhones(), languages: map[string]languageTag{}} }
+
+func (w *worker) language(s string) (string, bool) {
+	l, seen := w.languages[s]
+	if !seen {
+		l.tag, l.ok = Language(s)
+		if len(w.languages) < maxCached {
+			w.languages[s] = l
+		}
+	}
+	return l.tag, l.ok
+}
+
+func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) schemas.User {
 	warn := func(field, value, msg string) {
 		*warnings = append(*warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: field, Value: value, Message: msg})
 	}
@@ -359,17 +384,17 @@ func (ru userRules) user(r *schemas.RawUser, ph *phones, warnings *[]Warning) sc
 		}
 	}
 	if r.Language != "" {
-		if l, ok := Language(r.Language); ok {
+		if l, ok := w.language(r.Language); ok {
 			u.Language = l
 		} else {
 			warn("Language", r.Language, "not a language tag or English language name; left out")
 		}
 	}
 	var err error
-	if u.PhoneWork, err = ph.E164(r.Telephone, u.Country); err != nil {
+	if u.PhoneWork, err = w.phones.E164(r.Telephone, u.Country); err != nil {
 		warn("Telephone", r.Telephone, "left out: "+err.Error())
 	}
-	if u.PhoneMobile, err = ph.E164(r.Mobile, u.Country); err != nil {
+	if u.PhoneMobile, err = w.phones.E164(r.Mobile, u.Country); err != nil {
 		warn("Mobile", r.Mobile, "left out: "+err.Error())
 	}
 	u.RowHash = u.Hash()
