@@ -247,5 +247,3 @@ func TestRunIDOrder(t *testing.T) {
 		t.Errorf("order = %s", got)
 	}
 }
-
-
