@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 type row struct {
@@ -69,5 +71,89 @@ func TestDamagedFileIsAnError(t *testing.T) {
 	_, err := ReadAll[row](path)
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("truncated file: err = %v, want an error naming the file", err)
+	}
+}
+
+// flatMarshal must write byte for byte what parquet-go's own marshaller writes.
+func TestFlatMarshalWritesTheSameFile(t *testing.T) {
+	dir := t.TempDir()
+	var in []row
+	for i := 0; i < 5000; i++ {
+		in = append(in, row{Key: fmt.Sprintf("k%d", i%777), Active: i%2 == 0, Line: int64(i), Hash: int64(i) * -31, Note: "x"})
+	}
+	var users []schemas.User
+	for i := 0; i < 3000; i++ {
+		u := schemas.User{UserID: fmt.Sprint(i), UserName: fmt.Sprintf("u%d@x.com", i), Active: i%3 > 0, Admin: i%50 == 0, PhoneMobile: "+4479111" + fmt.Sprint(10000+i), Line: int64(i + 2)}
+		u.RowHash = u.Hash()
+		users = append(users, u)
+	}
+	sameBytes(t, filepath.Join(dir, "row"), in)
+	sameBytes(t, filepath.Join(dir, "user"), users)
+	type nested struct {
+		L []string `parquet:"name=l, type=LIST, valuetype=BYTE_ARRAY"`
+	}
+	if _, ok := flatMarshal[nested](); ok {
+		t.Error("a list field is not flat")
+	}
+}
+
+func sameBytes[T any](t *testing.T, prefix string, rows []T) {
+	t.Helper()
+	if _, ok := flatMarshal[T](); !ok {
+		t.Fatalf("%T is flat", rows[0])
+	}
+	if _, err := WriteSlice(prefix+".fast", rows); err != nil {
+		t.Fatal(err)
+	}
+	stockMarshal = true
+	defer func() { stockMarshal = false }()
+	if _, err := WriteSlice(prefix+".stock", rows); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(prefix + ".fast")
+	b, _ := os.ReadFile(prefix + ".stock")
+	if len(a) == 0 || string(a) != string(b) {
+		t.Fatalf("%T: files differ: %d and %d bytes", rows[0], len(a), len(b))
+	}
+}
+
+func TestWriteConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.parquet")
+	n, err := WriteConcurrent(path, func(emit func(row) error) error {
+		for i := 0; i < 2500; i++ { // two full batches and a partial one
+			if err := emit(row{Key: fmt.Sprint(i), Line: int64(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || n != 2500 {
+		t.Fatalf("WriteConcurrent = %d, %v", n, err)
+	}
+	out, err := ReadAll[row](path)
+	if err != nil || len(out) != 2500 {
+		t.Fatalf("read %d rows, %v", len(out), err)
+	}
+	for i, r := range out {
+		if r.Line != int64(i) {
+			t.Fatalf("row %d has line %d: order lost", i, r.Line)
+		}
+	}
+
+	// A producer that fails leaves no file and reports its error.
+	failed := filepath.Join(dir, "f.parquet")
+	boom := fmt.Errorf("boom")
+	_, err = WriteConcurrent(failed, func(emit func(row) error) error {
+		for i := 0; i < 1500; i++ {
+			emit(row{Key: "k"})
+		}
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if _, serr := os.Stat(failed); !os.IsNotExist(serr) {
+		t.Error("failed write left a file")
 	}
 }

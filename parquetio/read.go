@@ -15,8 +15,9 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 )
 
-// BatchSize is how many rows a record batch holds when reading.
-const BatchSize = 64 * 1024
+// BatchSize is how many rows a record batch holds when reading. Small
+// enough that the batches in flight in a pipeline stay a few MB each.
+const BatchSize = 16 * 1024
 
 // Read streams the rows of the Parquet file at path into batches of T and
 // calls fn for each batch. Only the struct fields whose parquet names are in

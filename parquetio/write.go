@@ -5,6 +5,7 @@
 package parquetio
 
 import (
+	"errors"
 	"io"
 
 	"github.com/condeco-sync/condeco-sync/artifact"
@@ -27,6 +28,9 @@ func Write[T any](path string, fill func(emit func(T) error) error) (rows int64,
 		pw.RowGroupSize = 16 << 20
 		pw.PageSize = 64 << 10
 		pw.CompressionType = parquet.CompressionCodec_SNAPPY
+		if fn, ok := flatMarshal[T](); ok && !stockMarshal {
+			pw.MarshalFunc = fn
+		}
 		emit := func(v T) error {
 			rows++
 			return pw.Write(v)
@@ -39,6 +43,10 @@ func Write[T any](path string, fill func(emit func(T) error) error) (rows int64,
 	return rows, err
 }
 
+// stockMarshal makes Write use parquet-go's own marshaller; tests set it to
+// prove that flatMarshal writes the same bytes.
+var stockMarshal = false
+
 // WriteSlice writes all of rows to path.
 func WriteSlice[T any](path string, rows []T) (int64, error) {
 	return Write(path, func(emit func(T) error) error {
@@ -48,5 +56,59 @@ func WriteSlice[T any](path string, rows []T) (int64, error) {
 			}
 		}
 		return nil
+	})
+}
+
+// errStopped tells a producer that the writer gave up.
+var errStopped = errors.New("parquetio: writer stopped")
+
+// WriteConcurrent is Write with fill running on a goroutine of its own: rows
+// are handed over in batches, and parquet-go encodes them on the goroutine
+// that called WriteConcurrent (still one goroutine writes), so producing
+// rows and encoding them overlap.
+func WriteConcurrent[T any](path string, fill func(emit func(T) error) error) (int64, error) {
+	const batchRows = 1024
+	return Write(path, func(emit func(T) error) error {
+		batches := make(chan []T, 4)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		var fillErr error
+		go func() {
+			defer close(done)
+			defer close(batches)
+			batch := make([]T, 0, batchRows)
+			send := func() error {
+				select {
+				case batches <- batch:
+					batch = make([]T, 0, batchRows)
+					return nil
+				case <-stop:
+					return errStopped
+				}
+			}
+			fillErr = fill(func(v T) error {
+				batch = append(batch, v)
+				if len(batch) == batchRows {
+					return send()
+				}
+				return nil
+			})
+			if fillErr == nil && len(batch) > 0 {
+				fillErr = send()
+			}
+		}()
+		var writeErr error
+		for b := range batches {
+			for i := 0; i < len(b) && writeErr == nil; i++ {
+				if writeErr = emit(b[i]); writeErr != nil {
+					close(stop) // the producer stops at its next batch
+				}
+			}
+		}
+		<-done
+		if writeErr != nil {
+			return writeErr
+		}
+		return fillErr
 	})
 }

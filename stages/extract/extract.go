@@ -104,7 +104,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	var ids []schemas.Identity
 	var valid int
 	usersName := filepath.Base(usersCopy)
-	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.RawUser) error) error {
+	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(emit func(schemas.RawUser) error) error {
 		rr, err := openCSV(usersCopy, in.Delimiter, schemas.UserRequired, "userid")
 		if err != nil {
 			return err
