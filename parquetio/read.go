@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -40,7 +41,7 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 	var colIdx []int
 	var want []fieldInfo
 	for _, f := range fields {
-		if columns != nil && !contains(columns, f.name) {
+		if columns != nil && !slices.Contains(columns, f.name) {
 			continue
 		}
 		i := sc.ColumnIndexByName(f.name)
@@ -178,13 +179,4 @@ func resize[T any](s []T, n int) []T {
 	s = s[:n]
 	clear(s)
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -21,6 +21,25 @@ func notBuilt(what, issue string) error {
 	return fmt.Errorf("%s is not built yet (issue %s); nothing was done", what, issue)
 }
 
+// addRunFlag adds --run, the run a command works on.
+func addRunFlag(cmd *cobra.Command, runID *string) {
+	cmd.Flags().StringVar(runID, "run", "", "run id (default: the latest run)")
+}
+
+// locked loads the config, takes the data directory's lock for command and
+// runs fn while holding it.
+func (a *app) locked(command string, fn func() error) error {
+	if err := a.setup(); err != nil {
+		return err
+	}
+	unlock, err := a.lock(command)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}
+
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usageErr("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
@@ -38,28 +57,22 @@ taken yet, and takes it through every stage. With --dry-run it stops after diff.
 With no new export set it says so and exits 0 without creating a run.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			if !dryRun {
-				// Load will need the token: refuse now, before any work.
-				if _, err := a.cfg.Token(a.getenv); err != nil {
+			return a.locked("run", func() error {
+				if !dryRun {
+					// Load will need the token: refuse now, before any work.
+					if _, err := a.cfg.Token(a.getenv); err != nil {
+						return err
+					}
+				}
+				run, err := a.extract()
+				if err != nil || run == nil {
 					return err
 				}
-			}
-			unlock, err := a.lock("run")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			run, err := a.extract()
-			if err != nil || run == nil {
-				return err
-			}
-			if err := a.transform(run); err != nil {
-				return err
-			}
-			return notBuilt("the diff stage", "#3")
+				if err := a.transform(run); err != nil {
+					return err
+				}
+				return notBuilt("the diff stage", "#3")
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "stop after diff and print the plan; send nothing")
@@ -72,16 +85,10 @@ func (a *app) extractCommand() *cobra.Command {
 		Short: "A new run from the newest complete export set (extract only)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
+			return a.locked("extract", func() error {
+				_, err := a.extract()
 				return err
-			}
-			unlock, err := a.lock("extract")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			_, err = a.extract()
-			return err
+			})
 		},
 	}
 }
@@ -111,22 +118,16 @@ func (a *app) transformCommand() *cobra.Command {
 		Short: "Rerun transform on a run (default: the latest) from its extract artifacts",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			unlock, err := a.lock("transform")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			run, err := pipeline.OpenRun(a.cfg, runID)
-			if err != nil {
-				return err
-			}
-			return a.transform(run)
+			return a.locked("transform", func() error {
+				run, err := pipeline.OpenRun(a.cfg, runID)
+				if err != nil {
+					return err
+				}
+				return a.transform(run)
+			})
 		},
 	}
-	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	addRunFlag(cmd, &runID)
 	return cmd
 }
 
@@ -166,7 +167,7 @@ func (a *app) diffCommand() *cobra.Command {
 			return notBuilt("the diff stage", "#3")
 		},
 	}
-	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	addRunFlag(cmd, &runID)
 	return cmd
 }
 
@@ -189,7 +190,7 @@ func (a *app) loadCommand() *cobra.Command {
 			return notBuilt("the load stage", "#4")
 		},
 	}
-	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	addRunFlag(cmd, &runID)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write the requests to load/requests.jsonl and send nothing")
 	return cmd
 }
@@ -345,7 +346,7 @@ func (a *app) showCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	addRunFlag(cmd, &runID)
 	return cmd
 }
 
@@ -395,7 +396,7 @@ func (a *app) verifyCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&runID, "run", "", "run id (default: the latest run)")
+	addRunFlag(cmd, &runID)
 	cmd.Flags().BoolVar(&all, "all", false, "every run in the data directory")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -212,7 +213,7 @@ func (r *recordReader) column(name string) int {
 func (r *recordReader) unknownColumns(known []string) []string {
 	var out []string
 	for i, h := range r.header {
-		if !contains(known, h) {
+		if !slices.Contains(known, h) {
 			out = append(out, strings.TrimSpace(r.original[i]))
 		}
 	}
@@ -312,13 +313,4 @@ func displayName(n string) string {
 		}
 	}
 	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
