@@ -46,6 +46,7 @@ type Location struct {
 	HoldReason string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Line       int64  `parquet:"name=line, type=INT64"`
 	RowHash    int64  `parquet:"name=row_hash, type=INT64"`
+	SCIMID     string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"` // applied state only
 }
 
 // Hash is the row_hash of l over the fields a diff compares.

@@ -1,6 +1,11 @@
 package schemas
 
-import "github.com/zeebo/xxh3"
+import (
+	"sort"
+	"strings"
+
+	"github.com/zeebo/xxh3"
+)
 
 // UserRecord is one row of a Condeco users export as gocsv decodes it. The
 // csv tags are the header names lowercased, since headers match without
@@ -105,6 +110,33 @@ type User struct {
 	HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Line            int64  `parquet:"name=line, type=INT64"`
 	RowHash         int64  `parquet:"name=row_hash, type=INT64"`
+	// The applied state (load/state/users.parquet) is also made of Users.
+	// There, SCIMID is the user's id in the target and Granted the
+	// LocationIDs condeco-sync gave it access to (rule 4 needs them;
+	// Admin there is admin rights condeco-sync granted, so rule 5 holds:
+	// nothing granted by hand is in it to revoke). Both are empty in the
+	// desired state.
+	SCIMID  string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Granted string `parquet:"name=granted, type=BYTE_ARRAY, convertedtype=UTF8"`
+}
+
+// GrantedIDs splits Granted into LocationIDs.
+func (u *User) GrantedIDs() []string { return SplitIDs(u.Granted) }
+
+// JoinIDs and SplitIDs store a set of LocationIDs in one column, sorted
+// and separated by newlines (a LocationID cannot hold one: extract reads
+// each cell on one line of its own field).
+func JoinIDs(ids []string) string {
+	s := append([]string(nil), ids...)
+	sort.Strings(s)
+	return strings.Join(s, "\n")
+}
+
+func SplitIDs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 // Hash is the row_hash of u: xxh3 over the fields a diff compares. The key,

@@ -18,3 +18,10 @@ type Result struct {
 	Counts  map[string]int64
 	Details map[string]any
 }
+
+// HaltError is a stage that did its work but stops the run until a person
+// approves it (the mass-deletion guard): its outputs stand, its status is
+// halted, and the run exits 3.
+type HaltError struct{ Msg string }
+
+func (e *HaltError) Error() string { return e.Msg }

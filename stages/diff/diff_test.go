@@ -1,0 +1,265 @@
+package diff
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
+)
+
+func user(id string, mods ...func(*schemas.User)) schemas.User {
+	u := schemas.User{UserID: id, UserName: "u" + id + "@example.com", Email: "u" + id + "@example.com",
+		GivenName: "U", FamilyName: id, Active: true, DefaultLocation: "LON", UserType: "Internal"}
+	for _, m := range mods {
+		m(&u)
+	}
+	u.RowHash = u.Hash()
+	return u
+}
+
+// applied is u as the baseline holds it: with a SCIM id and its grants.
+func applied(u schemas.User, granted ...string) schemas.User {
+	u.SCIMID = "scim-" + u.UserID
+	u.Granted = schemas.JoinIDs(granted)
+	return u
+}
+
+func loc(id string, mods ...func(*schemas.Location)) schemas.Location {
+	l := schemas.Location{LocationID: id, Name: id + " office", Active: true}
+	for _, m := range mods {
+		m(&l)
+	}
+	l.RowHash = l.Hash()
+	return l
+}
+
+type world struct {
+	users, base         []schemas.User
+	locs, baseLocs      []schemas.Location
+	deprovision         string
+	grantNew, deleteRem bool
+	initial             bool
+}
+
+func (w world) input(t *testing.T) Input {
+	t.Helper()
+	dir := t.TempDir()
+	in := Input{
+		Users: filepath.Join(dir, "users.parquet"), Locations: filepath.Join(dir, "locations.parquet"),
+		Deprovision: "delete", GrantNewLocations: w.grantNew, DeleteRemovedLocations: w.deleteRem,
+		Guard: Guard{MaxDeletes: 500, MaxFraction: 0.2},
+	}
+	if w.deprovision != "" {
+		in.Deprovision = w.deprovision
+	}
+	locs := w.locs
+	if locs == nil {
+		locs = []schemas.Location{loc("LON"), loc("PAR")}
+	}
+	write(t, in.Users, w.users)
+	write(t, in.Locations, locs)
+	if !w.initial {
+		baseLocs := w.baseLocs
+		if baseLocs == nil {
+			baseLocs = locs
+		}
+		in.BaselineUsers, in.BaselineLocations = filepath.Join(dir, "base-users.parquet"), filepath.Join(dir, "base-locations.parquet")
+		write(t, in.BaselineUsers, w.base)
+		write(t, in.BaselineLocations, baseLocs)
+	}
+	return in
+}
+
+func write[T any](t *testing.T, path string, rows []T) {
+	t.Helper()
+	if _, err := parquetio.WriteSlice(path, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// plan renders a change set one line a change, for comparing in tests.
+func plan(cs *ChangeSet) string {
+	var lines []string
+	for _, c := range cs.Changes {
+		l := fmt.Sprintf("%s %s %s", c.Op, c.Entity, c.Key)
+		if d := describe(c, ", "); d != "" {
+			l += " {" + d + "}"
+		}
+		if c.Grant != "" {
+			l += " +[" + strings.ReplaceAll(c.Grant, "\n", " ") + "]"
+		}
+		lines = append(lines, l+" ("+c.Reason+")")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestOpsAndRules(t *testing.T) {
+	inactive := func(u *schemas.User) { u.Active = false }
+	for _, tc := range []struct {
+		name string
+		w    world
+		want string
+	}{
+		{"initial synchronization creates the active users with every location", world{initial: true,
+			users: []schemas.User{user("1"), user("2", inactive), user("3", func(u *schemas.User) { u.Deleted = true }),
+				user("4", func(u *schemas.User) { u.Held, u.HoldReason = true, "duplicate UserID 4 (lines 5, 6) (line 5)" })}},
+			"create location LON (new in export)\ncreate location PAR (new in export)\n" +
+				"create user 1 +[LON PAR] (new in export)\n" +
+				"hold user 4 (held: duplicate UserID 4 (lines 5, 6) (line 5); not created)"},
+		{"unchanged: nothing", world{users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1"), "LON", "PAR")}}, ""},
+		{"new email and userName, same UserID: one update", world{
+			users: []schemas.User{user("1", func(u *schemas.User) { u.Email, u.UserName = "new@example.com", "new@example.com" })},
+			base:  []schemas.User{applied(user("1"), "LON", "PAR")}},
+			`update user 1 {userName: "u1@example.com" → "new@example.com", email: "u1@example.com" → "new@example.com"} (userName, email changed)`},
+		{"missing from export: delete", world{users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1")), applied(user("2"))}},
+			"delete user 2 (missing from export)"},
+		{"missing from export, deprovision deactivate", world{deprovision: "deactivate",
+			users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1")), applied(user("2")), applied(user("3", inactive))}},
+			`deactivate user 2 {active: "true" → "false"} (missing from export)`},
+		{"deleted in Condeco", world{users: []schemas.User{user("1", func(u *schemas.User) { u.Deleted = true })}, base: []schemas.User{applied(user("1"))}},
+			"delete user 1 (deleted in Condeco)"},
+		{"held row keeps its user: no delete", world{
+			users: []schemas.User{{UserID: "1", Held: true, HoldReason: `Email "x" is not a valid email address (line 2)`}},
+			base:  []schemas.User{applied(user("1"))}},
+			`hold user 1 (held: Email "x" is not a valid email address (line 2))`},
+		{"inactive in Condeco: deactivate", world{users: []schemas.User{user("1", inactive)}, base: []schemas.User{applied(user("1"))}},
+			`deactivate user 1 {active: "true" → "false"} (inactive in Condeco)`},
+		{"active again: reactivate", world{users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1", inactive))}},
+			`reactivate user 1 {active: "false" → "true"} (active again in Condeco)`},
+		{"admin granted by access level", world{users: []schemas.User{user("1", func(u *schemas.User) { u.Admin = true })}, base: []schemas.User{applied(user("1"))}},
+			`update user 1 {admin: "false" → "true"} (admin changed)`},
+		{"new location: existing users get nothing by default, new users get it", world{
+			locs:     []schemas.Location{loc("LON"), loc("PAR"), loc("DUB")},
+			baseLocs: []schemas.Location{loc("LON"), loc("PAR")},
+			users:    []schemas.User{user("1"), user("2")}, base: []schemas.User{applied(user("1"), "LON", "PAR")}},
+			"create location DUB (new in export)\ncreate user 2 +[DUB LON PAR] (new in export)"},
+		{"new location with grant_new_locations_to_existing_users", world{grantNew: true,
+			locs:     []schemas.Location{loc("LON"), loc("PAR"), loc("DUB")},
+			baseLocs: []schemas.Location{loc("LON"), loc("PAR")},
+			users:    []schemas.User{user("1")}, base: []schemas.User{applied(user("1"), "LON", "PAR")}},
+			"create location DUB (new in export)\n" +
+				`update user 1 {locations: "" → "+DUB"} +[DUB] (new location granted (access.grant_new_locations_to_existing_users))`},
+		{"locations: renamed, removed, held, inactive new one not created", world{
+			locs: []schemas.Location{loc("LON", func(l *schemas.Location) { l.Name = "London HQ" }), loc("PAR", func(l *schemas.Location) { l.Held, l.HoldReason = true, "Name is empty (line 3)" }),
+				loc("OLD", func(l *schemas.Location) { l.Active = false })},
+			baseLocs: []schemas.Location{loc("LON"), loc("PAR"), loc("BER")},
+			users:    []schemas.User{user("1")}, base: []schemas.User{applied(user("1"), "LON", "PAR")}},
+			`update location LON {name: "LON office" → "London HQ"} (name changed)` + "\n" +
+				"removed location BER (missing from export; kept in the target (locations.delete_removed is false))\n" +
+				"hold location PAR (held: Name is empty (line 3))"},
+		{"removed location with delete_removed", world{deleteRem: true,
+			locs: []schemas.Location{loc("LON")}, baseLocs: []schemas.Location{loc("LON"), loc("BER")},
+			users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1"), "LON")}},
+			"delete location BER (missing from export (locations.delete_removed))"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := Compare(tc.w.input(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := plan(cs); got != tc.want {
+				t.Errorf("plan:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReorderedExportChangesNothing(t *testing.T) {
+	var users, base []schemas.User
+	for i := 0; i < 50; i++ {
+		id := fmt.Sprint(i)
+		base = append(base, applied(user(id), "LON", "PAR"))
+		switch {
+		case i%7 == 0:
+			continue // missing
+		case i%5 == 0:
+			users = append(users, user(id, func(u *schemas.User) { u.Title = "new" }))
+		default:
+			users = append(users, user(id))
+		}
+	}
+	users = append(users, user("new"))
+	reversed := make([]schemas.User, len(users))
+	for i, u := range users {
+		reversed[len(users)-1-i] = u
+	}
+	var outs []string
+	for _, us := range [][]schemas.User{users, reversed} {
+		in := world{users: us, base: base}.input(t)
+		dir := t.TempDir()
+		if _, err := Run(in, dir, "r1", "r0"); err != nil {
+			t.Fatal(err)
+		}
+		var all []byte
+		for _, f := range []string{ChangesFile, ChangesCSVFile, SummaryFile} {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			all = append(all, b...)
+		}
+		outs = append(outs, string(all))
+	}
+	if outs[0] != outs[1] {
+		t.Error("reordering the export changed the diff's outputs")
+	}
+}
+
+func TestGuard(t *testing.T) {
+	var base, normal, truncated []schemas.User
+	for i := 0; i < 100; i++ {
+		base = append(base, applied(user(fmt.Sprint(i))))
+		if i != 3 {
+			normal = append(normal, user(fmt.Sprint(i)))
+		}
+		if i < 10 {
+			truncated = append(truncated, user(fmt.Sprint(i)))
+		}
+	}
+	// A normal day: one leaver.
+	_, err := Run(world{users: normal, base: base}.input(t), t.TempDir(), "r1", "r0")
+	if err != nil {
+		t.Fatalf("normal day: %v", err)
+	}
+	// A truncated export: 90 of 100 would go.
+	dir := t.TempDir()
+	res, err := Run(world{users: truncated, base: base}.input(t), dir, "r2", "r0")
+	he, ok := err.(*stages.HaltError)
+	if !ok {
+		t.Fatalf("truncated export: err = %v, want a HaltError", err)
+	}
+	for _, want := range []string{"90 of 100 users in the baseline (90.0%)", "limits are 500 and 20%", "condeco-sync approve --run r2"} {
+		if !strings.Contains(he.Msg, want) {
+			t.Errorf("halt message %q lacks %q", he.Msg, want)
+		}
+	}
+	// The plan is written all the same, for the person who must approve it.
+	if len(res.Outputs) != 3 || res.Counts["user_delete"] != 90 {
+		t.Errorf("result = %+v", res)
+	}
+	// max_deletes trips on its own too.
+	v := Judge(&ChangeSet{BaselineUsers: 100000, Changes: make([]schemas.Change, 0)}, Guard{MaxDeletes: 0, MaxFraction: 1})
+	if v.Halted {
+		t.Error("nothing deleted, yet halted")
+	}
+	cs := &ChangeSet{BaselineUsers: 100000}
+	for i := 0; i < 501; i++ {
+		cs.Changes = append(cs.Changes, schemas.Change{Entity: schemas.EntityUser, Op: schemas.OpDelete})
+	}
+	if v := Judge(cs, Guard{MaxDeletes: 500, MaxFraction: 0.2}); !v.Halted {
+		t.Error("501 deletes of 100000 did not trip max_deletes 500")
+	}
+}
+
+func TestDefectiveSnapshotFails(t *testing.T) {
+	w := world{users: []schemas.User{user("1"), user("1")}, base: []schemas.User{applied(user("1"))}}
+	if _, err := Compare(w.input(t)); err == nil || !strings.Contains(err.Error(), "UserID 1 twice in the desired state") {
+		t.Errorf("duplicate key: err = %v", err)
+	}
+	w = world{users: []schemas.User{user("1")}, base: []schemas.User{applied(user("")), applied(user("1"))}}
+	if _, err := Compare(w.input(t)); err == nil || !strings.Contains(err.Error(), "without UserID in the baseline") {
+		t.Errorf("empty key: err = %v", err)
+	}
+}

@@ -1,0 +1,194 @@
+package diff
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/humancsv"
+	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
+)
+
+// Output file names, relative to the stage directory.
+const (
+	ChangesFile    = "changes.parquet"
+	ChangesCSVFile = "changes.csv"
+	SummaryFile    = "summary.md"
+)
+
+// Verdict is the mass-deletion guard's reading of a change set (rule 10).
+type Verdict struct {
+	Removals, Baseline int
+	Fraction           float64
+	Guard              Guard
+	Halted             bool
+}
+
+func (v Verdict) String() string {
+	s := fmt.Sprintf("%d of %d users in the baseline (%.1f%%) would be deleted or deactivated; the limits are %d and %.0f%% (guards.max_deletes, guards.max_delete_fraction)",
+		v.Removals, v.Baseline, 100*v.Fraction, v.Guard.MaxDeletes, 100*v.Guard.MaxFraction)
+	if v.Halted {
+		return "HALTED: " + s
+	}
+	return "ok: " + s
+}
+
+// Judge applies the guard to cs.
+func Judge(cs *ChangeSet, g Guard) Verdict {
+	v := Verdict{Baseline: cs.BaselineUsers, Guard: g}
+	for _, c := range cs.Changes {
+		if c.Entity == schemas.EntityUser && (c.Op == schemas.OpDelete || c.Op == schemas.OpDeactivate) {
+			v.Removals++
+		}
+	}
+	if v.Baseline > 0 {
+		v.Fraction = float64(v.Removals) / float64(v.Baseline)
+	}
+	v.Halted = v.Removals > g.MaxDeletes || v.Fraction > g.MaxFraction
+	return v
+}
+
+// Run diffs in into dir. A change set past the guard's limits is written
+// whole and returned with a *stages.HaltError.
+func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
+	res := stages.Result{Counts: map[string]int64{}, Details: map[string]any{}}
+	cs, err := Compare(in)
+	if err != nil {
+		return res, err
+	}
+	v := Judge(cs, in.Guard)
+	for _, c := range cs.Changes {
+		res.Counts[c.Entity+"_"+c.Op]++
+	}
+	res.Details["guard"] = v.String()
+	nRows, err := parquetio.WriteSlice(filepath.Join(dir, ChangesFile), cs.Changes)
+	if err != nil {
+		return res, err
+	}
+	if err := writeChangesCSV(filepath.Join(dir, ChangesCSVFile), cs.Changes); err != nil {
+		return res, err
+	}
+	if err := artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
+		return writeSummary(w, cs, v, runID, baselineRun)
+	}); err != nil {
+		return res, err
+	}
+	res.Outputs = []stages.Output{{Path: ChangesFile, Rows: nRows}, {Path: ChangesCSVFile, Rows: nRows}, {Path: SummaryFile}}
+	if v.Halted {
+		return res, &stages.HaltError{Msg: fmt.Sprintf("mass-deletion guard: %s. Review `condeco-sync show summary --run %s`, then approve with: condeco-sync approve --run %s --reason \"…\"",
+			strings.TrimPrefix(v.String(), "HALTED: "), runID, runID)}
+	}
+	return res, nil
+}
+
+func writeChangesCSV(path string, changes []schemas.Change) error {
+	return artifact.Write(path, func(w io.Writer) error {
+		cw, err := humancsv.New(w, "entity", "key", "name", "op", "changes", "grant", "reason")
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			grant := strings.ReplaceAll(c.Grant, "\n", " ")
+			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, describe(c, "; "), grant, c.Reason); err != nil {
+				return err
+			}
+		}
+		return cw.Flush()
+	})
+}
+
+// describe says what a change does to its fields: `email: "a" → "b"`.
+func describe(c schemas.Change, sep string) string {
+	if c.Fields == "" {
+		return ""
+	}
+	names := strings.Split(c.Fields, "\n")
+	before, after := strings.Split(c.Before, "\n"), strings.Split(c.After, "\n")
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s: %q → %q", n, at(before, i), at(after, i))
+	}
+	return strings.Join(parts, sep)
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+var symbols = map[string]string{
+	schemas.OpCreate: "+", schemas.OpUpdate: "~", schemas.OpReactivate: "~", schemas.OpDeactivate: "-",
+	schemas.OpDelete: "-", schemas.OpRemoved: "?", schemas.OpHold: "!",
+}
+
+// writeSummary writes the plan in the spirit of `terraform plan`.
+func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, runID, baselineRun string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Plan for run %s\n\n", runID)
+	if cs.Initial {
+		b.WriteString("Initial synchronization: there is no baseline, so every active user and location is created.\n\n")
+	} else {
+		fmt.Fprintf(&b, "Against the baseline of run %s (%d users).\n\n", baselineRun, cs.BaselineUsers)
+	}
+	counts := map[string]map[string]int{schemas.EntityUser: {}, schemas.EntityLocation: {}}
+	for _, c := range cs.Changes {
+		counts[c.Entity][c.Op]++
+	}
+	b.WriteString("| | create | update | reactivate | deactivate | delete | removed | hold |\n|---|---|---|---|---|---|---|---|\n")
+	for _, e := range []string{schemas.EntityUser, schemas.EntityLocation} {
+		fmt.Fprintf(&b, "| %ss |", e)
+		for _, op := range []string{schemas.OpCreate, schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate, schemas.OpDelete, schemas.OpRemoved, schemas.OpHold} {
+			fmt.Fprintf(&b, " %d |", counts[e][op])
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\nGuard: %s.\n\n", v)
+	if len(cs.Changes) > 0 {
+		b.WriteString("```\n")
+		for _, c := range cs.Changes {
+			fmt.Fprintf(&b, "%s %s %s %s", symbols[c.Op], c.Op, c.Entity, display(c))
+			// A deprovision's lone "active" flip is said by its reason.
+			if d := describe(c, ", "); d != "" && c.Fields != "active" {
+				fmt.Fprintf(&b, ": %s", d)
+			}
+			if c.Grant != "" {
+				fmt.Fprintf(&b, " [access: %s]", strings.ReplaceAll(c.Grant, "\n", " "))
+			}
+			if c.Op != schemas.OpUpdate && c.Op != schemas.OpCreate {
+				fmt.Fprintf(&b, " (%s)", c.Reason)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	add, change, destroy, held := 0, 0, 0, 0
+	for _, c := range cs.Changes {
+		switch c.Op {
+		case schemas.OpCreate:
+			add++
+		case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
+			change++
+		case schemas.OpDelete:
+			destroy++
+		case schemas.OpHold:
+			held++
+		}
+	}
+	fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy, %d held.\n", add, change, destroy, held)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// display names the entity for people: the name, and the key when they differ.
+func display(c schemas.Change) string {
+	if c.Name == "" || c.Name == c.Key {
+		return c.Key
+	}
+	return fmt.Sprintf("%s (%s)", c.Name, c.Key)
+}
