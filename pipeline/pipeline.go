@@ -40,8 +40,13 @@ type StageError struct {
 }
 
 func (e *StageError) Error() string {
+	var halt *stages.HaltError
+	if errors.As(e.Err, &halt) {
+		return fmt.Sprintf("run %s: %s halted: %v", e.Run, e.Stage, e.Err)
+	}
 	return fmt.Sprintf("run %s: %s failed: %v", e.Run, e.Stage, e.Err)
 }
+
 func (e *StageError) Unwrap() error { return e.Err }
 
 // NextExport returns the newest complete, settled export set that no run
@@ -198,7 +203,12 @@ func runStage(env Env, run *Run, stage string, inputs []artifact.File, fn func(d
 		}
 		m.Outputs = append(m.Outputs, f)
 	}
-	if runErr != nil {
+	var halt *stages.HaltError
+	switch {
+	case errors.As(runErr, &halt):
+		m.Status = StatusHalted
+		m.Error = runErr.Error()
+	case runErr != nil:
 		m.Status = StatusFailed
 		m.Error = runErr.Error()
 	}
@@ -210,7 +220,9 @@ func runStage(env Env, run *Run, stage string, inputs []artifact.File, fn func(d
 		return err
 	}
 	ev := log.Info()
-	if runErr != nil {
+	if m.Status == StatusHalted {
+		ev = log.Warn().Err(runErr)
+	} else if runErr != nil {
 		ev = log.Error().Err(runErr)
 	}
 	ev.Str("status", m.Status).Dur("took", m.Ended.Sub(m.Started)).Interface("counts", m.Counts).Msg("stage ended")

@@ -23,6 +23,7 @@ type RunManifest struct {
 	Export       string       `json:"export,omitempty"`
 	Status       string       `json:"status"`
 	Stages       []StageState `json:"stages"`
+	Approvals    []Approval   `json:"approvals,omitempty"`
 }
 
 // StageState is one stage's line in run.json.

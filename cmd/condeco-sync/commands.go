@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,7 +72,13 @@ With no new export set it says so and exits 0 without creating a run.`,
 				if err := a.transform(run); err != nil {
 					return err
 				}
-				return notBuilt("the diff stage", "#3")
+				if err := a.diff(run); err != nil {
+					return err
+				}
+				if dryRun {
+					return a.printFile(run, "summary")
+				}
+				return notBuilt("the load stage", "#4")
 			})
 		},
 	}
@@ -140,6 +147,15 @@ func (a *app) transform(run *pipeline.Run) error {
 	return err
 }
 
+func (a *app) diff(run *pipeline.Run) error {
+	err := pipeline.Diff(a.env(), run)
+	var se *pipeline.StageError
+	if err == nil || errors.As(err, &se) {
+		a.report(run, "diff")
+	}
+	return err
+}
+
 // report prints one line on what a stage did and where its artifacts are.
 func (a *app) report(run *pipeline.Run, stage string) {
 	m, err := pipeline.ReadManifest(run.Dir, stage)
@@ -161,10 +177,13 @@ func (a *app) diffCommand() *cobra.Command {
 		Short: "Rerun diff on a run (default: the latest) against its baseline",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			return notBuilt("the diff stage", "#3")
+			return a.locked("diff", func() error {
+				run, err := pipeline.OpenRun(a.cfg, runID)
+				if err != nil {
+					return err
+				}
+				return a.diff(run)
+			})
 		},
 	}
 	addRunFlag(cmd, &runID)
@@ -202,10 +221,21 @@ func (a *app) approveCommand() *cobra.Command {
 		Short: "Approve a run halted by the mass-deletion guard",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			return notBuilt("approval of halted runs", "#3")
+			return a.locked("approve", func() error {
+				run, err := pipeline.OpenRun(a.cfg, runID)
+				if err != nil {
+					return err
+				}
+				by := "unknown"
+				if u, err := user.Current(); err == nil {
+					by = u.Username
+				}
+				if err := pipeline.Approve(a.env(), run, by, reason); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "run %s: approved by %s: %s\n", run.ID, by, reason)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&runID, "run", "", "the halted run's id")
@@ -325,29 +355,35 @@ func (a *app) showCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			where := shown[args[0]]
-			m, err := pipeline.ReadManifest(run.Dir, where[0])
-			if err != nil {
-				return fmt.Errorf("run %s has no %s yet: its %s stage has not run", run.ID, args[0], where[0])
-			}
-			f, ok := m.Output(where[0] + "/" + where[1])
-			if !ok {
-				return fmt.Errorf("run %s: %s ended %s without writing %s", run.ID, where[0], m.Status, where[1])
-			}
-			if err := artifact.Check(run.Dir, f); err != nil {
-				return err
-			}
-			in, err := os.Open(filepath.Join(run.Dir, f.Path))
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			_, err = io.Copy(a.stdout, in)
-			return err
+			return a.printFile(run, args[0])
 		},
 	}
 	addRunFlag(cmd, &runID)
 	return cmd
+}
+
+// printFile prints one of run's people-facing files (see shown), after
+// checking it against its manifest.
+func (a *app) printFile(run *pipeline.Run, what string) error {
+	where := shown[what]
+	m, err := pipeline.ReadManifest(run.Dir, where[0])
+	if err != nil {
+		return fmt.Errorf("run %s has no %s yet: its %s stage has not run", run.ID, what, where[0])
+	}
+	f, ok := m.Output(where[0] + "/" + where[1])
+	if !ok {
+		return fmt.Errorf("run %s: %s ended %s without writing %s", run.ID, where[0], m.Status, where[1])
+	}
+	if err := artifact.Check(run.Dir, f); err != nil {
+		return err
+	}
+	in, err := os.Open(filepath.Join(run.Dir, f.Path))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	_, err = io.Copy(a.stdout, in)
+	return err
 }
 
 func (a *app) verifyCommand() *cobra.Command {

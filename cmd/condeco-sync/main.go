@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 )
@@ -59,7 +60,10 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, n
 func exitCode(err error) int {
 	var ee *exitError
 	var ce *pipeline.ConfigError
+	var halt *stages.HaltError
 	switch {
+	case errors.As(err, &halt):
+		return exitHalted
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ce):

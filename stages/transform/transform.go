@@ -133,7 +133,7 @@ func locations(path string) ([]schemas.Location, error) {
 	reasons := map[string]string{}
 	for i, r := range raw {
 		if reason := firstNonEmpty(dups[i], r.Reject); reason != "" && reasons[r.LocationID] == "" {
-			reasons[r.LocationID] = fmt.Sprintf("%s (line %d)", reason, r.Line)
+			reasons[r.LocationID] = withLine(reason, r.Line)
 		}
 	}
 	var out []schemas.Location
@@ -196,7 +196,7 @@ func heldUsers(path string) (map[string]hold, error) {
 			continue
 		}
 		if reason := firstNonEmpty(dups[i], rejects[i]); reason != "" {
-			held[id.Key] = hold{reason: fmt.Sprintf("%s (line %d)", reason, id.Line), line: id.Line}
+			held[id.Key] = hold{reason: withLine(reason, id.Line), line: id.Line}
 		}
 	}
 	return held, nil
@@ -414,6 +414,15 @@ func writeWarnings(path string, ws []Warning) error {
 		}
 		return cw.Flush()
 	})
+}
+
+// withLine adds the source line to a hold's reason, unless the reason
+// already lists the lines (duplicates do).
+func withLine(reason string, line int64) string {
+	if strings.Contains(reason, "(lines ") {
+		return reason
+	}
+	return fmt.Sprintf("%s (line %d)", reason, line)
 }
 
 func firstNonEmpty(s ...string) string {

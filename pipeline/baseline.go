@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+)
+
+// Baseline is state/baseline.json: which run's applied state the next diff
+// compares against. Paths are relative to the data directory.
+type Baseline struct {
+	RunID     string        `json:"run_id"`
+	SetAt     time.Time     `json:"set_at"`
+	Users     artifact.File `json:"users"`
+	Locations artifact.File `json:"locations"`
+}
+
+func baselinePath(cfg *Config) string { return filepath.Join(cfg.Data, "state", "baseline.json") }
+
+// ReadBaseline returns the current baseline, or nil before the first load.
+func ReadBaseline(cfg *Config) (*Baseline, error) {
+	var b Baseline
+	err := readJSON(baselinePath(cfg), &b)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// SetBaseline makes the applied state in run's load/state/ the baseline,
+// atomically. Load calls it when it ends.
+func SetBaseline(cfg *Config, run *Run, now time.Time) (*Baseline, error) {
+	b := &Baseline{RunID: run.ID, SetAt: now.UTC()}
+	for rel, f := range map[string]*artifact.File{"load/state/users.parquet": &b.Users, "load/state/locations.parquet": &b.Locations} {
+		dataRel := filepath.ToSlash(filepath.Join("runs", run.ID, rel))
+		d, err := artifact.Describe(cfg.Data, dataRel, 0)
+		if err != nil {
+			return nil, err
+		}
+		*f = d
+	}
+	return b, writeJSON(baselinePath(cfg), b)
+}
+
+// check verifies the baseline's files before a diff reads them.
+func (b *Baseline) check(cfg *Config) error {
+	for _, f := range []artifact.File{b.Users, b.Locations} {
+		if err := artifact.Check(cfg.Data, f); err != nil {
+			return fmt.Errorf("baseline of run %s: refusing to read it: %w", b.RunID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/stages"
+	"github.com/condeco-sync/condeco-sync/stages/diff"
+	"github.com/condeco-sync/condeco-sync/stages/transform"
+)
+
+// Diff (re)runs diff on run. A rerun compares against the baseline the
+// first attempt used, recorded in its manifest, even if later runs moved
+// state/baseline.json since.
+func Diff(env Env, run *Run) error {
+	inputs, err := verifiedInputs(run, "transform", transform.UsersFile, transform.LocationsFile)
+	if err != nil {
+		return err
+	}
+	cfg := env.Config
+	base, err := diffBaseline(cfg, run)
+	if err != nil {
+		return err
+	}
+	in := diff.Input{
+		Users: filepath.Join(run.Dir, inputs[0].Path), Locations: filepath.Join(run.Dir, inputs[1].Path),
+		Deprovision:            cfg.Users.Deprovision,
+		GrantNewLocations:      cfg.Access.GrantNewLocationsToExistingUsers,
+		DeleteRemovedLocations: cfg.Locations.DeleteRemoved,
+		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
+	}
+	baseRun := ""
+	if base != nil {
+		if err := base.check(cfg); err != nil {
+			return err
+		}
+		in.BaselineUsers = filepath.Join(cfg.Data, base.Users.Path)
+		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
+		baseRun = base.RunID
+	}
+	return runStage(env, run, "diff", inputs, func(dir string) (stages.Result, error) {
+		res, err := diff.Run(in, dir, run.ID, baseRun)
+		if res.Details != nil {
+			res.Details["baseline"] = base // null on the initial synchronization
+		}
+		return res, err
+	})
+}
+
+// diffBaseline is the baseline a diff of run uses: the one its earlier
+// attempt recorded, else the current one.
+func diffBaseline(cfg *Config, run *Run) (*Baseline, error) {
+	m, err := ReadManifest(run.Dir, "diff")
+	if err == nil {
+		raw, _ := json.Marshal(m.Details["baseline"])
+		var b *Baseline
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("run %s: diff/manifest.json: baseline: %w", run.ID, err)
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return ReadBaseline(cfg)
+}
+
+// Approval is a person's word that a halted run may be loaded.
+type Approval struct {
+	Stage   string    `json:"stage"`
+	Attempt int       `json:"attempt"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	Reason  string    `json:"reason"`
+}
+
+// Approve records by's approval of run's halted diff.
+func Approve(env Env, run *Run, by, reason string) error {
+	m, err := ReadManifest(run.Dir, "diff")
+	if err != nil {
+		return fmt.Errorf("run %s has no diff to approve", run.ID)
+	}
+	if m.Status != StatusHalted {
+		return fmt.Errorf("run %s: diff ended %s, not halted: there is nothing to approve", run.ID, m.Status)
+	}
+	if reason == "" {
+		return errors.New("approve: --reason must say why the deletions are right")
+	}
+	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: "diff", Attempt: m.Attempt, By: by, At: env.Now().UTC(), Reason: reason})
+	return run.Save()
+}
+
+// Approved reports whether run's current diff attempt may be loaded: it
+// ended ok, or it halted and was approved. Load asks before sending.
+func Approved(run *Run) (bool, error) {
+	m, err := ReadManifest(run.Dir, "diff")
+	if err != nil {
+		return false, err
+	}
+	switch m.Status {
+	case StatusOK:
+		return true, nil
+	case StatusHalted:
+		for _, a := range run.Manifest.Approvals {
+			if a.Stage == "diff" && a.Attempt == m.Attempt {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
