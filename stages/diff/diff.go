@@ -11,6 +11,7 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"golang.org/x/sync/errgroup"
 )
 
 // Input is what diff needs.
@@ -36,13 +37,14 @@ type ChangeSet struct {
 	Initial       bool
 }
 
-// baseEntry is what pass 1 keeps of a baseline user.
+// baseEntry is what pass 1 keeps of a baseline user: no strings but the
+// grants (read only when new locations may be granted), so a million
+// users cost a map of keys and a slice of small structs.
 type baseEntry struct {
 	hash    int64
 	active  bool
-	name    string
+	seen    bool // the desired state has this key
 	granted string
-	seen    bool
 }
 
 // Compare builds the change set of in.
@@ -54,61 +56,71 @@ func Compare(in Input) (*ChangeSet, error) {
 	}
 	cs.Changes = append(cs.Changes, locChanges...)
 
-	// Pass 1, baseline: keys, hashes and what the verdicts need.
-	base := map[string]*baseEntry{}
+	// Pass 1, baseline: keys and hashes.
+	index := map[string]int32{} // key → its entry in base; -1 for a key only the desired state has
+	var base []baseEntry
 	if !cs.Initial {
-		cols := []string{"user_id", "user_name", "row_hash", "active", "granted"}
-		n, err := parquetio.Read(in.BaselineUsers, cols, func(b []schemas.User) error {
+		cols := []string{"user_id", "row_hash", "active"}
+		if in.GrantNewLocations {
+			cols = append(cols, "granted")
+		}
+		n, err := parquetio.NumRows(in.BaselineUsers)
+		if err != nil {
+			return nil, err
+		}
+		index = make(map[string]int32, n+n/50)
+		base = make([]baseEntry, 0, n)
+		if _, err := parquetio.Read(in.BaselineUsers, cols, func(b []schemas.User) error {
 			for i := range b {
 				u := &b[i]
 				if u.UserID == "" {
 					return fmt.Errorf("%s: a user without UserID in the baseline", in.BaselineUsers)
 				}
-				if _, dup := base[u.UserID]; dup {
+				if _, dup := index[u.UserID]; dup {
 					return fmt.Errorf("%s: UserID %s twice in the baseline", in.BaselineUsers, u.UserID)
 				}
-				base[u.UserID] = &baseEntry{hash: u.RowHash, active: u.Active, name: u.UserName, granted: u.Granted}
+				index[u.UserID] = int32(len(base))
+				base = append(base, baseEntry{hash: u.RowHash, active: u.Active, granted: u.Granted})
 			}
 			return nil
-		})
-		if err != nil {
+		}); err != nil {
 			return nil, err
 		}
-		cs.BaselineUsers = int(n)
+		cs.BaselineUsers = len(base)
 	}
 
 	// Pass 1, desired: classify every key; remember those whose fields
-	// differ for pass 2.
+	// differ, and those to deprovision, for pass 2.
 	allLocs := schemas.JoinIDs(activeLocs)
-	compare := map[string]string{} // key → the op it gets, fields to fill in pass 2
+	compare := map[string]string{} // key → LocationIDs to grant, for pass 2
+	gone := map[string]string{}    // key → why it is deprovisioned
+	held := map[string]string{}    // key → why it is held, for users the baseline has
 	cols := []string{"user_id", "user_name", "row_hash", "active", "deleted", "held", "hold_reason"}
-	seen := map[string]bool{}
 	_, err = parquetio.Read(in.Users, cols, func(b []schemas.User) error {
 		for i := range b {
 			u := &b[i]
 			if u.UserID == "" {
 				return fmt.Errorf("%s: a user without UserID in the desired state", in.Users)
 			}
-			if seen[u.UserID] {
+			idx, known := index[u.UserID]
+			if known && (idx < 0 || base[idx].seen) {
 				return fmt.Errorf("%s: UserID %s twice in the desired state", in.Users, u.UserID)
 			}
-			seen[u.UserID] = true
-			old := base[u.UserID]
-			if old != nil {
+			var old *baseEntry
+			if known {
+				old = &base[idx]
 				old.seen = true
+			} else {
+				index[u.UserID] = -1
 			}
 			user := func(op, reason string) schemas.Change {
 				return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
 			}
 			switch {
+			case u.Held && old == nil:
+				cs.Changes = append(cs.Changes, user(schemas.OpHold, "held: "+u.HoldReason+"; not created"))
 			case u.Held:
-				c := user(schemas.OpHold, "held: "+u.HoldReason)
-				if old != nil {
-					c.Name = old.name
-				} else {
-					c.Reason += "; not created"
-				}
-				cs.Changes = append(cs.Changes, c)
+				held[strings.Clone(u.UserID)] = "held: " + u.HoldReason // named from the baseline in pass 2
 			case old == nil && (u.Deleted || !u.Active):
 				// Rule 2: an inactive or deleted user is not created.
 			case old == nil:
@@ -116,16 +128,14 @@ func Compare(in Input) (*ChangeSet, error) {
 				c.Grant = allLocs // rule 4: a new user gets every location
 				cs.Changes = append(cs.Changes, c)
 			case u.Deleted:
-				if c, ok := deprovision(in.Deprovision, u.UserID, old, "deleted in Condeco"); ok {
-					cs.Changes = append(cs.Changes, c)
-				}
+				gone[u.UserID] = "deleted in Condeco"
 			default:
 				newLocs := ""
 				if in.GrantNewLocations {
 					newLocs = schemas.JoinIDs(missing(activeLocs, schemas.SplitIDs(old.granted)))
 				}
 				if u.RowHash != old.hash || newLocs != "" {
-					compare[u.UserID] = newLocs
+					compare[strings.Clone(u.UserID)] = newLocs
 				}
 			}
 		}
@@ -134,31 +144,30 @@ func Compare(in Input) (*ChangeSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	for key, old := range base {
-		if !old.seen {
-			if c, ok := deprovision(in.Deprovision, key, old, "missing from export"); ok {
-				cs.Changes = append(cs.Changes, c)
-			}
+	for key, idx := range index {
+		if idx >= 0 && !base[idx].seen {
+			gone[strings.Clone(key)] = "missing from export"
 		}
 	}
+	index, base = nil, nil // pass 2 needs neither
 
-	// Pass 2: full rows of the keys that differ, for the fields.
-	if len(compare) > 0 {
-		updates, err := compareUsers(in, compare)
+	// Pass 2: full rows of the keys that differ or go, for their fields and names.
+	if len(compare) > 0 || len(gone) > 0 || len(held) > 0 {
+		changes, err := compareUsers(in, compare, gone, held)
 		if err != nil {
 			return nil, err
 		}
-		cs.Changes = append(cs.Changes, updates...)
+		cs.Changes = append(cs.Changes, changes...)
 	}
 	sortChanges(cs.Changes)
 	return cs, nil
 }
 
 // deprovision is rule 2 for a user who is gone or deleted in Condeco.
-func deprovision(mode, key string, old *baseEntry, reason string) (schemas.Change, bool) {
-	c := schemas.Change{Entity: schemas.EntityUser, Key: key, Name: old.name, Reason: reason}
+func deprovision(mode string, old *schemas.User, reason string) (schemas.Change, bool) {
+	c := schemas.Change{Entity: schemas.EntityUser, Key: old.UserID, Name: old.UserName, Reason: reason}
 	if mode == "deactivate" {
-		if !old.active {
+		if !old.Active {
 			return c, false // already inactive: nothing to do
 		}
 		c.Op = schemas.OpDeactivate
@@ -169,51 +178,76 @@ func deprovision(mode, key string, old *baseEntry, reason string) (schemas.Chang
 	return c, true
 }
 
-// compareUsers reads the full rows of the keys in compare from both sides
-// and makes their update, deactivate or reactivate changes.
-func compareUsers(in Input, compare map[string]string) ([]schemas.Change, error) {
-	before := map[string]schemas.User{}
-	if _, err := parquetio.Read(in.BaselineUsers, nil, func(b []schemas.User) error {
-		for _, u := range b {
-			if _, ok := compare[u.UserID]; ok {
-				before[u.UserID] = u
+// comparedColumns are the Parquet columns pass 2 reads: the key and the
+// fields a diff compares (userFields).
+var comparedColumns = []string{"user_id", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
+	"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
+
+// compareUsers reads the compared columns of the keys in compare, gone
+// and held from both sides and makes their update, deactivate, reactivate,
+// deprovision and hold changes (a held user keeps its baseline name).
+func compareUsers(in Input, compare, gone, held map[string]string) ([]schemas.Change, error) {
+	// The two reads are independent: run them on both cores.
+	before := make(map[string]schemas.User, len(compare))
+	after := make(map[string]schemas.User, len(compare))
+	var out []schemas.Change
+	var g errgroup.Group
+	g.Go(func() error {
+		_, err := parquetio.Read(in.BaselineUsers, comparedColumns, func(b []schemas.User) error {
+			for i := range b {
+				u := &b[i]
+				if _, ok := compare[u.UserID]; ok {
+					before[u.UserID] = *u
+				} else if reason, ok := gone[u.UserID]; ok {
+					if c, ok := deprovision(in.Deprovision, u, reason); ok {
+						out = append(out, c)
+					}
+				} else if reason, ok := held[u.UserID]; ok {
+					out = append(out, schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: schemas.OpHold, Name: u.UserName, Reason: reason})
+				}
 			}
-		}
-		return nil
-	}); err != nil {
+			return nil
+		})
+		return err
+	})
+	if len(compare) > 0 {
+		g.Go(func() error {
+			_, err := parquetio.Read(in.Users, comparedColumns, func(b []schemas.User) error {
+				for i := range b {
+					if _, ok := compare[b[i].UserID]; ok {
+						after[b[i].UserID] = b[i]
+					}
+				}
+				return nil
+			})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var out []schemas.Change
-	_, err := parquetio.Read(in.Users, nil, func(b []schemas.User) error {
-		for i := range b {
-			u := &b[i]
-			grant, ok := compare[u.UserID]
-			if !ok {
-				continue
-			}
-			old := before[u.UserID]
-			ch := userChanges(&old, u)
-			c := schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Name: u.UserName, Op: schemas.OpUpdate, Grant: grant}
-			switch {
-			case ch.has("active") && !u.Active:
-				c.Op, c.Reason = schemas.OpDeactivate, "inactive in Condeco"
-			case ch.has("active") && u.Active:
-				c.Op, c.Reason = schemas.OpReactivate, "active again in Condeco"
-			case len(ch.names) > 0:
-				c.Reason = strings.Join(ch.names, ", ") + " changed"
-			}
-			if grant != "" {
-				ch.add("locations", "", "+"+strings.ReplaceAll(grant, "\n", " +"))
-				c.Reason = joinReasons(c.Reason, "new location granted (access.grant_new_locations_to_existing_users)")
-			}
-			c.Fields, c.Before, c.After = strings.Join(ch.names, "\n"), strings.Join(ch.before, "\n"), strings.Join(ch.after, "\n")
-			if c.Fields != "" {
-				out = append(out, c)
-			}
+	for key, grant := range compare {
+		old, u := before[key], after[key]
+		ch := userChanges(&old, &u)
+		c := schemas.Change{Entity: schemas.EntityUser, Key: key, Name: u.UserName, Op: schemas.OpUpdate, Grant: grant}
+		switch {
+		case ch.has("active") && !u.Active:
+			c.Op, c.Reason = schemas.OpDeactivate, "inactive in Condeco"
+		case ch.has("active") && u.Active:
+			c.Op, c.Reason = schemas.OpReactivate, "active again in Condeco"
+		case len(ch.names) > 0:
+			c.Reason = strings.Join(ch.names, ", ") + " changed"
 		}
-		return nil
-	})
-	return out, err
+		if grant != "" {
+			ch.add("locations", "", "+"+strings.ReplaceAll(grant, "\n", " +"))
+			c.Reason = joinReasons(c.Reason, "new location granted (access.grant_new_locations_to_existing_users)")
+		}
+		c.Fields, c.Before, c.After = strings.Join(ch.names, "\n"), strings.Join(ch.before, "\n"), strings.Join(ch.after, "\n")
+		if c.Fields != "" {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // compareLocations diffs the locations (a few hundred at most: read whole)
