@@ -320,6 +320,11 @@ func runCounts(run *pipeline.Run) string {
 	if m, err := pipeline.ReadManifest(run.Dir, "transform"); err == nil && m.Status == pipeline.StatusOK {
 		parts = append(parts, fmt.Sprintf("holds %d", m.Counts["users_held"]), fmt.Sprintf("warnings %d", m.Counts["warnings"]))
 	}
+	if m, err := pipeline.ReadManifest(run.Dir, "diff"); err == nil && m.Status != pipeline.StatusFailed {
+		c := m.Counts
+		parts = append(parts, fmt.Sprintf("plan +%d ~%d -%d !%d", c["user_create"], c["user_update"]+c["user_reactivate"]+c["user_deactivate"],
+			c["user_delete"], c["user_hold"]))
+	}
 	return strings.Join(parts, ", ")
 }
 

@@ -133,6 +133,11 @@ func TestOpsAndRules(t *testing.T) {
 			`reactivate user 1 {active: "false" → "true"} (active again in Condeco)`},
 		{"admin granted by access level", world{users: []schemas.User{user("1", func(u *schemas.User) { u.Admin = true })}, base: []schemas.User{applied(user("1"))}},
 			`update user 1 {admin: "false" → "true"} (admin changed)`},
+		{"rule 5: admin granted by hand is not in our state, so nothing is revoked", world{
+			users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1"))}}, ""},
+		{"admin condeco-sync granted is revoked when the access level drops", world{
+			users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1", func(u *schemas.User) { u.Admin = true }))}},
+			`update user 1 {admin: "true" → "false"} (admin changed)`},
 		{"new location: existing users get nothing by default, new users get it", world{
 			locs:     []schemas.Location{loc("LON"), loc("PAR"), loc("DUB")},
 			baseLocs: []schemas.Location{loc("LON"), loc("PAR")},
