@@ -78,12 +78,9 @@ func copySample(t *testing.T, f *fixture, day string) {
 	}
 }
 
-// TestSamplesDay1ToDay2 is the plan people read for the samples' second
-// day, against the state the first day applied. Golden files:
-// go test ./pipeline -run TestSamplesDay1ToDay2 -update
-func TestSamplesDay1ToDay2(t *testing.T) {
-	f := newFixture(t)
-	f.env.Config.Guards.MinUsers = 100
+// samplesDay1 runs the samples' day 1 through diff and applies it.
+func samplesDay1(t *testing.T, f *fixture) *Run {
+	t.Helper()
 	copySample(t, f, "day1")
 	day1 := f.extract()
 	if err := Transform(f.env, day1); err != nil {
@@ -92,7 +89,20 @@ func TestSamplesDay1ToDay2(t *testing.T) {
 	if err := Diff(f.env, day1); err != nil {
 		t.Fatal(err)
 	}
+	if ok, _ := Approved(day1); !ok {
+		t.Error("an ok diff needs no approval")
+	}
 	applyAll(t, f.env, day1)
+	return day1
+}
+
+// TestSamplesDay1ToDay2 is the plan people read for the samples' second
+// day, against the state the first day applied. Golden files:
+// go test ./pipeline -run TestSamplesDay1ToDay2 -update
+func TestSamplesDay1ToDay2(t *testing.T) {
+	f := newFixture(t)
+	f.env.Config.Guards.MinUsers = 100
+	samplesDay1(t, f)
 
 	f.now = f.now.Add(24 * time.Hour)
 	copySample(t, f, "day2")
@@ -140,18 +150,7 @@ func TestSamplesDay1ToDay2(t *testing.T) {
 func TestGuardHaltsAndApprovalReleases(t *testing.T) {
 	f := newFixture(t)
 	f.env.Config.Guards.MinUsers = 1
-	copySample(t, f, "day1")
-	day1 := f.extract()
-	if err := Transform(f.env, day1); err != nil {
-		t.Fatal(err)
-	}
-	if err := Diff(f.env, day1); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := Approved(day1); !ok {
-		t.Error("an ok diff needs no approval")
-	}
-	applyAll(t, f.env, day1)
+	day1 := samplesDay1(t, f)
 
 	f.now = f.now.Add(24 * time.Hour)
 	f.drop("20261124", "UserID,UserName,FirstName,LastName,Email\n100000,hedy.allen.0@example.com,Hedy,Allen,hedy.allen.0@example.com\n",

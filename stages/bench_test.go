@@ -1,10 +1,10 @@
 package stages_test
 
 import (
+	"github.com/condeco-sync/condeco-sync/internal/peakrss"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +38,7 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		out := b.TempDir()
-		resetPeakRSS()
+		peakrss.Reset()
 		b.StartTimer()
 		xdir := filepath.Join(out, "extract")
 		t0 := time.Now()
@@ -47,8 +47,8 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 		}
 		b.StopTimer()
 		xSec += time.Since(t0).Seconds()
-		xPeak = max(xPeak, peakRSSMB())
-		resetPeakRSS()
+		xPeak = max(xPeak, peakrss.MB())
+		peakrss.Reset()
 		b.StartTimer()
 		t0 = time.Now()
 		res, err := transform.Run(transform.Input{
@@ -60,7 +60,7 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 		}
 		b.StopTimer()
 		tSec += time.Since(t0).Seconds()
-		tPeak = max(tPeak, peakRSSMB())
+		tPeak = max(tPeak, peakrss.MB())
 		if res.Counts["users"] < int64(n)*9/10 {
 			b.Fatalf("only %d users out", res.Counts["users"])
 		}
@@ -75,23 +75,4 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 	b.ReportMetric(xSec/float64(b.N), "extract-s")
 	b.ReportMetric(tSec/float64(b.N), "transform-s")
 	b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "users/s")
-}
-
-// resetPeakRSS resets the kernel's high-water mark of this process's
-// resident memory (Linux: writing 5 to clear_refs).
-func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSSMB is VmHWM, the peak resident memory since the last reset, in MB.
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -2,10 +2,10 @@ package diff
 
 import (
 	"fmt"
+	"github.com/condeco-sync/condeco-sync/internal/peakrss"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/condeco-sync/condeco-sync/parquetio"
@@ -75,7 +75,7 @@ func BenchmarkDiff1M(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		out := b.TempDir()
-		resetPeakRSS()
+		peakrss.Reset()
 		b.StartTimer()
 		res, err := Run(in, out, "r1", "r0")
 		if err != nil {
@@ -85,24 +85,8 @@ func BenchmarkDiff1M(b *testing.B) {
 		if got := res.Counts["user_update"] + res.Counts["user_create"] + res.Counts["user_delete"]; got != int64(n/100+n/200+n/200) {
 			b.Fatalf("%d changes, want %d: %v", got, n/100+n/200+n/200, res.Counts)
 		}
-		peak = max(peak, peakRSSMB())
+		peak = max(peak, peakrss.MB())
 		b.StartTimer()
 	}
 	b.ReportMetric(peak, "peak-MB")
-}
-
-func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
