@@ -157,3 +157,29 @@ func TestWriteConcurrent(t *testing.T) {
 		t.Error("failed write left a file")
 	}
 }
+
+func TestReadRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.parquet")
+	var in []row
+	for i := 0; i < BatchSize+100; i++ {
+		in = append(in, row{Key: fmt.Sprintf("k%d", i), Active: i%2 == 0, Line: int64(i)})
+	}
+	if _, err := WriteSlice(path, in); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"k3": true, "k16390": true}
+	var got []row
+	n, err := ReadRows(path, []string{"key", "line"}, "key", func(k string) bool { return want[k] }, func(r *row) error {
+		got = append(got, *r)
+		return nil
+	})
+	if err != nil || n != int64(len(in)) {
+		t.Fatalf("ReadRows = %d, %v", n, err)
+	}
+	if len(got) != 2 || got[0] != (row{Key: "k3", Line: 3}) || got[1] != (row{Key: "k16390", Line: 16390}) {
+		t.Errorf("rows = %+v", got)
+	}
+	if _, err := ReadRows(path, []string{"line"}, "key", nil, func(*row) error { return nil }); err == nil {
+		t.Error("a key column outside the columns read is accepted")
+	}
+}

@@ -27,6 +27,56 @@ const BatchSize = 16 * 1024
 // between calls. Read checks that it delivered as many rows as the file's
 // metadata says it holds.
 func Read[T any](path string, columns []string, fn func(batch []T) error) (rows int64, err error) {
+	var batch []T
+	return scan[T](path, columns, func(rec arrow.Record, fields []fieldInfo) error {
+		batch = resize(batch, int(rec.NumRows()))
+		if err := fill(batch, rec, fields); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return fn(batch)
+	})
+}
+
+// ReadRows is Read for the rows whose keyColumn passes keep, one at a
+// time. Arrow still decodes every row, but only the kept ones are filled,
+// which is most of the cost when few rows of a large file are wanted.
+// keyColumn must be among columns.
+func ReadRows[T any](path string, columns []string, keyColumn string, keep func(key string) bool, fn func(row *T) error) (rows int64, err error) {
+	if !slices.Contains(columns, keyColumn) {
+		return 0, fmt.Errorf("%s: key column %q is not among the columns read", path, keyColumn)
+	}
+	var one [1]T
+	return scan[T](path, columns, func(rec arrow.Record, fields []fieldInfo) error {
+		var keys *array.String
+		for c, f := range fields {
+			if f.name == keyColumn {
+				k, ok := rec.Column(c).(*array.String)
+				if !ok {
+					return fmt.Errorf("key column %q is not a string column", keyColumn)
+				}
+				keys = k
+			}
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if !keep(keys.Value(i)) {
+				continue
+			}
+			clear(one[:])
+			if err := fillRow(&one[0], rec, i, fields); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if err := fn(&one[0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// scan opens path, projects the columns T's fields name (those in columns,
+// or all when nil), and hands each record batch to fn, checking at the end
+// that as many rows came as the file's metadata says.
+func scan[T any](path string, columns []string, fn func(rec arrow.Record, fields []fieldInfo) error) (rows int64, err error) {
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
@@ -36,11 +86,10 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
-	fields := structFields(reflect.TypeFor[T]())
 	sc := pf.MetaData().Schema
 	var colIdx []int
 	var want []fieldInfo
-	for _, f := range fields {
+	for _, f := range structFields(reflect.TypeFor[T]()) {
 		if columns != nil && !slices.Contains(columns, f.name) {
 			continue
 		}
@@ -56,8 +105,6 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	defer rr.Release()
-
-	var batch []T
 	for {
 		rec, err := rr.Read()
 		if rec == nil || errors.Is(err, io.EOF) {
@@ -66,14 +113,9 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", path, err)
 		}
-		n := int(rec.NumRows())
-		batch = resize(batch, n)
-		if err := fill(batch, rec, want); err != nil {
-			return rows, fmt.Errorf("%s: %w", path, err)
-		}
-		rows += int64(n)
-		if err := fn(batch); err != nil {
-			return rows, err
+		rows += rec.NumRows()
+		if err := fn(rec, want); err != nil {
+			return rows, err // the caller's own error, or one that names path already
 		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
@@ -132,41 +174,68 @@ func tagName(tag string) string {
 	return ""
 }
 
+// kindOK reports whether an Arrow column of col's type can fill a field of kind k.
+func kindOK(col arrow.Array, k reflect.Kind) bool {
+	switch col.(type) {
+	case *array.String:
+		return k == reflect.String
+	case *array.Boolean:
+		return k == reflect.Bool
+	case *array.Int64:
+		return k == reflect.Int64
+	case *array.Int32:
+		return k == reflect.Int32 || k == reflect.Int64
+	}
+	return false
+}
+
 func fill[T any](batch []T, rec arrow.Record, fields []fieldInfo) error {
 	base := reflect.ValueOf(batch)
 	for c, f := range fields {
 		col := rec.Column(c)
+		if !kindOK(col, f.kind) {
+			return fmt.Errorf("column %q: Arrow type %s cannot fill a %v field", f.name, col.DataType(), f.kind)
+		}
 		switch a := col.(type) {
 		case *array.String:
-			if f.kind != reflect.String {
-				return fmt.Errorf("column %q: string into %v", f.name, f.kind)
-			}
 			for i := range batch {
 				base.Index(i).Field(f.index).SetString(a.Value(i))
 			}
 		case *array.Boolean:
-			if f.kind != reflect.Bool {
-				return fmt.Errorf("column %q: bool into %v", f.name, f.kind)
-			}
 			for i := range batch {
 				base.Index(i).Field(f.index).SetBool(a.Value(i))
 			}
 		case *array.Int64:
-			if f.kind != reflect.Int64 {
-				return fmt.Errorf("column %q: int64 into %v", f.name, f.kind)
-			}
 			for i := range batch {
 				base.Index(i).Field(f.index).SetInt(a.Value(i))
 			}
 		case *array.Int32:
-			if f.kind != reflect.Int32 && f.kind != reflect.Int {
-				return fmt.Errorf("column %q: int32 into %v", f.name, f.kind)
-			}
 			for i := range batch {
 				base.Index(i).Field(f.index).SetInt(int64(a.Value(i)))
 			}
-		default:
-			return fmt.Errorf("column %q: unsupported Arrow type %s", f.name, col.DataType())
+		}
+	}
+	return nil
+}
+
+// fillRow fills dst from row i of rec.
+func fillRow[T any](dst *T, rec arrow.Record, i int, fields []fieldInfo) error {
+	v := reflect.ValueOf(dst).Elem()
+	for c, f := range fields {
+		fv := v.Field(f.index)
+		col := rec.Column(c)
+		if !kindOK(col, f.kind) {
+			return fmt.Errorf("column %q: Arrow type %s cannot fill a %v field", f.name, col.DataType(), f.kind)
+		}
+		switch a := col.(type) {
+		case *array.String:
+			fv.SetString(a.Value(i))
+		case *array.Boolean:
+			fv.SetBool(a.Value(i))
+		case *array.Int64:
+			fv.SetInt(a.Value(i))
+		case *array.Int32:
+			fv.SetInt(int64(a.Value(i)))
 		}
 	}
 	return nil

@@ -192,10 +192,13 @@ func compareUsers(in Input, compare, gone, held map[string]string) ([]schemas.Ch
 	after := make(map[string]schemas.User, len(compare))
 	var out []schemas.Change
 	var g errgroup.Group
+	wanted := func(m map[string]string) func(string) bool {
+		return func(k string) bool { _, ok := m[k]; return ok }
+	}
 	g.Go(func() error {
-		_, err := parquetio.Read(in.BaselineUsers, comparedColumns, func(b []schemas.User) error {
-			for i := range b {
-				u := &b[i]
+		_, err := parquetio.ReadRows(in.BaselineUsers, comparedColumns, "user_id",
+			func(k string) bool { return wanted(compare)(k) || wanted(gone)(k) || wanted(held)(k) },
+			func(u *schemas.User) error {
 				if _, ok := compare[u.UserID]; ok {
 					before[u.UserID] = *u
 				} else if reason, ok := gone[u.UserID]; ok {
@@ -205,19 +208,14 @@ func compareUsers(in Input, compare, gone, held map[string]string) ([]schemas.Ch
 				} else if reason, ok := held[u.UserID]; ok {
 					out = append(out, schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: schemas.OpHold, Name: u.UserName, Reason: reason})
 				}
-			}
-			return nil
-		})
+				return nil
+			})
 		return err
 	})
 	if len(compare) > 0 {
 		g.Go(func() error {
-			_, err := parquetio.Read(in.Users, comparedColumns, func(b []schemas.User) error {
-				for i := range b {
-					if _, ok := compare[b[i].UserID]; ok {
-						after[b[i].UserID] = b[i]
-					}
-				}
+			_, err := parquetio.ReadRows(in.Users, comparedColumns, "user_id", wanted(compare), func(u *schemas.User) error {
+				after[u.UserID] = *u
 				return nil
 			})
 			return err
