@@ -40,7 +40,9 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 // ReadRows is Read for the rows whose keyColumn passes keep, one at a
 // time. Arrow still decodes every row, but only the kept ones are filled,
 // which is most of the cost when few rows of a large file are wanted.
-// keyColumn must be among columns.
+// keyColumn must be among columns. The rows' strings are copies, safe to
+// keep: a string of Read's rows points into its batch's Arrow buffer and
+// keeps the whole buffer alive.
 func ReadRows[T any](path string, columns []string, keyColumn string, keep func(key string) bool, fn func(row *T) error) (rows int64, err error) {
 	if !slices.Contains(columns, keyColumn) {
 		return 0, fmt.Errorf("%s: key column %q is not among the columns read", path, keyColumn)
@@ -229,7 +231,7 @@ func fillRow[T any](dst *T, rec arrow.Record, i int, fields []fieldInfo) error {
 		}
 		switch a := col.(type) {
 		case *array.String:
-			fv.SetString(a.Value(i))
+			fv.SetString(strings.Clone(a.Value(i)))
 		case *array.Boolean:
 			fv.SetBool(a.Value(i))
 		case *array.Int64:

@@ -37,14 +37,13 @@ type ChangeSet struct {
 	Initial       bool
 }
 
-// baseEntry is what pass 1 keeps of a baseline user: no strings but the
-// grants (read only when new locations may be granted), so a million
-// users cost a map of keys and a slice of small structs.
+// baseEntry is what pass 1 keeps of a key, numbered by a keyIndex: no
+// pointers, so a million of them cost the garbage collector nothing.
 type baseEntry struct {
 	hash    int64
+	inBase  bool // the baseline has this key
 	active  bool
-	seen    bool // the desired state has this key
-	granted string
+	desired bool // the desired state has this key
 }
 
 // Compare builds the change set of in.
@@ -57,30 +56,33 @@ func Compare(in Input) (*ChangeSet, error) {
 	cs.Changes = append(cs.Changes, locChanges...)
 
 	// Pass 1, baseline: keys and hashes.
-	index := map[string]int32{} // key → its entry in base; -1 for a key only the desired state has
-	var base []baseEntry
+	var n int64
+	if !cs.Initial {
+		if n, err = parquetio.NumRows(in.BaselineUsers); err != nil {
+			return nil, err
+		}
+	}
+	index := newKeyIndex(int(n + n/50))
+	base := make([]baseEntry, 0, n+n/50)
+	var granted []string // by key number; only when new locations may be granted
 	if !cs.Initial {
 		cols := []string{"user_id", "row_hash", "active"}
 		if in.GrantNewLocations {
 			cols = append(cols, "granted")
 		}
-		n, err := parquetio.NumRows(in.BaselineUsers)
-		if err != nil {
-			return nil, err
-		}
-		index = make(map[string]int32, n+n/50)
-		base = make([]baseEntry, 0, n)
 		if _, err := parquetio.Read(in.BaselineUsers, cols, func(b []schemas.User) error {
 			for i := range b {
 				u := &b[i]
 				if u.UserID == "" {
 					return fmt.Errorf("%s: a user without UserID in the baseline", in.BaselineUsers)
 				}
-				if _, dup := index[u.UserID]; dup {
+				if _, added := index.Add(u.UserID); !added {
 					return fmt.Errorf("%s: UserID %s twice in the baseline", in.BaselineUsers, u.UserID)
 				}
-				index[u.UserID] = int32(len(base))
-				base = append(base, baseEntry{hash: u.RowHash, active: u.Active, granted: u.Granted})
+				base = append(base, baseEntry{hash: u.RowHash, inBase: true, active: u.Active})
+				if in.GrantNewLocations {
+					granted = append(granted, strings.Clone(u.Granted))
+				}
 			}
 			return nil
 		}); err != nil {
@@ -102,19 +104,21 @@ func Compare(in Input) (*ChangeSet, error) {
 			if u.UserID == "" {
 				return fmt.Errorf("%s: a user without UserID in the desired state", in.Users)
 			}
-			idx, known := index[u.UserID]
-			if known && (idx < 0 || base[idx].seen) {
+			idx, added := index.Add(u.UserID)
+			if added {
+				base = append(base, baseEntry{})
+			}
+			if base[idx].desired {
 				return fmt.Errorf("%s: UserID %s twice in the desired state", in.Users, u.UserID)
 			}
+			base[idx].desired = true
 			var old *baseEntry
-			if known {
+			if base[idx].inBase {
 				old = &base[idx]
-				old.seen = true
-			} else {
-				index[u.UserID] = -1
 			}
 			user := func(op, reason string) schemas.Change {
-				return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
+				// Clones: u's strings would keep their Arrow batch alive.
+				return schemas.Change{Entity: schemas.EntityUser, Key: strings.Clone(u.UserID), Op: op, Name: strings.Clone(u.UserName), Reason: reason}
 			}
 			switch {
 			case u.Held && old == nil:
@@ -132,7 +136,7 @@ func Compare(in Input) (*ChangeSet, error) {
 			default:
 				newLocs := ""
 				if in.GrantNewLocations {
-					newLocs = schemas.JoinIDs(missing(activeLocs, schemas.SplitIDs(old.granted)))
+					newLocs = schemas.JoinIDs(missing(activeLocs, schemas.SplitIDs(granted[idx])))
 				}
 				if u.RowHash != old.hash || newLocs != "" {
 					compare[strings.Clone(u.UserID)] = newLocs
@@ -144,12 +148,12 @@ func Compare(in Input) (*ChangeSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	for key, idx := range index {
-		if idx >= 0 && !base[idx].seen {
-			gone[strings.Clone(key)] = "missing from export"
+	for i := range base {
+		if base[i].inBase && !base[i].desired {
+			gone[index.Key(int32(i))] = "missing from export"
 		}
 	}
-	index, base = nil, nil // pass 2 needs neither
+	index, base, granted = nil, nil, nil // pass 2 needs none of them
 
 	// Pass 2: full rows of the keys that differ or go, for their fields and names.
 	if len(compare) > 0 || len(gone) > 0 || len(held) > 0 {
