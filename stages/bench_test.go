@@ -1,13 +1,12 @@
 package stages_test
 
 import (
-	"github.com/condeco-sync/condeco-sync/internal/peakrss"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/bench"
 	"github.com/condeco-sync/condeco-sync/internal/exportgen"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 	"github.com/condeco-sync/condeco-sync/stages/transform"
@@ -18,10 +17,7 @@ import (
 // the peak resident memory of the two stages as peak-MB. Issue #2's
 // target: at most 5 s and 800 MB on a 2-core machine.
 func BenchmarkExtractTransform1M(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("BENCH_USERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := bench.Users(1_000_000)
 	inbox := b.TempDir()
 	f, _ := os.Create(filepath.Join(inbox, "users_1.csv"))
 	if err := exportgen.WriteUsers(f, 1, n); err != nil {
@@ -38,7 +34,7 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		out := b.TempDir()
-		peakrss.Reset()
+		bench.ResetPeakRSS()
 		b.StartTimer()
 		xdir := filepath.Join(out, "extract")
 		t0 := time.Now()
@@ -47,8 +43,8 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 		}
 		b.StopTimer()
 		xSec += time.Since(t0).Seconds()
-		xPeak = max(xPeak, peakrss.MB())
-		peakrss.Reset()
+		xPeak = max(xPeak, bench.PeakRSSMB())
+		bench.ResetPeakRSS()
 		b.StartTimer()
 		t0 = time.Now()
 		res, err := transform.Run(transform.Input{
@@ -60,7 +56,7 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 		}
 		b.StopTimer()
 		tSec += time.Since(t0).Seconds()
-		tPeak = max(tPeak, peakrss.MB())
+		tPeak = max(tPeak, bench.PeakRSSMB())
 		if res.Counts["users"] < int64(n)*9/10 {
 			b.Fatalf("only %d users out", res.Counts["users"])
 		}

@@ -2,12 +2,11 @@ package diff
 
 import (
 	"fmt"
-	"github.com/condeco-sync/condeco-sync/internal/peakrss"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/condeco-sync/condeco-sync/internal/bench"
 	"github.com/condeco-sync/condeco-sync/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
@@ -16,10 +15,7 @@ import (
 // added and 0.5% removed (BENCH_USERS overrides the size). Issue #3's
 // target: at most 0.6 s median and 300 MB peak on a 2-core machine.
 func BenchmarkDiff1M(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("BENCH_USERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := bench.Users(1_000_000)
 	dir := b.TempDir()
 	locs := []schemas.Location{loc("LON"), loc("PAR"), loc("NYC")}
 	in := Input{
@@ -75,7 +71,7 @@ func BenchmarkDiff1M(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		out := b.TempDir()
-		peakrss.Reset()
+		bench.ResetPeakRSS()
 		b.StartTimer()
 		res, err := Run(in, out, "r1", "r0")
 		if err != nil {
@@ -85,7 +81,7 @@ func BenchmarkDiff1M(b *testing.B) {
 		if got := res.Counts["user_update"] + res.Counts["user_create"] + res.Counts["user_delete"]; got != int64(n/100+n/200+n/200) {
 			b.Fatalf("%d changes, want %d: %v", got, n/100+n/200+n/200, res.Counts)
 		}
-		peak = max(peak, peakrss.MB())
+		peak = max(peak, bench.PeakRSSMB())
 		b.StartTimer()
 	}
 	b.ReportMetric(peak, "peak-MB")
