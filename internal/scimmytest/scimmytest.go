@@ -1,0 +1,120 @@
+// Package scimmytest runs the independent SCIM server of the integration
+// tests (SCIMMY behind express, stages/load/testdata/scimmy) on loopback:
+// it installs its pinned npm dependencies when missing (`npm ci`, from the
+// committed package-lock.json), starts it on a free port and stops it.
+package scimmytest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Token is the bearer token the test server accepts.
+const Token = "scimmy-test-token-7f3a9c"
+
+// Server is a running SCIMMY.
+type Server struct {
+	URL string // …/scim/v2
+	cmd *exec.Cmd
+}
+
+// dir is the server's folder, found from this file's location.
+func dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "stages", "load", "testdata", "scimmy")
+}
+
+// Start installs (once) and starts the server.
+func Start() (*Server, error) {
+	d := dir()
+	if err := install(d); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("node", "server.js")
+	cmd.Dir = d
+	cmd.Env = append(os.Environ(), "PORT=0", "SCIMMY_TOKEN="+Token)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the SCIMMY test server (is node installed?): %w", err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if l := sc.Text(); strings.HasPrefix(l, "listening ") {
+				lines <- strings.TrimPrefix(l, "listening ")
+			}
+		}
+	}()
+	select {
+	case u := <-lines:
+		s := &Server{URL: u, cmd: cmd}
+		return s, s.Reset()
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		return nil, errors.New("the SCIMMY test server did not start within 20 s")
+	}
+}
+
+// Reset empties the server's store.
+func (s *Server) Reset() error {
+	req, _ := http.NewRequest(http.MethodPost, strings.TrimSuffix(s.URL, "/scim/v2")+"/_reset", nil)
+	req.Header.Set("Authorization", "Bearer "+Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("reset: %s", resp.Status)
+	}
+	return nil
+}
+
+// Stop ends the server.
+func (s *Server) Stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+	}
+}
+
+// install runs `npm ci` when node_modules is missing, under a lock so that
+// test binaries running at once install once.
+func install(d string) error {
+	lock, err := os.OpenFile(filepath.Join(d, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(filepath.Join(d, "node_modules", "scimmy-routers")); err == nil {
+		return nil
+	}
+	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+	cmd.Dir = d
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("npm ci in %s: %v\n%s", d, err, out)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+// An independent SCIM 2.0 server for condeco-sync's integration tests:
+// SCIMMY (protocol) behind express, with an in-memory store that enforces
+// userName uniqueness (409 uniqueness), as a real service provider does.
+//
+//   PORT=0 SCIMMY_TOKEN=… node server.js   → prints "listening http://127.0.0.1:<port>/scim/v2"
+//
+// POST /_reset (same token) empties the store between tests.
+import express from "express";
+import SCIMMY from "scimmy";
+import SCIMMYRouters from "scimmy-routers";
+import {randomUUID} from "node:crypto";
+
+const token = process.env.SCIMMY_TOKEN || "test-token";
+const port = Number(process.env.PORT || 0);
+const stores = {Users: new Map(), Groups: new Map()};
+
+SCIMMY.Config.set({
+    patch: {supported: true},
+    filter: {supported: true, maxResults: 1000},
+    sort: {supported: true},
+    bulk: {supported: false},
+    changePassword: {supported: false},
+    etag: {supported: false},
+});
+
+function declare(type, store, unique) {
+    SCIMMY.Resources.declare(type)
+        .ingress((resource, data) => {
+            const id = resource.id ?? randomUUID();
+            if (resource.id && !store.has(id))
+                throw new SCIMMY.Types.Error(404, null, `Resource ${id} not found`);
+            if (unique) {
+                const wanted = String(data[unique] ?? "").toLowerCase();
+                for (const [other, rec] of store)
+                    if (other !== id && String(rec[unique] ?? "").toLowerCase() === wanted)
+                        throw new SCIMMY.Types.Error(409, "uniqueness", `${unique} ${data[unique]} is already taken`);
+            }
+            const now = new Date();
+            const rec = {...data, id, meta: {created: store.get(id)?.meta?.created ?? now, lastModified: now}};
+            store.set(id, rec);
+            return rec;
+        })
+        .egress((resource) => {
+            if (resource.id) {
+                const rec = store.get(resource.id);
+                if (!rec) throw new SCIMMY.Types.Error(404, null, `Resource ${resource.id} not found`);
+                return rec;
+            }
+            const all = [...store.values()];
+            return resource.filter ? resource.filter.match(all) : all;
+        })
+        .degress((resource) => {
+            if (!store.delete(resource.id))
+                throw new SCIMMY.Types.Error(404, null, `Resource ${resource.id} not found`);
+        });
+}
+
+SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser);
+declare(SCIMMY.Resources.User, stores.Users, "userName");
+declare(SCIMMY.Resources.Group, stores.Groups, "displayName");
+
+const authorized = (req) => req.header("Authorization") === `Bearer ${token}`;
+const app = express();
+app.post("/_reset", (req, res) => {
+    if (!authorized(req)) return res.sendStatus(401);
+    stores.Users.clear();
+    stores.Groups.clear();
+    res.sendStatus(204);
+});
+app.use("/scim/v2", new SCIMMYRouters({
+    type: "bearer",
+    docUri: "https://example.invalid/auth",
+    handler: (req) => {
+        if (!authorized(req)) throw new Error("Authorization failed");
+        return "condeco-sync-tests";
+    },
+}));
+const server = app.listen(port, "127.0.0.1", () => {
+    console.log(`listening http://127.0.0.1:${server.address().port}/scim/v2`);
+});
+for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => server.close(() => process.exit(0)));
