@@ -42,7 +42,6 @@ type ChangeSet struct {
 type baseEntry struct {
 	hash    int64
 	inBase  bool // the baseline has this key
-	active  bool
 	desired bool // the desired state has this key
 }
 
@@ -66,7 +65,7 @@ func Compare(in Input) (*ChangeSet, error) {
 	base := make([]baseEntry, 0, n+n/50)
 	var granted []string // by key number; only when new locations may be granted
 	if !cs.Initial {
-		cols := []string{"user_id", "row_hash", "active"}
+		cols := []string{"user_id", "row_hash"}
 		if in.GrantNewLocations {
 			cols = append(cols, "granted")
 		}
@@ -79,7 +78,7 @@ func Compare(in Input) (*ChangeSet, error) {
 				if _, added := index.Add(u.UserID); !added {
 					return fmt.Errorf("%s: UserID %s twice in the baseline", in.BaselineUsers, u.UserID)
 				}
-				base = append(base, baseEntry{hash: u.RowHash, inBase: true, active: u.Active})
+				base = append(base, baseEntry{hash: u.RowHash, inBase: true})
 				if in.GrantNewLocations {
 					granted = append(granted, strings.Clone(u.Granted))
 				}
@@ -132,7 +131,7 @@ func Compare(in Input) (*ChangeSet, error) {
 				c.Grant = allLocs // rule 4: a new user gets every location
 				cs.Changes = append(cs.Changes, c)
 			case u.Deleted:
-				gone[u.UserID] = "deleted in Condeco"
+				gone[strings.Clone(u.UserID)] = "deleted in Condeco"
 			default:
 				newLocs := ""
 				if in.GrantNewLocations {
