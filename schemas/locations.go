@@ -31,6 +31,10 @@ type RawLocation struct {
 	Reject     string `parquet:"name=reject, type=BYTE_ARRAY, convertedtype=UTF8"`
 }
 
+// Identity is what the uniqueness rules look at in r: its key. A rejected
+// row still claims it, as with users.
+func (r *RawLocation) Identity() Identity { return Identity{Line: r.Line, Key: r.LocationID} }
+
 // Location is one row of transform/locations.parquet, keyed by LocationID.
 type Location struct {
 	LocationID string `parquet:"name=location_id, type=BYTE_ARRAY, convertedtype=UTF8"`

@@ -81,8 +81,10 @@ func Run(in Input, dir string) (stages.Result, error) {
 		err = decode(rr, func(line int64, rec *schemas.LocationRecord) error {
 			l, rj := checkLocation(rr, line, rec)
 			rejects = append(rejects, rj...)
-			if l.Reject == "" {
-				locIDs = append(locIDs, schemas.Identity{Line: line, Key: strings.Clone(l.LocationID)})
+			if l.LocationID != "" {
+				id := l.Identity()
+				id.Key = strings.Clone(id.Key) // the string shares its whole row's memory
+				locIDs = append(locIDs, id)
 			}
 			return emit(l)
 		})

@@ -361,3 +361,25 @@ func TestFindSets(t *testing.T) {
 		t.Fatalf("sets = %+v, want only the complete 20261122", sets)
 	}
 }
+
+// A rejected locations row still claims its key, as a users row does: a
+// second row with that key is a duplicate in rejects.csv too, as transform
+// holds it.
+func TestDuplicateLocationWithARejectedRow(t *testing.T) {
+	root := t.TempDir()
+	inbox := filepath.Join(root, "inbox")
+	os.MkdirAll(inbox, 0o700)
+	os.WriteFile(filepath.Join(inbox, "users_1.csv"), []byte(hdr+ada), 0o600)
+	os.WriteFile(filepath.Join(inbox, "locations_1.csv"), []byte("LocationID,Name\nPAR,\nPAR,Paris\n"), 0o600)
+	sets, _ := FindSets(inbox, "users_*.csv", "locations_*.csv")
+	dir := filepath.Join(root, "extract")
+	if _, err := Run(Input{Set: sets[0], MinUsers: 1}, dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, RejectsFile))
+	for _, want := range []string{"locations_1.csv,2,2,Name,PAR,Name is empty", "locations_1.csv,3,,,PAR,\"duplicate LocationID PAR (lines 2, 3)\""} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("rejects.csv lacks %q:\n%s", want, b)
+		}
+	}
+}

@@ -126,16 +126,11 @@ func locations(path string) ([]schemas.Location, error) {
 		return nil, err
 	}
 	ids := make([]schemas.Identity, len(raw))
-	for i, r := range raw {
-		ids[i] = schemas.Identity{Line: r.Line, Key: r.LocationID}
+	rejects := make([]string, len(raw))
+	for i := range raw {
+		ids[i], rejects[i] = raw[i].Identity(), raw[i].Reject
 	}
-	dups := schemas.Duplicates(ids, "LocationID")
-	reasons := map[string]string{}
-	for i, r := range raw {
-		if reason := firstNonEmpty(dups[i], r.Reject); reason != "" && reasons[r.LocationID] == "" {
-			reasons[r.LocationID] = withLine(reason, r.Line)
-		}
-	}
+	held := holds(ids, rejects, "LocationID")
 	var out []schemas.Location
 	seen := map[string]bool{}
 	for _, r := range raw {
@@ -152,8 +147,8 @@ func locations(path string) ([]schemas.Location, error) {
 		} else {
 			l.Country = r.Country
 		}
-		if reason := reasons[r.LocationID]; reason != "" {
-			l.Held, l.HoldReason = true, reason
+		if h, ok := held[r.LocationID]; ok {
+			l.Held, l.HoldReason = true, h.reason
 		}
 		l.RowHash = l.Hash()
 		out = append(out, l)
@@ -189,7 +184,14 @@ func heldUsers(path string) (map[string]hold, error) {
 	if err != nil {
 		return nil, err
 	}
-	dups := schemas.Duplicates(ids, "UserID")
+	return holds(ids, rejects, "UserID"), nil
+}
+
+// holds is rule 9 for the rows of one file: per key, why it is held (a
+// duplicate before the row's own reject; the first row with a reason
+// decides) and the line of the row that stands for it.
+func holds(ids []schemas.Identity, rejects []string, keyName string) map[string]hold {
+	dups := schemas.Duplicates(ids, keyName)
 	held := map[string]hold{}
 	for i, id := range ids {
 		if _, done := held[id.Key]; id.Key == "" || done {
@@ -199,7 +201,7 @@ func heldUsers(path string) (map[string]hold, error) {
 			held[id.Key] = hold{reason: withLine(reason, id.Line), line: id.Line}
 		}
 	}
-	return held, nil
+	return held
 }
 
 // hold is why a key is held and the line of its row that stands for it.
