@@ -149,10 +149,6 @@ func lines(ids []Identity, idx []int) string {
 	return strings.Join(parts, ", ")
 }
 
-func trimSpace(s string) string { return strings.TrimSpace(s) }
-
-func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
-
 // ValidText reports whether s is valid UTF-8 without control characters
 // other than TAB, CR and LF.
 func ValidText(s string) bool {

@@ -7,6 +7,8 @@
 // (parquetio.Read maps Arrow columns to struct fields by those names).
 package schemas
 
+import "strings"
+
 // Version is the version of the snapshot layouts. It is written into every
 // manifest; a stage refuses a snapshot of another version.
 const Version = 1
@@ -23,12 +25,12 @@ const UserTypeVisitor = "Visitor"
 // Canonical returns the member of values that equals s ignoring case and
 // surrounding spaces; def when s is empty; ok=false when s matches nothing.
 func Canonical(values []string, s, def string) (string, bool) {
-	s = trimSpace(s)
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return def, true
 	}
 	for _, v := range values {
-		if equalFold(v, s) {
+		if strings.EqualFold(v, s) {
 			return v, true
 		}
 	}

@@ -139,19 +139,18 @@ func (a *app) transformCommand() *cobra.Command {
 }
 
 func (a *app) transform(run *pipeline.Run) error {
-	err := pipeline.Transform(a.env(), run)
-	var se *pipeline.StageError
-	if err == nil || errors.As(err, &se) {
-		a.report(run, "transform")
-	}
-	return err
+	return a.stage(run, "transform", pipeline.Transform)
 }
 
-func (a *app) diff(run *pipeline.Run) error {
-	err := pipeline.Diff(a.env(), run)
+func (a *app) diff(run *pipeline.Run) error { return a.stage(run, "diff", pipeline.Diff) }
+
+// stage runs one stage of run and reports it when it ran, ok or not (a
+// StageError; other errors mean it never started).
+func (a *app) stage(run *pipeline.Run, name string, fn func(pipeline.Env, *pipeline.Run) error) error {
+	err := fn(a.env(), run)
 	var se *pipeline.StageError
 	if err == nil || errors.As(err, &se) {
-		a.report(run, "diff")
+		a.report(run, name)
 	}
 	return err
 }
