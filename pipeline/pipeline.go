@@ -49,45 +49,53 @@ func (e *StageError) Error() string {
 
 func (e *StageError) Unwrap() error { return e.Err }
 
+// Export is the export set a new run takes, with its two files described
+// (size and sha256) once: the sha256s tell whether a run took these files
+// already, and the extract manifest lists them as its inputs.
+type Export struct {
+	Set   extract.ExportSet
+	Files []artifact.File // users, then locations
+}
+
 // NextExport returns the newest complete, settled export set that no run
 // has extracted yet.
-func NextExport(env Env) (extract.ExportSet, error) {
+func NextExport(env Env) (*Export, error) {
 	cfg := env.Config
 	sets, err := extract.FindSets(cfg.Inbox, cfg.Exports.Users, cfg.Exports.Locations)
 	if err != nil {
-		return extract.ExportSet{}, err
+		return nil, err
 	}
 	if len(sets) == 0 {
-		return extract.ExportSet{}, &NoNewExportError{fmt.Sprintf("no complete export set (%s with %s) in %s",
+		return nil, &NoNewExportError{fmt.Sprintf("no complete export set (%s with %s) in %s",
 			cfg.Exports.Users, cfg.Exports.Locations, cfg.Inbox)}
 	}
 	set := sets[0]
 	if !set.Settled(env.Now(), cfg.Exports.Settle) {
-		return extract.ExportSet{}, &NoNewExportError{fmt.Sprintf(
+		return nil, &NoNewExportError{fmt.Sprintf(
 			"export set %s changed at %s, within exports.settle (%s): still being written, not taken yet",
 			set.Stamp, set.Changed.UTC().Format(time.RFC3339), cfg.Exports.Settle)}
 	}
-	done, err := extracted(cfg, set)
+	exp := &Export{Set: set}
+	for _, p := range []string{set.Users, set.Locations} {
+		sum, n, err := artifact.SHA256(p)
+		if err != nil {
+			return nil, err
+		}
+		exp.Files = append(exp.Files, artifact.File{Path: p, Bytes: n, SHA256: sum})
+	}
+	done, err := extracted(cfg, exp)
 	if err != nil {
-		return extract.ExportSet{}, err
+		return nil, err
 	}
 	if done != "" {
-		return extract.ExportSet{}, &NoNewExportError{fmt.Sprintf(
+		return nil, &NoNewExportError{fmt.Sprintf(
 			"no new export since %s (set %s was extracted by run %s)", set.Changed.UTC().Format(time.RFC3339), set.Stamp, done)}
 	}
-	return set, nil
+	return exp, nil
 }
 
 // extracted returns the run that already extracted exactly these files.
-func extracted(cfg *Config, set extract.ExportSet) (string, error) {
-	us, _, err := artifact.SHA256(set.Users)
-	if err != nil {
-		return "", err
-	}
-	ls, _, err := artifact.SHA256(set.Locations)
-	if err != nil {
-		return "", err
-	}
+func extracted(cfg *Config, exp *Export) (string, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil {
 		return "", err
@@ -101,29 +109,21 @@ func extracted(cfg *Config, set extract.ExportSet) (string, error) {
 		for _, in := range m.Inputs {
 			got[in.SHA256] = true
 		}
-		if got[us] && got[ls] {
+		if got[exp.Files[0].SHA256] && got[exp.Files[1].SHA256] {
 			return ids[i], nil
 		}
 	}
 	return "", nil
 }
 
-// Extract creates a new run from set and extracts it.
-func Extract(env Env, set extract.ExportSet) (*Run, error) {
-	run, err := NewRun(env.Config, env.Now(), set.Stamp)
+// Extract creates a new run from exp and extracts it.
+func Extract(env Env, exp *Export) (*Run, error) {
+	run, err := NewRun(env.Config, env.Now(), exp.Set.Stamp)
 	if err != nil {
 		return nil, err
 	}
-	var inputs []artifact.File
-	for _, p := range []string{set.Users, set.Locations} {
-		sum, n, err := artifact.SHA256(p)
-		if err != nil {
-			return run, err
-		}
-		inputs = append(inputs, artifact.File{Path: p, Bytes: n, SHA256: sum})
-	}
-	return run, runStage(env, run, "extract", inputs, func(dir string) (stages.Result, error) {
-		return extract.Run(extract.Input{Set: set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers}, dir)
+	return run, runStage(env, run, "extract", exp.Files, func(dir string) (stages.Result, error) {
+		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers}, dir)
 	})
 }
 
