@@ -40,11 +40,11 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 // ReadRows is Read for the rows whose keyColumn passes keep, one at a
 // time. Arrow still decodes every row, but only the kept ones are filled,
 // which is most of the cost when few rows of a large file are wanted.
-// keyColumn must be among columns. The rows' strings are copies, safe to
+// keyColumn must be among columns (or columns nil: all). The rows' strings are copies, safe to
 // keep: a string of Read's rows points into its batch's Arrow buffer and
 // keeps the whole buffer alive.
 func ReadRows[T any](path string, columns []string, keyColumn string, keep func(key string) bool, fn func(row *T) error) (rows int64, err error) {
-	if !slices.Contains(columns, keyColumn) {
+	if columns != nil && !slices.Contains(columns, keyColumn) {
 		return 0, fmt.Errorf("%s: key column %q is not among the columns read", path, keyColumn)
 	}
 	var one [1]T

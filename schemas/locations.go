@@ -50,7 +50,10 @@ type Location struct {
 	HoldReason string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Line       int64  `parquet:"name=line, type=INT64"`
 	RowHash    int64  `parquet:"name=row_hash, type=INT64"`
-	SCIMID     string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"` // applied state only
+	// The applied state only: the ids of the location's group and of its
+	// admin group in the target (scim.profile scim2).
+	SCIMID      string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AdminSCIMID string `parquet:"name=admin_scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 }
 
 // Hash is the row_hash of l over the fields a diff compares.

@@ -114,10 +114,12 @@ type User struct {
 	// There, SCIMID is the user's id in the target and Granted the
 	// LocationIDs condeco-sync gave it access to (rule 4 needs them;
 	// Admin there is admin rights condeco-sync granted, so rule 5 holds:
-	// nothing granted by hand is in it to revoke). Both are empty in the
-	// desired state.
+	// nothing granted by hand is in it to revoke). Owed lists the
+	// LocationIDs a load meant to grant but the target refused: the next
+	// diff grants them again. All three are empty in the desired state.
 	SCIMID  string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Granted string `parquet:"name=granted, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Owed    string `parquet:"name=owed, type=BYTE_ARRAY, convertedtype=UTF8"`
 }
 
 // GrantedIDs splits Granted into LocationIDs.

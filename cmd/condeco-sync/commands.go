@@ -1,18 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/condeco-sync/condeco-sync/artifact"
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
+	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/transform"
 	"github.com/spf13/cobra"
 )
@@ -78,7 +82,7 @@ With no new export set it says so and exits 0 without creating a run.`,
 				if dryRun {
 					return a.printFile(run, "summary")
 				}
-				return notBuilt("the load stage", "#4")
+				return a.load(run, false)
 			})
 		},
 	}
@@ -197,20 +201,53 @@ func (a *app) loadCommand() *cobra.Command {
 		Short: "Load (or resume loading) a run's change set into the SCIM server",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			if !dryRun {
-				if _, err := a.cfg.Token(a.getenv); err != nil {
+			return a.locked("load", func() error {
+				run, err := pipeline.OpenRun(a.cfg, runID)
+				if err != nil {
 					return err
 				}
-			}
-			return notBuilt("the load stage", "#4")
+				return a.load(run, dryRun)
+			})
 		},
 	}
 	addRunFlag(cmd, &runID)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write the requests to load/requests.jsonl and send nothing")
 	return cmd
+}
+
+// load runs (or resumes) the load of run, or with dryRun records the
+// requests it would send. SIGINT and SIGTERM stop it between requests:
+// the journal keeps what was done, and load --run resumes.
+func (a *app) load(run *pipeline.Run, dryRun bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opt := pipeline.LoadOptions{Getenv: a.getenv, DryRun: dryRun}
+	if f, ok := a.stderr.(*os.File); ok && isTerminal(f) {
+		opt.Progress = f
+	}
+	err := pipeline.Load(ctx, a.env(), run, opt)
+	if dryRun {
+		if err == nil {
+			fmt.Fprintf(a.stdout, "run %s: load dry run: the requests it would send are in %s\n", run.ID,
+				filepath.Join(run.Dir, "load", load.RequestsFile))
+		}
+		return err
+	}
+	var se *pipeline.StageError
+	if err == nil || errors.As(err, &se) {
+		a.report(run, "load")
+	}
+	var failed *load.FailedError
+	if errors.As(err, &failed) {
+		return &exitError{exitLoadFail, err}
+	}
+	return err
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (a *app) approveCommand() *cobra.Command {

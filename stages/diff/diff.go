@@ -63,9 +63,10 @@ func Compare(in Input) (*ChangeSet, error) {
 	}
 	index := newKeyIndex(int(n + n/50))
 	base := make([]baseEntry, 0, n+n/50)
-	var granted []string // by key number; only when new locations may be granted
+	var granted []string         // by key number; only when new locations may be granted
+	owed := map[int32][]string{} // by key number: access a load failed to grant
 	if !cs.Initial {
-		cols := []string{"user_id", "row_hash"}
+		cols := []string{"user_id", "row_hash", "owed"}
 		if in.GrantNewLocations {
 			cols = append(cols, "granted")
 		}
@@ -79,6 +80,9 @@ func Compare(in Input) (*ChangeSet, error) {
 					return fmt.Errorf("%s: UserID %s twice in the baseline", in.BaselineUsers, u.UserID)
 				}
 				base = append(base, baseEntry{hash: u.RowHash, inBase: true})
+				if u.Owed != "" {
+					owed[int32(len(base)-1)] = schemas.SplitIDs(strings.Clone(u.Owed))
+				}
 				if in.GrantNewLocations {
 					granted = append(granted, strings.Clone(u.Granted))
 				}
@@ -133,10 +137,16 @@ func Compare(in Input) (*ChangeSet, error) {
 			case u.Deleted:
 				gone[strings.Clone(u.UserID)] = "deleted in Condeco"
 			default:
-				newLocs := ""
+				var grant []string
 				if in.GrantNewLocations {
-					newLocs = schemas.JoinIDs(missing(activeLocs, schemas.SplitIDs(granted[idx])))
+					grant = missing(activeLocs, schemas.SplitIDs(granted[idx]))
 				}
+				for _, id := range owed[idx] { // still owed, and still there to grant
+					if slices.Contains(activeLocs, id) && !slices.Contains(grant, id) {
+						grant = append(grant, id)
+					}
+				}
+				newLocs := schemas.JoinIDs(grant)
 				if u.RowHash != old.hash || newLocs != "" {
 					compare[strings.Clone(u.UserID)] = newLocs
 				}
@@ -183,7 +193,7 @@ func deprovision(mode string, old *schemas.User, reason string) (schemas.Change,
 
 // comparedColumns are the Parquet columns pass 2 reads: the key and the
 // fields a diff compares (userFields).
-var comparedColumns = []string{"user_id", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
+var comparedColumns = []string{"user_id", "owed", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
 	"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
 
 // compareUsers reads the compared columns of the keys in compare, gone
@@ -241,7 +251,11 @@ func compareUsers(in Input, compare, gone, held map[string]string) ([]schemas.Ch
 		}
 		if grant != "" {
 			ch.add("locations", "", "+"+strings.ReplaceAll(grant, "\n", " +"))
-			c.Reason = joinReasons(c.Reason, "new location granted (access.grant_new_locations_to_existing_users)")
+			why := "new location granted (access.grant_new_locations_to_existing_users)"
+			if old.Owed != "" {
+				why = "access a previous load could not grant, granted again"
+			}
+			c.Reason = joinReasons(c.Reason, why)
 		}
 		c.Fields, c.Before, c.After = strings.Join(ch.names, "\n"), strings.Join(ch.before, "\n"), strings.Join(ch.after, "\n")
 		if c.Fields != "" {

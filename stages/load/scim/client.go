@@ -49,6 +49,9 @@ type Error struct {
 	Status       int
 	SCIMType     string
 	Detail       string
+	// RetryAfter is the wait a 429 or 503 asked for (Retry-After, in
+	// seconds or as a date); 0 when it asked for none.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -85,7 +88,27 @@ func New(baseURL, token string, timeout time.Duration) (*Client, error) {
 	if u.User != nil {
 		return nil, errors.New("scim.url must not hold credentials: use scim.token_env or scim.token_file")
 	}
-	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, http: &http.Client{Timeout: timeout}}, nil
+	// Keep a connection per worker alive between requests (net/http keeps
+	// two per host by default, and a loader runs many workers).
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, http: &http.Client{Timeout: timeout, Transport: tr}}, nil
+}
+
+// WithTransport returns a copy of c that sends its requests through rt
+// (load --dry-run records them instead of sending them).
+func (c *Client) WithTransport(rt http.RoundTripper) *Client {
+	cc := *c
+	cc.http = &http.Client{Timeout: c.http.Timeout, Transport: rt}
+	return &cc
+}
+
+type statusKey struct{}
+
+// WithStatus returns a context whose requests store their HTTP status in
+// *status: the journal records what the server answered, success included.
+func WithStatus(ctx context.Context, status *int) context.Context {
+	return context.WithValue(ctx, statusKey{}, status)
 }
 
 // do sends one request and decodes a 2xx JSON answer into out (if not nil).
@@ -112,6 +135,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
 	resp, err := c.http.Do(req)
+	if p, ok := ctx.Value(statusKey{}).(*int); ok && err == nil {
+		*p = resp.StatusCode
+	}
 	if err != nil {
 		// net/http's errors name the URL, never the headers.
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -122,7 +148,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return parseError(method, path, resp.StatusCode, raw)
+		e := parseError(method, path, resp.StatusCode, raw)
+		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return e
 	}
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return nil
@@ -135,7 +163,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 // parseError reads a SCIM error body; status may come as a string or a
 // number (RFC 7644 says string, servers differ).
-func parseError(method, path string, status int, raw []byte) error {
+func parseError(method, path string, status int, raw []byte) *Error {
 	e := &Error{Method: method, Path: path, Status: status}
 	var body struct {
 		Status   json.RawMessage `json:"status"`
@@ -155,6 +183,20 @@ func parseError(method, path string, status int, raw []byte) error {
 		e.Detail = strings.TrimSpace(string(raw[:min(len(raw), 200)]))
 	}
 	return e
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // ServiceProviderConfig reads /ServiceProviderConfig.

@@ -35,6 +35,10 @@ function declare(type, store, unique) {
                     if (other !== id && String(rec[unique] ?? "").toLowerCase() === wanted)
                         throw new SCIMMY.Types.Error(409, "uniqueness", `${unique} ${data[unique]} is already taken`);
             }
+            // RFC 7644 §3.5.2.1: adding a value already there changes
+            // nothing. SCIMMY's PATCH appends it again; a member is kept once.
+            if (Array.isArray(data.members))
+                data.members = data.members.filter((m, i, all) => all.findIndex((o) => o.value === m.value) === i);
             const now = new Date();
             const rec = {...data, id, meta: {created: store.get(id)?.meta?.created ?? now, lastModified: now}};
             store.set(id, rec);
@@ -52,6 +56,10 @@ function declare(type, store, unique) {
         .degress((resource) => {
             if (!store.delete(resource.id))
                 throw new SCIMMY.Types.Error(404, null, `Resource ${resource.id} not found`);
+            // A deleted user leaves every group, as service providers do.
+            if (type === SCIMMY.Resources.User)
+                for (const group of stores.Groups.values())
+                    if (group.members) group.members = group.members.filter((m) => m.value !== resource.id);
         });
 }
 

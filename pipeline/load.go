@@ -1,0 +1,194 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/stages"
+	"github.com/condeco-sync/condeco-sync/stages/diff"
+	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/stages/transform"
+)
+
+// LoadOptions are how a load is asked for.
+type LoadOptions struct {
+	Getenv   func(string) string // where the token comes from
+	DryRun   bool                // record the requests in load/requests.jsonl, send nothing
+	Progress io.Writer           // a terminal for a progress line, or nil
+}
+
+// Load (re)runs load on run. A rerun resumes: what the journal of the
+// earlier attempts records as done is not sent again. When load ends,
+// even with failed operations, its applied state becomes the baseline.
+func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
+	cfg := env.Config
+	if cfg.SCIM.Profile != "scim2" {
+		return &ConfigError{Msg: fmt.Sprintf("scim.profile %s: load speaks only the scim2 profile so far (the visitor profile is issue #5)", cfg.SCIM.Profile)}
+	}
+	ok, err := Approved(run)
+	if err != nil {
+		return fmt.Errorf("run %s has no diff to load: run it first (%w)", run.ID, err)
+	}
+	if !ok {
+		return &StageError{Run: run.ID, Stage: "load", Err: &stages.HaltError{Msg: fmt.Sprintf(
+			"the mass-deletion guard halted this run's diff; read its summary, then approve it: condeco-sync approve --run %s --reason TEXT", run.ID)}}
+	}
+	changes, err := checkedOutputs(run, "diff", diff.ChangesFile)
+	if err != nil {
+		return err
+	}
+	desired, err := verifiedInputs(run, "transform", transform.UsersFile, transform.LocationsFile)
+	if err != nil {
+		return err
+	}
+	base, err := diffBaseline(cfg, run)
+	if err != nil {
+		return err
+	}
+	if err := baselineStillCurrent(cfg, run, base); err != nil {
+		return err
+	}
+	token, err := cfg.Token(opt.Getenv)
+	if opt.DryRun {
+		token, err = "dry-run", nil
+	}
+	if err != nil {
+		return err
+	}
+	client, err := scim.New(cfg.SCIM.URL, token, cfg.SCIM.Timeout)
+	if err != nil {
+		return &ConfigError{Msg: err.Error()}
+	}
+	in := load.Input{
+		Changes: filepath.Join(run.Dir, changes[0].Path),
+		Users:   filepath.Join(run.Dir, desired[0].Path), Locations: filepath.Join(run.Dir, desired[1].Path),
+		Client: client, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
+		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
+	}
+	if base != nil {
+		if err := base.check(cfg); err != nil {
+			return err
+		}
+		in.BaselineUsers = filepath.Join(cfg.Data, base.Users.Path)
+		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
+	}
+	inputs := append(changes, desired...)
+	if opt.DryRun {
+		return dryRunLoad(ctx, run, in)
+	}
+	return runStage(env, run, "load", inputs, func(dir string) (stages.Result, error) {
+		in.Attempt = run.Stage("load").Attempts
+		in.PriorJournal = latestJournal(run)
+		res, err := load.Run(ctx, in, dir)
+		var failed *load.FailedError
+		if err == nil || errors.As(err, &failed) {
+			b, berr := SetBaseline(cfg, run, env.Now())
+			if berr != nil {
+				return res, fmt.Errorf("the load ended but the baseline could not be moved to it: %w", berr)
+			}
+			res.Details["baseline"] = b
+		}
+		return res, err
+	})
+}
+
+// checkedOutputs is verifiedInputs for a stage that may have halted: load
+// reads a halted diff once it is approved.
+func checkedOutputs(run *Run, stage string, names ...string) ([]artifact.File, error) {
+	m, err := ReadManifest(run.Dir, stage)
+	if err != nil {
+		return nil, err
+	}
+	var out []artifact.File
+	for _, n := range names {
+		f, ok := m.Output(stage + "/" + n)
+		if !ok {
+			return nil, fmt.Errorf("run %s: %s/manifest.json lists no %s", run.ID, stage, n)
+		}
+		if err := artifact.Check(run.Dir, f); err != nil {
+			return nil, fmt.Errorf("refusing to read it: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// baselineStillCurrent refuses to load a change set made against a
+// baseline that a later run's load has replaced: applying it would undo
+// that run's work. The run's own earlier attempt may have moved it.
+func baselineStillCurrent(cfg *Config, run *Run, diffBase *Baseline) error {
+	cur, err := ReadBaseline(cfg)
+	if err != nil {
+		return err
+	}
+	curID, diffID := "", ""
+	if cur != nil {
+		curID = cur.RunID
+	}
+	if diffBase != nil {
+		diffID = diffBase.RunID
+	}
+	if curID == diffID || curID == run.ID {
+		return nil
+	}
+	return fmt.Errorf("run %s was diffed against the applied state of run %q, but the baseline is now run %s's: rerun its diff (condeco-sync diff --run %s) before loading it",
+		run.ID, diffID, curID, run.ID)
+}
+
+// latestJournal is the journal of the latest earlier load attempt that
+// wrote one ("" for none). An attempt killed before it wrote its journal
+// has none; the one before it then holds the record.
+func latestJournal(run *Run) string {
+	dirs, _ := filepath.Glob(filepath.Join(run.Dir, "load.attempt-*"))
+	sort.Slice(dirs, func(i, j int) bool { return attemptOf(dirs[i]) > attemptOf(dirs[j]) })
+	for _, d := range dirs {
+		p := filepath.Join(d, load.JournalFile)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func attemptOf(dir string) int {
+	_, s, _ := strings.Cut(filepath.Base(dir), ".attempt-")
+	i, _ := strconv.Atoi(s)
+	return i
+}
+
+// dryRunLoad plays the load against a recorder instead of the server and
+// writes the requests it would send to load/requests.jsonl. It starts from
+// the journal, so on an interrupted load it shows what a resume would send.
+func dryRunLoad(ctx context.Context, run *Run, in load.Input) error {
+	tmp, err := os.MkdirTemp(run.Dir, ".load-dry-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	rec := load.NewRecorder()
+	in.Client = in.Client.WithTransport(rec)
+	in.Concurrency = 1 // the requests in a stable order
+	in.PriorJournal = filepath.Join(run.Dir, "load", load.JournalFile)
+	if _, err := os.Stat(in.PriorJournal); err != nil {
+		in.PriorJournal = latestJournal(run)
+	}
+	_, err = load.Run(ctx, in, tmp)
+	var failed *load.FailedError
+	if err != nil && !errors.As(err, &failed) {
+		return err
+	}
+	dir := filepath.Join(run.Dir, "load")
+	if err := artifact.MkdirAll(dir); err != nil {
+		return err
+	}
+	return artifact.WriteBytes(filepath.Join(dir, load.RequestsFile), rec.Bytes())
+}

@@ -1,0 +1,144 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/artifact"
+)
+
+// Outcomes of an operation, as the journal and results.csv record them.
+const (
+	OutcomeDone      = "done"      // the server did it
+	OutcomeAdopted   = "adopted"   // a create found the resource already there and took it over (rule 11)
+	OutcomeUnchanged = "unchanged" // nothing to send: the change has no SCIM attribute in this profile
+	OutcomeGone      = "gone"      // a delete found nothing to delete
+	OutcomeFailed    = "failed"    // the server refused it, or never answered; retried by the next run
+)
+
+// done reports whether an operation with this outcome needs no resending.
+func done(outcome string) bool { return outcome != OutcomeFailed }
+
+// Entry is one line of load/journal.jsonl: one operation as it finished.
+type Entry struct {
+	Op      string    `json:"op"` // stable across attempts: entity:kind:key
+	Entity  string    `json:"entity"`
+	Key     string    `json:"key"`
+	Kind    string    `json:"kind"`
+	Name    string    `json:"name,omitempty"`
+	Members []string  `json:"members,omitempty"` // membership: the UserIDs added or removed
+	Outcome string    `json:"outcome"`
+	Tries   int       `json:"tries"`            // requests sent for it, retries included
+	Status  int       `json:"status,omitempty"` // HTTP status of the last answer; 0 for none
+	SCIMID  string    `json:"scim_id,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Load    int       `json:"load_attempt"` // the attempt of the load stage that sent it
+	At      time.Time `json:"at"`
+}
+
+// journal appends entries to journal.jsonl from any goroutine. A writer
+// goroutine batches what arrives while it syncs, so a load pays one fsync
+// per batch instead of one per operation, and an entry is on disk within a
+// few milliseconds of its operation ending. Losing the last few entries to
+// a crash is safe: those operations are sent again, and every operation is
+// idempotent or adopts what it finds (see send.go).
+type journal struct {
+	f    *os.File
+	in   chan Entry
+	done chan error
+}
+
+func openJournal(path string, carried []Entry) (*journal, error) {
+	// The entries carried over from earlier attempts are written first, in
+	// one atomic write: this attempt's journal alone tells the whole story.
+	if err := artifact.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, e := range carried {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, artifact.FilePerm)
+	if err != nil {
+		return nil, err
+	}
+	j := &journal{f: f, in: make(chan Entry, 1024), done: make(chan error, 1)}
+	go j.run()
+	return j, nil
+}
+
+func (j *journal) run() {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	var err error
+	for e := range j.in {
+		buf.Reset()
+		err = errors.Join(err, enc.Encode(e))
+		for more := true; more; { // take whatever else is waiting
+			select {
+			case e, ok := <-j.in:
+				if ok {
+					err = errors.Join(err, enc.Encode(e))
+				}
+				more = ok
+			default:
+				more = false
+			}
+		}
+		if err == nil {
+			if _, err = j.f.Write(buf.Bytes()); err == nil {
+				err = j.f.Sync()
+			}
+		}
+	}
+	j.done <- errors.Join(err, j.f.Close())
+}
+
+// add records e; safe for concurrent use.
+func (j *journal) add(e Entry) { j.in <- e }
+
+// close writes what is left and reports the first write error.
+func (j *journal) close() error {
+	close(j.in)
+	return <-j.done
+}
+
+// readJournal reads the entries of a journal. A last line cut short by a
+// crash is ignored (its operation will be sent again); damage anywhere
+// else is an error naming the line.
+func readJournal(path string) ([]Entry, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Entry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var bad error
+	for line := 1; sc.Scan(); line++ {
+		if bad != nil {
+			return nil, bad // a damaged line that was not the last
+		}
+		var e Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			bad = fmt.Errorf("%s:%d: %w", path, line, err)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}

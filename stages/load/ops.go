@@ -1,0 +1,494 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+)
+
+// Membership operations: adding users to a group and removing them. One
+// entry of the journal covers a chunk of members.
+const (
+	entityMembership = "membership"
+	kindAdd          = "add"
+	kindRemove       = "remove"
+)
+
+// locationTasks are phase 1 (scim2 profile): each location is a group, and
+// its admins are a second group.
+func (l *loader) locationTasks() []task {
+	var out []task
+	for _, c := range l.changes {
+		if c.Entity != schemas.EntityLocation {
+			continue
+		}
+		loc := l.locs[c.Key]
+		for _, g := range []struct{ key, name string }{{c.Key, c.Name}, {adminKey(c.Key), adminName(c.Name)}} {
+			e := Entry{Op: opID(schemas.EntityLocation, c.Op, g.key), Entity: schemas.EntityLocation, Key: g.key, Kind: c.Op, Name: g.name}
+			switch c.Op {
+			case schemas.OpCreate:
+				out = append(out, task{e, func(ctx context.Context, lost bool) (string, string, error) {
+					return l.createGroup(ctx, g.key, g.name, lost)
+				}})
+			case schemas.OpUpdate:
+				renamed := slices.Contains(strings.Split(c.Fields, "\n"), "name") && loc != nil
+				out = append(out, task{e, func(ctx context.Context, _ bool) (string, string, error) {
+					id := l.groupID(g.key)
+					if !renamed {
+						return OutcomeUnchanged, id, nil // a Group carries only the name
+					}
+					if id == "" {
+						return "", "", permanentf("group %s is not in the baseline: it cannot be renamed", g.key)
+					}
+					err := l.patchGroup(ctx, id, []scim.PatchOp{{Op: "replace", Path: "displayName", Value: g.name}},
+						func(r scim.Resource) { r["displayName"] = g.name })
+					return OutcomeDone, id, err
+				}})
+			case schemas.OpDelete:
+				out = append(out, task{e, func(ctx context.Context, _ bool) (string, string, error) {
+					return l.deleteResource(ctx, "Groups", l.groupID(g.key))
+				}})
+			}
+		}
+	}
+	return out
+}
+
+// userTasks are the user operations of the given kinds (phases 2, 3, 6, 7).
+func (l *loader) userTasks(kinds ...string) func() []task {
+	return func() []task {
+		var out []task
+		for _, c := range l.changes {
+			if c.Entity != schemas.EntityUser || !slices.Contains(kinds, c.Op) {
+				continue
+			}
+			e := Entry{Op: opID(schemas.EntityUser, c.Op, c.Key), Entity: schemas.EntityUser, Key: c.Key, Kind: c.Op, Name: c.Name}
+			var run func(ctx context.Context, lost bool) (string, string, error)
+			switch c.Op {
+			case schemas.OpCreate:
+				run = func(ctx context.Context, lost bool) (string, string, error) { return l.createUser(ctx, c.Key, lost) }
+			case schemas.OpUpdate, schemas.OpReactivate:
+				run = func(ctx context.Context, _ bool) (string, string, error) {
+					return l.updateUser(ctx, c.Key, l.desired[c.Key], c.Fields)
+				}
+			case schemas.OpDeactivate:
+				run = func(ctx context.Context, _ bool) (string, string, error) {
+					// The desired row when Condeco has one (inactive there), else
+					// the baseline's (gone from Condeco): either way, inactive.
+					u := l.desired[c.Key]
+					if u == nil || u.Deleted {
+						u = l.base[c.Key]
+					}
+					if u == nil {
+						return "", "", permanentf("user %s is in neither the desired state nor the baseline", c.Key)
+					}
+					off := *u
+					off.Active = false
+					return l.updateUser(ctx, c.Key, &off, c.Fields)
+				}
+			case schemas.OpDelete:
+				run = func(ctx context.Context, _ bool) (string, string, error) {
+					id, err := l.knownUserID(ctx, c.Key)
+					if err != nil {
+						return "", "", err
+					}
+					return l.deleteResource(ctx, "Users", id)
+				}
+			}
+			out = append(out, task{e, run})
+		}
+		return out
+	}
+}
+
+// createUser creates a user, or adopts it when the target has it already.
+func (l *loader) createUser(ctx context.Context, key string, lost bool) (string, string, error) {
+	u := l.desired[key]
+	if u == nil {
+		return "", "", permanentf("user %s is not in the desired state", key)
+	}
+	if lost { // an earlier try may have created it: look first
+		if r, err := l.findUser(ctx, u, true); err != nil {
+			return "", "", err
+		} else if r != nil {
+			return OutcomeDone, str(r, "id"), nil
+		}
+	}
+	r, err := l.in.Client.Create(ctx, "Users", userResource(u))
+	if err == nil {
+		return OutcomeDone, str(r, "id"), nil
+	}
+	if !scim.IsStatus(err, http.StatusConflict) {
+		return "", "", err
+	}
+	found, ferr := l.findUser(ctx, u, false)
+	if ferr != nil {
+		return "", "", ferr
+	}
+	if found == nil {
+		return "", "", permanent{fmt.Errorf("%w (and no user with this externalId or userName could be found to adopt)", err)}
+	}
+	if ext := str(found, "externalId"); ext != "" && ext != key {
+		return "", "", permanentf("userName %s belongs to another user in the target (externalId %s): not adopted", u.UserName, ext)
+	}
+	id := str(found, "id")
+	if _, err := l.in.Client.Replace(ctx, "Users", id, userResource(u)); err != nil {
+		return "", "", err
+	}
+	return OutcomeAdopted, id, nil
+}
+
+// findUser looks for u in the target by externalId and, unless byKeyOnly,
+// by userName. userNames compare case-insensitively (RFC 7643 §4.1.1), but
+// not every server's filter does: an exact and a lower-case query are both
+// tried, and the answer is checked here.
+func (l *loader) findUser(ctx context.Context, u *schemas.User, byKeyOnly bool) (scim.Resource, error) {
+	filters := []string{scim.Eq("externalId", u.UserID)}
+	if !byKeyOnly {
+		filters = append(filters, scim.Eq("userName", u.UserName))
+		if low := strings.ToLower(u.UserName); low != u.UserName {
+			filters = append(filters, scim.Eq("userName", low))
+		}
+	}
+	for i, f := range filters {
+		rs, err := l.in.Client.Filter(ctx, "Users", f, 10)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if (i == 0 && str(r, "externalId") == u.UserID) || (i > 0 && strings.EqualFold(str(r, "userName"), u.UserName)) {
+				return r, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// knownUserID is key's SCIM id: from the baseline or this load, else
+// looked up by externalId. "" when the target has no such user.
+func (l *loader) knownUserID(ctx context.Context, key string) (string, error) {
+	if id := l.userID(key); id != "" {
+		return id, nil
+	}
+	r, err := l.findUser(ctx, &schemas.User{UserID: key}, true)
+	if r == nil || err != nil {
+		return "", err
+	}
+	return str(r, "id"), nil
+}
+
+// updateUser sends u's changed fields: a PATCH of those attributes where
+// the server supports PATCH, else a PUT of the whole user.
+func (l *loader) updateUser(ctx context.Context, key string, u *schemas.User, fields string) (string, string, error) {
+	if u == nil {
+		return "", "", permanentf("user %s is not in the desired state", key)
+	}
+	id, err := l.knownUserID(ctx, key)
+	if err != nil {
+		return "", "", err
+	}
+	if id == "" {
+		return "", "", permanentf("user %s is not in the target (deleted there by hand?); the next run creates it if the baseline loses it", key)
+	}
+	if !l.spc.Patch.Supported {
+		_, err := l.in.Client.Replace(ctx, "Users", id, userResource(u))
+		return OutcomeDone, id, err
+	}
+	ops := userPatch(u, fields)
+	if len(ops) == 0 {
+		return OutcomeUnchanged, id, nil // only fields that travel as group membership, or none in SCIM
+	}
+	_, err = l.in.Client.Patch(ctx, "Users", id, ops)
+	return OutcomeDone, id, err
+}
+
+// deleteResource deletes /typ/id; a resource already gone is no failure.
+func (l *loader) deleteResource(ctx context.Context, typ, id string) (string, string, error) {
+	if id == "" {
+		return OutcomeGone, "", nil
+	}
+	err := l.in.Client.Delete(ctx, typ, id)
+	if scim.IsStatus(err, http.StatusNotFound) {
+		return OutcomeGone, id, nil
+	}
+	return OutcomeDone, id, err
+}
+
+// createGroup creates a location's group (or admin group), or adopts one
+// the target has already: same externalId, or same displayName and no
+// externalId.
+func (l *loader) createGroup(ctx context.Context, key, name string, lost bool) (string, string, error) {
+	if lost {
+		if r, err := l.findGroup(ctx, key, ""); err != nil {
+			return "", "", err
+		} else if r != nil {
+			return OutcomeDone, str(r, "id"), nil
+		}
+	}
+	r, err := l.in.Client.Create(ctx, "Groups", groupResource(name, key))
+	if err == nil {
+		return OutcomeDone, str(r, "id"), nil
+	}
+	if !scim.IsStatus(err, http.StatusConflict) {
+		return "", "", err
+	}
+	found, ferr := l.findGroup(ctx, key, name)
+	if ferr != nil || found == nil {
+		return "", "", permanent{fmt.Errorf("%w (and no group with this externalId or displayName could be found to adopt)", err)}
+	}
+	id := str(found, "id")
+	switch ext := str(found, "externalId"); ext {
+	case key:
+	case "":
+		if err := l.patchGroup(ctx, id, []scim.PatchOp{{Op: "replace", Path: "externalId", Value: key}},
+			func(r scim.Resource) { r["externalId"] = key }); err != nil {
+			return "", "", err
+		}
+	default:
+		return "", "", permanentf("group %q belongs to another location in the target (externalId %s): not adopted", name, ext)
+	}
+	return OutcomeAdopted, id, nil
+}
+
+func (l *loader) findGroup(ctx context.Context, key, name string) (scim.Resource, error) {
+	filters := []string{scim.Eq("externalId", key)}
+	if name != "" {
+		filters = append(filters, scim.Eq("displayName", name))
+	}
+	for _, f := range filters {
+		rs, err := l.in.Client.Filter(ctx, "Groups", f, 10)
+		if err != nil || len(rs) > 0 {
+			if len(rs) > 0 {
+				return rs[0], err
+			}
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// patchGroup PATCHes a group, or where the server has no PATCH, reads it,
+// changes it with edit and PUTs it back (members included).
+func (l *loader) patchGroup(ctx context.Context, id string, ops []scim.PatchOp, edit func(scim.Resource)) error {
+	if l.spc.Patch.Supported {
+		_, err := l.in.Client.Patch(ctx, "Groups", id, ops)
+		return err
+	}
+	r, err := l.in.Client.Get(ctx, "Groups", id)
+	if err != nil {
+		return err
+	}
+	delete(r, "meta")
+	edit(r)
+	_, err = l.in.Client.Replace(ctx, "Groups", id, r)
+	return err
+}
+
+// adminChange says what user key's admin rights need in the groups: a
+// removal from the admin group of the old default location, an addition
+// to that of the new one, or neither ("").
+func (l *loader) adminChange(key string) (remove, add string) {
+	d, b := l.desired[key], l.base[key]
+	if d == nil || d.Deleted {
+		return "", ""
+	}
+	var wasAdmin bool
+	var was string
+	if b != nil {
+		wasAdmin, was = b.Admin, b.DefaultLocation
+	}
+	if wasAdmin && (!d.Admin || was != d.DefaultLocation) {
+		remove = adminKey(was)
+	}
+	if d.Admin && (!wasAdmin || was != d.DefaultLocation) {
+		add = adminKey(d.DefaultLocation)
+	}
+	return remove, add
+}
+
+// grantTasks are phase 4: the users created or updated by this load join
+// the groups of the locations they are granted, and admins the admin group
+// of their default location. A group gets one PATCH per chunk of members.
+func (l *loader) grantTasks() []task {
+	add := map[string][]string{}
+	for _, c := range l.changes {
+		if c.Entity != schemas.EntityUser {
+			continue
+		}
+		switch c.Op {
+		case schemas.OpCreate:
+			if !l.isDone(opID(schemas.EntityUser, c.Op, c.Key)) {
+				continue // not created: nothing to grant
+			}
+		case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
+		default:
+			continue
+		}
+		groups := schemas.SplitIDs(c.Grant)
+		if _, admin := l.adminChange(c.Key); admin != "" {
+			groups = append(groups, admin)
+		}
+		for _, g := range groups {
+			if l.pairDone(kindAdd, g, c.Key) {
+				continue
+			}
+			add[g] = append(add[g], c.Key)
+		}
+	}
+	return l.memberTasks(kindAdd, add)
+}
+
+// revokeTasks are phase 5: admin rights condeco-sync granted and Condeco
+// no longer gives (rule 5: nothing granted by hand is in the baseline).
+func (l *loader) revokeTasks() []task {
+	remove := map[string][]string{}
+	for _, c := range l.changes {
+		if c.Entity != schemas.EntityUser || (c.Op != schemas.OpUpdate && c.Op != schemas.OpReactivate && c.Op != schemas.OpDeactivate) {
+			continue
+		}
+		if g, _ := l.adminChange(c.Key); g != "" && !l.pairDone(kindRemove, g, c.Key) {
+			remove[g] = append(remove[g], c.Key)
+		}
+	}
+	return l.memberTasks(kindRemove, remove)
+}
+
+func (l *loader) pairDone(kind, group, user string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.pairs[pairKey{kind, group, user}]
+	return ok && done(o)
+}
+
+// memberTasks turns group → UserIDs into one task per chunk of members.
+// The chunks go round-robin over the groups, and a group takes one PATCH
+// at a time (see changeMembers): workers spread over groups, not queue
+// behind one.
+func (l *loader) memberTasks(kind string, byGroup map[string][]string) []task {
+	var chunks [][]task
+	for _, g := range sortedKeys(byGroup) {
+		users := byGroup[g]
+		slices.Sort(users)
+		for i, chunk := range slices.Collect(slices.Chunk(users, l.in.ChunkSize)) {
+			e := Entry{Op: opID(entityMembership, kind, g+":"+chunk[0]), Entity: entityMembership, Key: g, Kind: kind,
+				Name: l.groupName(g), Members: chunk}
+			t := task{e, func(ctx context.Context, lost bool) (string, string, error) {
+				return l.changeMembers(ctx, kind, g, chunk, lost)
+			}}
+			if i == len(chunks) {
+				chunks = append(chunks, nil)
+			}
+			chunks[i] = append(chunks[i], t)
+		}
+	}
+	return slices.Concat(chunks...)
+}
+
+// groupName is the displayName of a group key, for people.
+func (l *loader) groupName(key string) string {
+	loc, admins := strings.CutSuffix(key, ":admins")
+	name := loc
+	if d := l.locs[loc]; d != nil {
+		name = d.Name
+	} else if b := l.baseLocs[loc]; b != nil {
+		name = b.Name
+	}
+	if admins {
+		return adminName(name)
+	}
+	return name
+}
+
+// changeMembers adds users to (or removes them from) group in one PATCH.
+// A removal reads the group first and removes only its present members: a
+// PATCH removing an absent member is an error on most servers, and a
+// person may have removed one by hand. An addition reads it first when an
+// earlier try may have been carried out unanswered (lost): RFC 7644 says
+// adding a present member changes nothing, but not every server agrees.
+func (l *loader) changeMembers(ctx context.Context, kind, group string, users []string, lost bool) (string, string, error) {
+	gid := l.groupID(group)
+	if gid == "" {
+		return "", "", permanentf("group %s is not in the target (its location was not created)", group)
+	}
+	// One change of a group at a time: many servers apply a PATCH by
+	// reading the group and writing it back, and two at once lose one.
+	mu := l.groupLock(group)
+	mu.Lock()
+	defer mu.Unlock()
+	ids := make([]string, len(users))
+	for i, u := range users {
+		if ids[i] = l.userID(u); ids[i] == "" {
+			return "", gid, permanentf("user %s has no SCIM id", u)
+		}
+	}
+	var present map[string]bool
+	if kind == kindRemove || lost {
+		r, err := l.in.Client.Get(ctx, "Groups", gid)
+		if err != nil {
+			return "", gid, err
+		}
+		present = map[string]bool{}
+		for _, m := range members(r) {
+			if mm, ok := m.(map[string]any); ok {
+				present[fmt.Sprint(mm["value"])] = true
+			}
+		}
+	}
+	if kind == kindAdd {
+		var value []any
+		for _, id := range ids {
+			if !present[id] {
+				value = append(value, map[string]any{"value": id})
+			}
+		}
+		if len(value) == 0 {
+			return OutcomeDone, gid, nil // the lost try did it
+		}
+		err := l.patchGroup(ctx, gid, []scim.PatchOp{{Op: "add", Path: "members", Value: value}}, func(r scim.Resource) {
+			r["members"] = append(members(r), value...)
+		})
+		return OutcomeDone, gid, err
+	}
+	var ops []scim.PatchOp
+	for _, id := range ids {
+		if present[id] {
+			ops = append(ops, scim.PatchOp{Op: "remove", Path: fmt.Sprintf("members[value eq %q]", id)})
+		}
+	}
+	if len(ops) == 0 {
+		return OutcomeUnchanged, gid, nil
+	}
+	err := l.patchGroup(ctx, gid, ops, func(r scim.Resource) {
+		var keep []any
+		for _, m := range members(r) {
+			if mm, ok := m.(map[string]any); !ok || !slices.Contains(ids, fmt.Sprint(mm["value"])) {
+				keep = append(keep, m)
+			}
+		}
+		r["members"] = keep
+	})
+	return OutcomeDone, gid, err
+}
+
+func (l *loader) groupLock(group string) *sync.Mutex {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.groupLocks == nil {
+		l.groupLocks = map[string]*sync.Mutex{}
+	}
+	if l.groupLocks[group] == nil {
+		l.groupLocks[group] = &sync.Mutex{}
+	}
+	return l.groupLocks[group]
+}
+
+func members(r scim.Resource) []any { m, _ := r["members"].([]any); return m }
+
+// str reads a string attribute of a resource.
+func str(r scim.Resource, attr string) string { s, _ := r[attr].(string); return s }

@@ -1,0 +1,121 @@
+package load
+
+import (
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+)
+
+// Schema URNs of the resources load writes (DESIGN §5).
+const (
+	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SchemaEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
+)
+
+// userAttrs are the SCIM attributes of u, by the attribute they are sent
+// as. An empty value is absent: nothing is sent for it.
+func userAttrs(u *schemas.User) map[string]any {
+	a := map[string]any{
+		"userName": u.UserName,
+		"name":     map[string]any{"givenName": u.GivenName, "familyName": u.FamilyName},
+		"active":   u.Active,
+	}
+	if u.Email != "" {
+		a["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
+	}
+	var phones []any
+	if u.PhoneWork != "" {
+		phones = append(phones, map[string]any{"value": u.PhoneWork, "type": "work"})
+	}
+	if u.PhoneMobile != "" {
+		phones = append(phones, map[string]any{"value": u.PhoneMobile, "type": "mobile"})
+	}
+	if phones != nil {
+		a["phoneNumbers"] = phones
+	}
+	if u.Language != "" {
+		a["preferredLanguage"] = u.Language
+	}
+	if u.Title != "" {
+		a["title"] = u.Title
+	}
+	ent := map[string]any{}
+	if u.Department != "" {
+		ent["department"] = u.Department
+	}
+	if u.CostCenter != "" {
+		ent["costCenter"] = u.CostCenter
+	}
+	if len(ent) > 0 {
+		a[SchemaEnterprise] = ent
+	}
+	return a
+}
+
+// userResource is u as a whole SCIM User, for a create or an adoption.
+func userResource(u *schemas.User) scim.Resource {
+	r := userAttrs(u)
+	r["schemas"] = []string{SchemaUser, SchemaEnterprise}
+	r["externalId"] = u.UserID
+	return r
+}
+
+// attrOf maps a field of a plan (the names diff writes in Change.Fields)
+// to the SCIM attribute that carries it. Fields with no SCIM attribute
+// (country, userType) or carried by group membership (admin,
+// defaultLocation) are not here.
+var attrOf = map[string]string{
+	"userName": "userName", "givenName": "name", "familyName": "name", "email": "emails",
+	"workPhone": "phoneNumbers", "mobilePhone": "phoneNumbers", "preferredLanguage": "preferredLanguage",
+	"title": "title", "active": "active", "department": SchemaEnterprise + ":department",
+	"costCenter": SchemaEnterprise + ":costCenter",
+}
+
+// userPatch is the PATCH that brings a user from its baseline state to u,
+// given the fields a change lists: each changed attribute replaced, or
+// removed when it is now empty. It touches nothing else, so what a person
+// set by hand in the target is left alone. No operations: nothing to send.
+func userPatch(u *schemas.User, fields string) []scim.PatchOp {
+	attrs := userAttrs(u)
+	seen := map[string]bool{}
+	var ops []scim.PatchOp
+	for _, f := range strings.Split(fields, "\n") {
+		attr, ok := attrOf[f]
+		if !ok || seen[attr] {
+			continue
+		}
+		seen[attr] = true
+		v, has := lookup(attrs, attr)
+		if has {
+			ops = append(ops, scim.PatchOp{Op: "replace", Path: attr, Value: v})
+		} else {
+			ops = append(ops, scim.PatchOp{Op: "remove", Path: attr})
+		}
+	}
+	return ops
+}
+
+// lookup finds the value at a PATCH path in attrs: a top-level attribute,
+// or one of the enterprise extension's.
+func lookup(attrs map[string]any, path string) (any, bool) {
+	if name, ok := strings.CutPrefix(path, SchemaEnterprise+":"); ok {
+		ext, _ := attrs[SchemaEnterprise].(map[string]any)
+		v, ok := ext[name]
+		return v, ok
+	}
+	v, ok := attrs[path]
+	return v, ok
+}
+
+// groupResource is a location's group, or its admin group.
+func groupResource(displayName, externalID string) scim.Resource {
+	return scim.Resource{"schemas": []string{SchemaGroup}, "displayName": displayName, "externalId": externalID}
+}
+
+// adminKey is the externalId of a location's admin group.
+func adminKey(locationID string) string { return locationID + ":admins" }
+
+// adminName is the displayName of a location's admin group.
+func adminName(name string) string { return name + " admins" }
