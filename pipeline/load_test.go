@@ -1,13 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +13,11 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/rs/zerolog"
 )
 
 // The load tests talk to SCIMMY, a SCIM server we did not write, started
@@ -80,152 +79,6 @@ func runDay(t *testing.T, f *fixture, day string) (*Run, error) {
 	return run, Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv})
 }
 
-// serverState reads every user and group back from the server.
-type serverState struct {
-	users  map[string]scim.Resource // by externalId
-	groups map[string][]string      // group externalId → member externalIds, sorted
-}
-
-func readServer(t *testing.T, url string) serverState {
-	t.Helper()
-	c, err := scim.New(url, scimmytest.Token, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	users, err := c.Filter(ctx, "Users", "", 500)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := serverState{users: map[string]scim.Resource{}, groups: map[string][]string{}}
-	byID := map[string]string{}
-	names := map[string]bool{}
-	for _, u := range users {
-		ext, _ := u["externalId"].(string)
-		name, _ := u["userName"].(string)
-		if _, dup := s.users[ext]; dup {
-			t.Errorf("two users with externalId %s in the server", ext)
-		}
-		if names[strings.ToLower(name)] {
-			t.Errorf("two users with userName %s in the server", name)
-		}
-		names[strings.ToLower(name)] = true
-		s.users[ext] = u
-		byID[u["id"].(string)] = ext
-	}
-	groups, err := c.Filter(ctx, "Groups", "", 500)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range groups {
-		ext, _ := g["externalId"].(string)
-		if _, dup := s.groups[ext]; dup {
-			t.Errorf("two groups with externalId %s in the server", ext)
-		}
-		members := []string{}
-		seen := map[string]bool{}
-		ms, _ := g["members"].([]any)
-		for _, m := range ms {
-			id := m.(map[string]any)["value"].(string)
-			if seen[id] {
-				t.Errorf("group %s lists member %s twice", ext, byID[id])
-			}
-			seen[id] = true
-			members = append(members, byID[id])
-		}
-		sort.Strings(members)
-		s.groups[ext] = members
-	}
-	return s
-}
-
-// checkServer compares the server with what the snapshots say: every user
-// of the applied state is there with its fields, no one else is; each
-// location's group holds exactly the users granted it, and its admin
-// group the admins whose default location it is. And the applied state is
-// the desired state for every user that is not held.
-func checkServer(t *testing.T, url string, run *Run) {
-	t.Helper()
-	got := readServer(t, url)
-	applied, err := parquetio.ReadAll[schemas.User](filepath.Join(run.Dir, "load", "state", "users.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	desired, _ := parquetio.ReadAll[schemas.User](filepath.Join(run.Dir, "transform", "users.parquet"))
-	want := map[string]schemas.User{}
-	for _, u := range applied {
-		want[u.UserID] = u
-	}
-	for _, d := range desired {
-		a, ok := want[d.UserID]
-		switch {
-		case d.Held:
-		case d.Deleted || (!ok && !d.Active):
-			if ok && a.Active {
-				t.Errorf("user %s: deleted or inactive in Condeco, active in the applied state", d.UserID)
-			}
-		case !ok:
-			t.Errorf("user %s: desired, not in the applied state", d.UserID)
-		case a.Hash() != d.Hash():
-			t.Errorf("user %s: applied state differs from the desired state", d.UserID)
-		}
-	}
-	if len(got.users) != len(want) {
-		t.Errorf("server has %d users, the applied state %d", len(got.users), len(want))
-	}
-	wantGroups := map[string][]string{}
-	locs, _ := parquetio.ReadAll[schemas.Location](filepath.Join(run.Dir, "load", "state", "locations.parquet"))
-	for _, l := range locs {
-		wantGroups[l.LocationID] = []string{}
-		wantGroups[l.LocationID+":admins"] = []string{}
-	}
-	for key, u := range want {
-		r, ok := got.users[key]
-		if !ok {
-			t.Errorf("user %s (%s) is not in the server", key, u.UserName)
-			continue
-		}
-		emails, _ := r["emails"].([]any)
-		name, _ := r["name"].(map[string]any)
-		if r["userName"] != u.UserName || r["active"] != u.Active || name["givenName"] != u.GivenName ||
-			name["familyName"] != u.FamilyName || len(emails) != 1 || emails[0].(map[string]any)["value"] != u.Email {
-			t.Errorf("user %s in the server: %v; want %+v", key, r, u)
-		}
-		phones, _ := r["phoneNumbers"].([]any)
-		var wantPhones []string
-		for _, p := range []string{u.PhoneWork, u.PhoneMobile} {
-			if p != "" {
-				wantPhones = append(wantPhones, p)
-			}
-		}
-		var gotPhones []string
-		for _, p := range phones {
-			gotPhones = append(gotPhones, p.(map[string]any)["value"].(string))
-		}
-		if !slices.Equal(gotPhones, wantPhones) {
-			t.Errorf("user %s phones: %v, want %v", key, gotPhones, wantPhones)
-		}
-		for _, g := range u.GrantedIDs() {
-			wantGroups[g] = append(wantGroups[g], key)
-		}
-		if u.Admin {
-			wantGroups[u.DefaultLocation+":admins"] = append(wantGroups[u.DefaultLocation+":admins"], key)
-		}
-	}
-	for g, members := range wantGroups {
-		sort.Strings(members)
-		if !slices.Equal(got.groups[g], members) {
-			t.Errorf("group %s: members in the server but not expected %v; expected but not in the server %v",
-				g, without(got.groups[g], members), without(members, got.groups[g]))
-		}
-	}
-	for g := range got.groups {
-		if _, ok := wantGroups[g]; !ok {
-			t.Errorf("group %s is in the server, not in the applied state", g)
-		}
-	}
-}
-
 func TestLoadSamplesEndToEnd(t *testing.T) {
 	srv := scimServer(t)
 	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
@@ -239,7 +92,7 @@ func TestLoadSamplesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkServer(t, proxy.URL, day1)
+	targetcheck.Check(t, scimmytest.Token, proxy.URL, day1.Dir)
 	if n := proxy.Forwarded("POST Users"); n != 211 {
 		t.Errorf("day 1 sent %d creates, want 211", n)
 	}
@@ -252,9 +105,9 @@ func TestLoadSamplesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkServer(t, proxy.URL, day2)
-	got := readServer(t, proxy.URL)
-	if _, ok := got.users["100010"]; ok {
+	targetcheck.Check(t, scimmytest.Token, proxy.URL, day2.Dir)
+	got := targetcheck.Read(t, proxy.URL, scimmytest.Token)
+	if _, ok := got.Users["100010"]; ok {
 		t.Error("a user missing from day 2's export is still in the server")
 	}
 
@@ -266,7 +119,7 @@ func TestLoadSamplesEndToEnd(t *testing.T) {
 	if fwd, _ := proxy.Counts(); len(fwd) != 1 || fwd["GET ServiceProviderConfig"] != 1 {
 		t.Errorf("a second load of the same run sent %v", fwd)
 	}
-	checkServer(t, proxy.URL, day2)
+	targetcheck.Check(t, scimmytest.Token, proxy.URL, day2.Dir)
 }
 
 // TestLoadThroughFaults loads day 1 through a proxy that throttles, fails,
@@ -287,6 +140,8 @@ func TestLoadThroughFaults(t *testing.T) {
 	defer proxy.Close()
 	f := loadFixture(t, proxy.URL)
 	f.env.Config.SCIM.Timeout = time.Second // a slow answer is a timeout: its outcome is unknown
+	var logs bytes.Buffer
+	f.env.Log = zerolog.New(&logs).Level(zerolog.DebugLevel)
 	proxy.Refuse(`"externalId":"100042"`)
 	run, err := runDay(t, f, "day1")
 	var failed *load.FailedError
@@ -317,16 +172,21 @@ func TestLoadThroughFaults(t *testing.T) {
 	if fwd, _ := proxy.Counts(); fwd["POST Users"] != 1 {
 		t.Errorf("the rerun sent %d creates, want the 1 that failed (all: %v)", fwd["POST Users"], fwd)
 	}
-	checkServer(t, srv.URL, run)
+	targetcheck.Check(t, scimmytest.Token, srv.URL, run.Dir)
+
+	// The token is in no log line (retries and errors logged at debug
+	// level included) and in no artifact.
+	if !strings.Contains(logs.String(), "retrying") {
+		t.Error("no retry was logged: the log check below proves little")
+	}
+	if strings.Contains(logs.String(), scimmytest.Token) {
+		t.Error("the token is in the log")
+	}
+	filepath.WalkDir(f.env.Config.Data, func(p string, d os.DirEntry, err error) error {
+		if b, _ := os.ReadFile(p); d != nil && !d.IsDir() && bytes.Contains(b, []byte(scimmytest.Token)) {
+			t.Errorf("the token is in %s", p)
+		}
+		return nil
+	})
 }
 
-// without lists the members of a not in b.
-func without(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, fmt.Sprintf("%q", x))
-		}
-	}
-	return out
-}

@@ -201,6 +201,14 @@ func (a *app) loadCommand() *cobra.Command {
 		Short: "Load (or resume loading) a run's change set into the SCIM server",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if !dryRun { // refuse before anything else, naming the variable
+				if _, err := a.cfg.Token(a.getenv); err != nil {
+					return err
+				}
+			}
 			return a.locked("load", func() error {
 				run, err := pipeline.OpenRun(a.cfg, runID)
 				if err != nil {

@@ -91,6 +91,9 @@ type app struct {
 
 // setup loads the config and the logger; every command but sandbox needs it.
 func (a *app) setup() error {
+	if a.cfg != nil {
+		return nil // loaded already
+	}
 	path := a.configPath
 	if path == "" {
 		path = a.getenv("CONDECO_SYNC_CONFIG")

@@ -97,11 +97,11 @@ func status(err error) int {
 }
 
 // do runs one request, fn, until it succeeds, fails for good or runs out
-// of tries. fn learns the try it is on and whether an earlier try may have
-// been carried out without an answer (lost), so that a create can look
-// before it sends again.
-func (s *sender) do(ctx context.Context, fn func(lost bool) error) (tries int, err error) {
-	lost := false
+// of tries. fn learns whether an earlier try may have been carried out
+// without an answer (lost: true from the start when an earlier attempt of
+// the load may have sent it), so that a create can look before it sends
+// again.
+func (s *sender) do(ctx context.Context, lost bool, fn func(lost bool) error) (tries int, err error) {
 	for tries = 1; ; tries++ {
 		if err := s.wait(ctx); err != nil {
 			return tries - 1, err

@@ -37,8 +37,10 @@ function declare(type, store, unique) {
             }
             // RFC 7644 §3.5.2.1: adding a value already there changes
             // nothing. SCIMMY's PATCH appends it again; a member is kept once.
-            if (Array.isArray(data.members))
-                data.members = data.members.filter((m, i, all) => all.findIndex((o) => o.value === m.value) === i);
+            if (Array.isArray(data.members)) {
+                const seen = new Set();
+                data.members = data.members.filter((m) => !seen.has(m.value) && seen.add(m.value));
+            }
             const now = new Date();
             const rec = {...data, id, meta: {created: store.get(id)?.meta?.created ?? now, lastModified: now}};
             store.set(id, rec);

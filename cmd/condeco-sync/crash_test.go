@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/exportgen"
+	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/pipeline"
+)
+
+// TestLoadSurvivesSIGKILL kills the CLI with SIGKILL at several points of
+// a load of 2,000 users (during the creates, at their end, during the
+// memberships), then runs `load --run ID` again: the server ends exactly
+// as the snapshots say, with no duplicate user or member.
+func TestLoadSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SCIMMY and loads 2,000 users")
+	}
+	srv, err := scimmytest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "inbox")
+	os.MkdirAll(inbox, 0o700)
+	var users, locs bytes.Buffer
+	if err := exportgen.WriteUsers(&users, 42, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if err := exportgen.WriteLocations(&locs, exportgen.Locations); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(inbox, "users_20261124.csv"), users.Bytes(), 0o600)
+	os.WriteFile(filepath.Join(inbox, "locations_20261124.csv"), locs.Bytes(), 0o600)
+	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
+data: data
+exports: {settle: 0s}
+scim: {url: %q, profile: scim2, concurrency: 8, timeout: 10s}
+guards: {min_users: 1}
+`, srv.URL)), 0o600)
+
+	cli := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("condeco-sync", append([]string{"--config", cfgPath, "--log-format", "json"}, args...)...)
+		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
+		return cmd
+	}
+	if out, err := cli("run", "--dry-run").CombinedOutput(); err != nil {
+		t.Fatalf("run --dry-run: %v\n%s", err, out)
+	}
+	ids, _ := os.ReadDir(filepath.Join(dir, "data", "runs"))
+	runID := ids[0].Name()
+	runDir := filepath.Join(dir, "data", "runs", runID)
+
+	// The journal says how far a load got (the entries of earlier attempts
+	// are carried over at its start): kill it after so many entries, or
+	// so many membership entries.
+	journal := func() (entries, memberships int) {
+		b, _ := os.ReadFile(filepath.Join(runDir, "load", "journal.jsonl"))
+		return bytes.Count(b, []byte("\n")), bytes.Count(b, []byte(`"entity":"membership"`))
+	}
+	for _, at := range []struct{ entries, memberships int }{{100, 0}, {900, 0}, {0, 1}, {0, 4}} {
+		cmd := cli("load", "--run", runID)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		reached := func() bool { e, m := journal(); return e >= at.entries && m >= at.memberships }
+		deadline := time.Now().Add(time.Minute)
+		for !reached() && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cmd.Process.Kill() // SIGKILL: no cleanup, no flush
+		err := cmd.Wait()
+		e, m := journal()
+		t.Logf("killed at %d journal entries, %d of memberships (%v)", e, m, err)
+		if !reached() {
+			t.Fatalf("the load never got that far:\n%s", stderr.String())
+		}
+	}
+	if out, err := cli("load", "--run", runID).CombinedOutput(); err != nil {
+		t.Fatalf("load after the kills: %v\n%s", err, out)
+	}
+	run, err := pipeline.OpenRun(&pipeline.Config{Data: filepath.Join(dir, "data")}, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := run.Stage("load").Attempts; a != 5 {
+		t.Errorf("load attempts %d, want 5 (4 killed, 1 to the end)", a)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, runDir)
+	state := targetcheck.Read(t, srv.URL, scimmytest.Token)
+	if n := len(state.Users); n < 1500 {
+		t.Errorf("only %d users in the server", n)
+	}
+	results, _ := os.ReadFile(filepath.Join(runDir, "load", "results.csv"))
+	if strings.Contains(string(results), ",failed,") {
+		t.Errorf("results.csv lists failures:\n%s", results)
+	}
+}

@@ -1,0 +1,176 @@
+// Package targetcheck reads a SCIM server back and compares it with a
+// run's snapshots, for the load tests: the server is checked, not the
+// journal that says what was sent.
+package targetcheck
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+)
+
+// State is every user and group of a SCIM server, read back.
+type State struct {
+	Users  map[string]scim.Resource // by externalId
+	Groups map[string][]string      // group externalId → member externalIds, sorted
+}
+
+func Read(t testing.TB, url, token string) State {
+	t.Helper()
+	c, err := scim.New(url, token, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	users, err := c.Filter(ctx, "Users", "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := State{Users: map[string]scim.Resource{}, Groups: map[string][]string{}}
+	byID := map[string]string{}
+	names := map[string]bool{}
+	for _, u := range users {
+		ext, _ := u["externalId"].(string)
+		name, _ := u["userName"].(string)
+		if _, dup := s.Users[ext]; dup {
+			t.Errorf("two users with externalId %s in the server", ext)
+		}
+		if names[strings.ToLower(name)] {
+			t.Errorf("two users with userName %s in the server", name)
+		}
+		names[strings.ToLower(name)] = true
+		s.Users[ext] = u
+		byID[u["id"].(string)] = ext
+	}
+	groups, err := c.Filter(ctx, "Groups", "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		ext, _ := g["externalId"].(string)
+		if _, dup := s.Groups[ext]; dup {
+			t.Errorf("two groups with externalId %s in the server", ext)
+		}
+		members := []string{}
+		seen := map[string]bool{}
+		ms, _ := g["members"].([]any)
+		for _, m := range ms {
+			id := m.(map[string]any)["value"].(string)
+			if seen[id] {
+				t.Errorf("group %s lists member %s twice", ext, byID[id])
+			}
+			seen[id] = true
+			members = append(members, byID[id])
+		}
+		sort.Strings(members)
+		s.Groups[ext] = members
+	}
+	return s
+}
+
+// Check compares the server with what the snapshots say: every user
+// of the applied state is there with its fields, no one else is; each
+// location's group holds exactly the users granted it, and its admin
+// group the admins whose default location it is. And the applied state is
+// the desired state for every user that is not held.
+func Check(t testing.TB, token, url, runDir string) {
+	t.Helper()
+	got := Read(t, url, token)
+	applied, err := parquetio.ReadAll[schemas.User](filepath.Join(runDir, "load", "state", "users.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired, _ := parquetio.ReadAll[schemas.User](filepath.Join(runDir, "transform", "users.parquet"))
+	want := map[string]schemas.User{}
+	for _, u := range applied {
+		want[u.UserID] = u
+	}
+	for _, d := range desired {
+		a, ok := want[d.UserID]
+		switch {
+		case d.Held:
+		case d.Deleted || (!ok && !d.Active):
+			if ok && a.Active {
+				t.Errorf("user %s: deleted or inactive in Condeco, active in the applied state", d.UserID)
+			}
+		case !ok:
+			t.Errorf("user %s: desired, not in the applied state", d.UserID)
+		case a.Hash() != d.Hash():
+			t.Errorf("user %s: applied state differs from the desired state", d.UserID)
+		}
+	}
+	if len(got.Users) != len(want) {
+		t.Errorf("server has %d users, the applied state %d", len(got.Users), len(want))
+	}
+	wantGroups := map[string][]string{}
+	locs, _ := parquetio.ReadAll[schemas.Location](filepath.Join(runDir, "load", "state", "locations.parquet"))
+	for _, l := range locs {
+		wantGroups[l.LocationID] = []string{}
+		wantGroups[l.LocationID+":admins"] = []string{}
+	}
+	for key, u := range want {
+		r, ok := got.Users[key]
+		if !ok {
+			t.Errorf("user %s (%s) is not in the server", key, u.UserName)
+			continue
+		}
+		emails, _ := r["emails"].([]any)
+		name, _ := r["name"].(map[string]any)
+		if r["userName"] != u.UserName || r["active"] != u.Active || name["givenName"] != u.GivenName ||
+			name["familyName"] != u.FamilyName || len(emails) != 1 || emails[0].(map[string]any)["value"] != u.Email {
+			t.Errorf("user %s in the server: %v; want %+v", key, r, u)
+		}
+		phones, _ := r["phoneNumbers"].([]any)
+		var wantPhones []string
+		for _, p := range []string{u.PhoneWork, u.PhoneMobile} {
+			if p != "" {
+				wantPhones = append(wantPhones, p)
+			}
+		}
+		var gotPhones []string
+		for _, p := range phones {
+			gotPhones = append(gotPhones, p.(map[string]any)["value"].(string))
+		}
+		if !slices.Equal(gotPhones, wantPhones) {
+			t.Errorf("user %s phones: %v, want %v", key, gotPhones, wantPhones)
+		}
+		for _, g := range u.GrantedIDs() {
+			wantGroups[g] = append(wantGroups[g], key)
+		}
+		if u.Admin {
+			wantGroups[u.DefaultLocation+":admins"] = append(wantGroups[u.DefaultLocation+":admins"], key)
+		}
+	}
+	for g, members := range wantGroups {
+		sort.Strings(members)
+		if !slices.Equal(got.Groups[g], members) {
+			t.Errorf("group %s: members in the server but not expected %v; expected but not in the server %v",
+				g, without(got.Groups[g], members), without(members, got.Groups[g]))
+		}
+	}
+	for g := range got.Groups {
+		if _, ok := wantGroups[g]; !ok {
+			t.Errorf("group %s is in the server, not in the applied state", g)
+		}
+	}
+}
+
+// without lists the members of a not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, fmt.Sprintf("%q", x))
+		}
+	}
+	return out
+}
