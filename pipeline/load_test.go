@@ -17,6 +17,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rs/zerolog"
 )
 
@@ -190,3 +191,42 @@ func TestLoadThroughFaults(t *testing.T) {
 	})
 }
 
+
+// TestLoadWithBulk loads day 1 through /Bulk (SCIMMY with bulk on), with
+// one user already in the server under the same userName in another case:
+// its create fails in the bulk answer with a 409 and is adopted on the
+// one-request path. The server ends as the snapshots say.
+func TestLoadWithBulk(t *testing.T) {
+	srv, err := scimmytest.StartWith("SCIMMY_BULK=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	c, _ := scim.New(srv.URL, scimmytest.Token, 5*time.Second)
+	pre, err := c.Create(context.Background(), "Users", scim.Resource{
+		"schemas": []string{load.SchemaUser}, "userName": strings.ToUpper("hedy.allen.0@example.com"), "name": map[string]any{"givenName": "H", "familyName": "A"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := loadFixture(t, proxy.URL)
+	run, err := runDay(t, f, "day1")
+	if err != nil {
+		b, _ := os.ReadFile(filepath.Join(run.Dir, "load", "results.csv"))
+		t.Fatalf("%v\n%s", err, b)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, run.Dir)
+	fwd, _ := proxy.Counts()
+	if fwd["POST Bulk"] == 0 || fwd["POST Users"] != 1 {
+		t.Errorf("requests %v: want the creates in /Bulk, and one POST /Users (the conflict's retry)", fwd)
+	}
+	results, _ := os.ReadFile(filepath.Join(run.Dir, "load", "results.csv"))
+	if !strings.Contains(string(results), "user,100000,hedy.allen.0@example.com,create,adopted,200,"+pre["id"].(string)) {
+		t.Errorf("the user already there was not adopted:\n%s", results)
+	}
+}

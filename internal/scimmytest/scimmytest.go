@@ -34,14 +34,17 @@ func dir() string {
 }
 
 // Start installs (once) and starts the server.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartWith() }
+
+// StartWith is Start with more environment for the server (SCIMMY_BULK=1).
+func StartWith(env ...string) (*Server, error) {
 	d := dir()
 	if err := install(d); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command("node", "server.js")
 	cmd.Dir = d
-	cmd.Env = append(os.Environ(), "PORT=0", "SCIMMY_TOKEN="+Token)
+	cmd.Env = append(append(os.Environ(), "PORT=0", "SCIMMY_TOKEN="+Token), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

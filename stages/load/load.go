@@ -82,12 +82,16 @@ type loader struct {
 	baseLocs map[string]*schemas.Location
 
 	mu         sync.Mutex
-	outcomes   map[string]Entry       // by op id, the latest: carried over and this attempt
-	pairs      map[pairKey]string     // membership (kind, group, UserID) → latest outcome
-	userIDs    map[string]string      // UserID → SCIM id
-	groupIDs   map[string]string      // group key (LocationID, or LocationID:admins) → SCIM id
-	history    []Entry                // every entry, carried over and this attempt, in order
-	groupLocks map[string]*sync.Mutex // one membership change of a group at a time
+	outcomes   map[string]Entry              // by op id, the latest: carried over and this attempt
+	pairs      map[pairKey]string            // membership (kind, group, UserID) → latest outcome
+	userIDs    map[string]string             // UserID → SCIM id
+	groupIDs   map[string]string             // group key (LocationID, or LocationID:admins) → SCIM id
+	history    []Entry                       // every entry, carried over and this attempt, in order
+	groupLocks map[string]*sync.Mutex        // one membership change of a group at a time
+	phaseTimes map[string]map[string]float64 // phase → operations, seconds: for the manifest
+
+	scanMu sync.Mutex
+	byName map[string]scim.Resource // the target's users by lower-cased userName, once read (see findUser)
 }
 
 type pairKey struct{ kind, group, user string }
@@ -133,7 +137,7 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if err := l.journal.close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%s: %w", JournalFile, err)
 	}
-	res.Details["throttled"], res.Details["retried"] = l.send.throttled, l.send.retried
+	res.Details["throttled"], res.Details["retried"], res.Details["phases"] = l.send.throttled, l.send.retried, l.phaseTimes
 	if runErr != nil {
 		return res, runErr // no state: a rerun resumes from the journal
 	}
@@ -231,6 +235,10 @@ func readLocations(path string) (map[string]*schemas.Location, error) {
 func (l *loader) remember(e Entry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.rememberLocked(e)
+}
+
+func (l *loader) rememberLocked(e Entry) {
 	l.history = append(l.history, e)
 	if e.Entity == entityMembership {
 		for _, m := range e.Members {
@@ -288,6 +296,8 @@ func (l *loader) groupID(key string) string {
 type task struct {
 	e   Entry
 	run func(ctx context.Context, lost bool) (outcome, scimID string, err error)
+	// lost: an earlier request for it may have been carried out unanswered.
+	lost bool
 }
 
 // phases applies the change set in the safe order of the issue: locations
@@ -295,6 +305,7 @@ type task struct {
 // deactivations and deletes last, so that a run stopped half way has
 // removed nothing it should not have.
 func (l *loader) phases(ctx context.Context) error {
+	l.phaseTimes = map[string]map[string]float64{}
 	for _, p := range []struct {
 		name  string
 		tasks func() []task
@@ -312,9 +323,15 @@ func (l *loader) phases(ctx context.Context) error {
 			continue
 		}
 		l.in.Log.Info().Str("phase", p.name).Int("operations", len(tasks)).Msg("phase started")
-		if err := l.runTasks(ctx, tasks); err != nil {
+		start := time.Now()
+		run := l.runTasks
+		if p.name == "creates" && l.bulkable(schemas.OpCreate) {
+			run = l.bulkCreates
+		}
+		if err := run(ctx, tasks); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
+		l.phaseTimes[p.name] = map[string]float64{"operations": float64(len(tasks)), "seconds": time.Since(start).Seconds()}
 	}
 	return nil
 }
@@ -336,7 +353,7 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 			// may have been sent by it, answer unseen: look before sending.
 			// User creates need not: userNames are unique (RFC 7643 §4.1.1),
 			// so a second create meets a 409 and adopts.
-			lost := l.in.PriorJournal != "" && !(t.e.Entity == schemas.EntityUser && t.e.Kind == schemas.OpCreate)
+			lost := t.lost || (l.in.PriorJournal != "" && !(t.e.Entity == schemas.EntityUser && t.e.Kind == schemas.OpCreate))
 			tries, err := l.send.do(sctx, lost, func(lost bool) error {
 				st = 0
 				var err error
@@ -349,7 +366,7 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 			e := t.e
 			e.Tries, e.Status, e.SCIMID, e.Outcome, e.Load, e.At = tries, st, id, outcome, l.in.Attempt, time.Now().UTC()
 			if err != nil {
-				e.Outcome, e.Error = OutcomeFailed, err.Error()
+				e.Outcome, e.Error, e.Status = OutcomeFailed, err.Error(), status(err)
 			}
 			l.remember(e)
 			l.journal.add(e)

@@ -33,12 +33,12 @@ func (l *loader) locationTasks() []task {
 			e := Entry{Op: opID(schemas.EntityLocation, c.Op, g.key), Entity: schemas.EntityLocation, Key: g.key, Kind: c.Op, Name: g.name}
 			switch c.Op {
 			case schemas.OpCreate:
-				out = append(out, task{e, func(ctx context.Context, lost bool) (string, string, error) {
+				out = append(out, task{e: e, run: func(ctx context.Context, lost bool) (string, string, error) {
 					return l.createGroup(ctx, g.key, g.name, lost)
 				}})
 			case schemas.OpUpdate:
 				renamed := slices.Contains(strings.Split(c.Fields, "\n"), "name") && loc != nil
-				out = append(out, task{e, func(ctx context.Context, _ bool) (string, string, error) {
+				out = append(out, task{e: e, run: func(ctx context.Context, _ bool) (string, string, error) {
 					id := l.groupID(g.key)
 					if !renamed {
 						return OutcomeUnchanged, id, nil // a Group carries only the name
@@ -51,7 +51,7 @@ func (l *loader) locationTasks() []task {
 					return OutcomeDone, id, err
 				}})
 			case schemas.OpDelete:
-				out = append(out, task{e, func(ctx context.Context, _ bool) (string, string, error) {
+				out = append(out, task{e: e, run: func(ctx context.Context, _ bool) (string, string, error) {
 					return l.deleteResource(ctx, "Groups", l.groupID(g.key))
 				}})
 			}
@@ -101,7 +101,7 @@ func (l *loader) userTasks(kinds ...string) func() []task {
 					return l.deleteResource(ctx, "Users", id)
 				}
 			}
-			out = append(out, task{e, run})
+			out = append(out, task{e: e, run: run})
 		}
 		return out
 	}
@@ -167,7 +167,36 @@ func (l *loader) findUser(ctx context.Context, u *schemas.User, byKeyOnly bool) 
 			}
 		}
 	}
-	return nil, nil
+	if byKeyOnly {
+		return nil, nil
+	}
+	// The server said the userName is taken, yet its filter finds it in no
+	// case we tried: its filter compares case-sensitively. Read its users
+	// once and compare here.
+	byName, err := l.targetUserNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return byName[strings.ToLower(u.UserName)], nil
+}
+
+// targetUserNames lists the target's users by lower-cased userName, read
+// once per load on the first conflict the filters cannot resolve.
+func (l *loader) targetUserNames(ctx context.Context) (map[string]scim.Resource, error) {
+	l.scanMu.Lock()
+	defer l.scanMu.Unlock()
+	if l.byName != nil {
+		return l.byName, nil
+	}
+	all, err := l.in.Client.Filter(ctx, "Users", "", 500)
+	if err != nil {
+		return nil, err
+	}
+	l.byName = map[string]scim.Resource{}
+	for _, r := range all {
+		l.byName[strings.ToLower(str(r, "userName"))] = r
+	}
+	return l.byName, nil
 }
 
 // knownUserID is key's SCIM id: from the baseline or this load, else
@@ -378,7 +407,7 @@ func (l *loader) memberTasks(kind string, byGroup map[string][]string) []task {
 		for i, chunk := range slices.Collect(slices.Chunk(users, l.in.ChunkSize)) {
 			e := Entry{Op: opID(entityMembership, kind, g+":"+chunk[0]), Entity: entityMembership, Key: g, Kind: kind,
 				Name: l.groupName(g), Members: chunk}
-			t := task{e, func(ctx context.Context, lost bool) (string, string, error) {
+			t := task{e: e, run: func(ctx context.Context, lost bool) (string, string, error) {
 				return l.changeMembers(ctx, kind, g, chunk, lost)
 			}}
 			if i == len(chunks) {

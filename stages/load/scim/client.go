@@ -274,3 +274,79 @@ func Eq(attr, value string) string {
 	b, _ := json.Marshal(value)
 	return fmt.Sprintf("%s eq %s", attr, b)
 }
+
+// SchemaBulkRequest is the URN of a /Bulk request.
+const SchemaBulkRequest = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+
+// BulkOp is one operation of a /Bulk request (RFC 7644 §3.7).
+type BulkOp struct {
+	Method string   `json:"method"`
+	BulkID string   `json:"bulkId,omitempty"`
+	Path   string   `json:"path"`
+	Data   Resource `json:"data,omitempty"`
+}
+
+// BulkResult is the server's answer to one operation of a /Bulk request.
+// Status is the HTTP status of the operation; ID is the new resource's id,
+// read from its location (the one place a bulk answer gives it).
+type BulkResult struct {
+	BulkID string
+	Status int
+	ID     string
+	Err    *Error // set when Status is not 2xx
+}
+
+// Bulk sends ops in one /Bulk request (failOnErrors unset: every operation
+// is tried) and returns the result of each, in the order of ops.
+func (c *Client) Bulk(ctx context.Context, ops []BulkOp) ([]BulkResult, error) {
+	body := map[string]any{"schemas": []string{SchemaBulkRequest}, "Operations": ops}
+	var out struct {
+		Operations []struct {
+			Method   string          `json:"method"`
+			BulkID   string          `json:"bulkId"`
+			Location string          `json:"location"`
+			Status   json.RawMessage `json:"status"`
+			Response json.RawMessage `json:"response"`
+		} `json:"Operations"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/Bulk", nil, body, &out); err != nil {
+		return nil, err
+	}
+	byID := map[string]int{}
+	for i, op := range ops {
+		byID[op.BulkID] = i
+	}
+	res := make([]BulkResult, len(ops))
+	seen := make([]bool, len(ops))
+	for n, o := range out.Operations {
+		i, ok := byID[o.BulkID]
+		if o.BulkID == "" && n < len(ops) {
+			i, ok = n, true // answers without bulkId come in request order
+		}
+		if !ok {
+			continue
+		}
+		r := BulkResult{BulkID: ops[i].BulkID, Status: statusOf(o.Status)}
+		if r.Status >= 200 && r.Status <= 299 {
+			r.ID = o.Location[strings.LastIndex(o.Location, "/")+1:]
+		} else {
+			r.Err = parseError(ops[i].Method, ops[i].Path, r.Status, o.Response)
+		}
+		res[i], seen[i] = r, true
+	}
+	for i, s := range seen {
+		if !s {
+			res[i] = BulkResult{BulkID: ops[i].BulkID, Err: &Error{Method: ops[i].Method, Path: ops[i].Path, Detail: "the /Bulk answer has no result for this operation"}}
+		}
+	}
+	return res, nil
+}
+
+// statusOf reads a status given as a number or a string ("201", or
+// RFC 7644's bulk form "201 Created").
+func statusOf(raw json.RawMessage) int {
+	s := strings.Trim(string(raw), `"`)
+	s, _, _ = strings.Cut(s, " ")
+	n, _ := strconv.Atoi(s)
+	return n
+}

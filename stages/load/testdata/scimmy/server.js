@@ -2,7 +2,7 @@
 // SCIMMY (protocol) behind express, with an in-memory store that enforces
 // userName uniqueness (409 uniqueness), as a real service provider does.
 //
-//   PORT=0 SCIMMY_TOKEN=… node server.js   → prints "listening http://127.0.0.1:<port>/scim/v2"
+//   PORT=0 SCIMMY_TOKEN=… [SCIMMY_BULK=1] node server.js   → prints "listening http://127.0.0.1:<port>/scim/v2"
 //
 // POST /_reset (same token) empties the store between tests.
 import express from "express";
@@ -18,7 +18,10 @@ SCIMMY.Config.set({
     patch: {supported: true},
     filter: {supported: true, maxResults: 1000},
     sort: {supported: true},
-    bulk: {supported: false},
+    // SCIMMY_BULK=1 offers /Bulk (the loader's fast path for creates).
+    bulk: process.env.SCIMMY_BULK === "1"
+        ? {supported: true, maxOperations: 1000, maxPayloadSize: 1048576}
+        : {supported: false},
     changePassword: {supported: false},
     etag: {supported: false},
 });
