@@ -268,3 +268,26 @@ func TestDefectiveSnapshotFails(t *testing.T) {
 		t.Errorf("empty key: err = %v", err)
 	}
 }
+
+// Access a load could not grant (Owed in the applied state) is granted
+// again by the next diff, while it is still an active location; a removed
+// location is not owed any more.
+func TestOwedAccessIsGrantedAgain(t *testing.T) {
+	owes := func(ids ...string) func(*schemas.User) {
+		return func(u *schemas.User) { u.Owed = schemas.JoinIDs(ids) }
+	}
+	base := []schemas.User{
+		applied(user("1", owes("PAR")), "LON"),
+		applied(user("2", owes("BER")), "LON", "PAR"), // BER is gone from Condeco
+		applied(user("3"), "LON", "PAR"),
+	}
+	in := world{users: []schemas.User{user("1"), user("2"), user("3")}, base: base}.input(t)
+	cs, err := Compare(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `update user 1 {locations: "" → "+PAR"} +[PAR] (access a previous load could not grant, granted again)`
+	if got := plan(cs); got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+}
