@@ -191,7 +191,6 @@ func TestLoadThroughFaults(t *testing.T) {
 	})
 }
 
-
 // TestLoadWithBulk loads day 1 through /Bulk (SCIMMY with bulk on), with
 // one user already in the server under the same userName in another case:
 // its create fails in the bulk answer with a 409 and is adopted on the
