@@ -142,7 +142,7 @@ func TestLoadThroughFaults(t *testing.T) {
 	f := loadFixture(t, proxy.URL)
 	f.env.Config.SCIM.Timeout = time.Second // a slow answer is a timeout: its outcome is unknown
 	var logs bytes.Buffer
-	f.env.Log = zerolog.New(&logs).Level(zerolog.DebugLevel)
+	f.env.Log = zerolog.New(zerolog.SyncWriter(&logs)).Level(zerolog.DebugLevel)
 	proxy.Refuse(`"externalId":"100042"`)
 	run, err := runDay(t, f, "day1")
 	var failed *load.FailedError

@@ -14,18 +14,6 @@ const token = process.env.SCIMMY_TOKEN || "test-token";
 const port = Number(process.env.PORT || 0);
 const stores = {Users: new Map(), Groups: new Map()};
 
-SCIMMY.Config.set({
-    patch: {supported: true},
-    filter: {supported: true, maxResults: 1000},
-    sort: {supported: true},
-    // SCIMMY_BULK=1 offers /Bulk (the loader's fast path for creates).
-    bulk: process.env.SCIMMY_BULK === "1"
-        ? {supported: true, maxOperations: 1000, maxPayloadSize: 1048576}
-        : {supported: false},
-    changePassword: {supported: false},
-    etag: {supported: false},
-});
-
 function declare(type, store, unique) {
     SCIMMY.Resources.declare(type)
         .ingress((resource, data) => {
@@ -88,6 +76,19 @@ app.use("/scim/v2", new SCIMMYRouters({
         return "condeco-sync-tests";
     },
 }));
+// After the routers: scimmy-routers turns patch, filter, sort and bulk on
+// when it is constructed.
+SCIMMY.Config.set({
+    patch: {supported: true},
+    filter: {supported: true, maxResults: 1000},
+    sort: {supported: true},
+    // SCIMMY_BULK=1 offers /Bulk (the loader's fast path for creates).
+    bulk: process.env.SCIMMY_BULK === "1"
+        ? {supported: true, maxOperations: 1000, maxPayloadSize: 1048576}
+        : {supported: false},
+    changePassword: {supported: false},
+    etag: {supported: false},
+});
 const server = app.listen(port, "127.0.0.1", () => {
     console.log(`listening http://127.0.0.1:${server.address().port}/scim/v2`);
 });
