@@ -31,9 +31,6 @@ type LoadOptions struct {
 // even with failed operations, its applied state becomes the baseline.
 func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	cfg := env.Config
-	if cfg.SCIM.Profile != "scim2" {
-		return &ConfigError{Msg: fmt.Sprintf("scim.profile %s: load speaks only the scim2 profile so far (the visitor profile is issue #5)", cfg.SCIM.Profile)}
-	}
 	ok, err := Approved(run)
 	if err != nil {
 		return fmt.Errorf("run %s has no diff to load: run it first (%w)", run.ID, err)
@@ -71,7 +68,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	in := load.Input{
 		Changes: filepath.Join(run.Dir, changes[0].Path),
 		Users:   filepath.Join(run.Dir, desired[0].Path), Locations: filepath.Join(run.Dir, desired[1].Path),
-		Client: client, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
+		Client: client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
 		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
 	}
 	if base != nil {
@@ -108,18 +105,7 @@ func checkedOutputs(run *Run, stage string, names ...string) ([]artifact.File, e
 	if err != nil {
 		return nil, err
 	}
-	var out []artifact.File
-	for _, n := range names {
-		f, ok := m.Output(stage + "/" + n)
-		if !ok {
-			return nil, fmt.Errorf("run %s: %s/manifest.json lists no %s", run.ID, stage, n)
-		}
-		if err := artifact.Check(run.Dir, f); err != nil {
-			return nil, fmt.Errorf("refusing to read it: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return checkedFiles(run, m, stage, names...)
 }
 
 // baselineStillCurrent refuses to load a change set made against a

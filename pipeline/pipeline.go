@@ -162,6 +162,12 @@ func verifiedInputs(run *Run, stage string, names ...string) ([]artifact.File, e
 	if m.SchemaVersion != schemas.Version {
 		return nil, fmt.Errorf("run %s: %s wrote snapshot layout %d, this program reads %d", run.ID, stage, m.SchemaVersion, schemas.Version)
 	}
+	return checkedFiles(run, m, stage, names...)
+}
+
+// checkedFiles returns the named outputs that manifest m of stage lists,
+// each checked against its sha256.
+func checkedFiles(run *Run, m *Manifest, stage string, names ...string) ([]artifact.File, error) {
 	var out []artifact.File
 	for _, n := range names {
 		f, ok := m.Output(stage + "/" + n)
