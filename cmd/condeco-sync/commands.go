@@ -303,20 +303,6 @@ func (a *app) scheduleCommand() *cobra.Command {
 	}
 }
 
-func (a *app) sandboxCommand() *cobra.Command {
-	var addr string
-	cmd := &cobra.Command{
-		Use:   "sandbox",
-		Short: "The embedded SCIM sandbox (a visitor-profile server)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return notBuilt("the sandbox", "#5")
-		},
-	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "HOST:PORT to listen on")
-	return cmd
-}
-
 func (a *app) runsCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "runs",

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/sandbox"
+	"github.com/spf13/cobra"
+)
+
+// sandboxCommand serves the embedded SCIM sandbox until SIGINT or SIGTERM.
+// It takes from the config what the loader uses, so that the two agree:
+// the token (scim.token_env or scim.token_file), the extension URN, and by
+// default the address of scim.url; its data goes to <data>/sandbox.
+func (a *app) sandboxCommand() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "The embedded SCIM sandbox (a visitor-profile server)",
+		Long: `sandbox serves a SCIM 2.0 server that behaves like Eptura Visitor, for demos and tests:
+/Users with the visitor extension, /Locations, no /Groups; userName must equal the primary
+work email, userNames are unique, phone numbers are E.164. It answers only requests with
+the token of the config (scim.token_env or scim.token_file). Its data is kept in
+<data>/sandbox/store.json, and every invitation it would email is a line of
+<data>/sandbox/invitations.jsonl.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			token, err := a.cfg.Token(a.getenv)
+			if err != nil {
+				return err
+			}
+			if addr == "" {
+				u, err := url.Parse(a.cfg.SCIM.URL)
+				if err != nil || u.Host == "" {
+					return usageErr("--addr is needed: scim.url %q names no host", a.cfg.SCIM.URL)
+				}
+				addr = u.Host
+			}
+			dir := filepath.Join(a.cfg.Data, "sandbox")
+			sb, err := sandbox.New(dir, token, a.cfg.SCIM.Extension)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				sb.Close()
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(sctx)
+			}()
+			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Msg("sandbox listening")
+			err = srv.Serve(ln)
+			if cerr := sb.Close(); cerr != nil {
+				return cerr
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				a.log.Info().Msg("sandbox stopped; its data is saved")
+				return nil
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "", "HOST:PORT to listen on (default: the host of scim.url)")
+	return cmd
+}

@@ -1,0 +1,244 @@
+// Package sandbox is condeco-sync's embedded SCIM 2.0 server: a stand-in
+// for Eptura Visitor for demos and tests of the visitor profile. The SCIM
+// protocol (routing, schema validation, filters, paging, errors) is
+// github.com/elimity-com/scim; this package adds what Eptura Visitor
+// enforces on top:
+//
+//   - /Users with the visitor extension schema declared, /Locations as a
+//     resource type, /Groups answered as not supported (501);
+//   - userName must equal the primary work email (400 invalidValue);
+//   - a duplicate userName, in any case, is a 409 uniqueness;
+//   - phone numbers must be E.164 (400 invalidValue);
+//   - a user created with sendInvitation true gets a line in the
+//     invitations.jsonl outbox (sendInvitation is write-only: never stored);
+//   - a bearer token is required.
+//
+// Its data lives in a file under its data directory and survives restarts.
+package sandbox
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Files under the sandbox's data directory.
+const (
+	InvitationsFile = "invitations.jsonl" // the outbox: one line per invitation the target would email
+)
+
+// Base is the path the SCIM API is served under: a URL of
+// http://HOST:PORT/scim/v2.
+const Base = "/scim/v2"
+
+// SchemaLocation is the schema of a /Locations resource; it matches what
+// the visitor profile of the loader sends.
+const SchemaLocation = "urn:condeco-sync:scim:schemas:visitor:1.0:Location"
+
+// Sandbox is a running sandbox's state.
+type Sandbox struct {
+	dir       string
+	token     string
+	extension string
+	store     *store
+	scim      scim.Server
+
+	outboxMu sync.Mutex
+}
+
+// New opens (or makes) the sandbox whose data is in dir, answering only
+// requests that carry token, with the visitor extension schema extension.
+func New(dir, token, extension string) (*Sandbox, error) {
+	if token == "" {
+		return nil, fmt.Errorf("the sandbox needs a bearer token")
+	}
+	st, err := openStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{dir: dir, token: token, extension: extension, store: st}
+	users := &handler{s: s, typ: "Users", core: coreUser, check: s.checkUser, created: s.invite}
+	locations := &handler{s: s, typ: "Locations", core: SchemaLocation}
+	s.scim, err = scim.NewServer(&scim.ServerArgs{
+		ServiceProviderConfig: &scim.ServiceProviderConfig{
+			DocumentationURI: optional.NewString("condeco-sync sandbox: a stand-in for Eptura Visitor"),
+			AuthenticationSchemes: []scim.AuthenticationScheme{{Type: scim.AuthenticationTypeOauthBearerToken,
+				Name: "Bearer token", Description: "Authorization: Bearer <token>", Primary: true}},
+			MaxResults: 200, SupportFiltering: true, SupportPatch: true,
+		},
+		ResourceTypes: []scim.ResourceType{
+			{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users", Description: optional.NewString("User Account"),
+				Schema: schema.CoreUserSchema(),
+				SchemaExtensions: []scim.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()},
+					{Schema: visitorExtension(extension)}},
+				Handler: users},
+			{ID: optional.NewString("Location"), Name: "Location", Endpoint: "/Locations", Description: optional.NewString("A site visitors come to"),
+				Schema: locationSchema(), Handler: locations},
+		},
+	})
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close saves the sandbox's data.
+func (s *Sandbox) Close() error { return s.store.close() }
+
+// ServeHTTP answers a SCIM request under Base, after checking its token.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path, ok := strings.CutPrefix(r.URL.Path, strings.TrimSuffix(Base, "/v2"))
+	if !ok {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "the SCIM API is under " + Base})
+		return
+	}
+	auth, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(auth), []byte(s.token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="condeco-sync sandbox"`)
+		writeError(w, scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "a valid bearer token is required"})
+		return
+	}
+	if p := strings.TrimPrefix(path, "/v2"); p == "/Groups" || strings.HasPrefix(p, "/Groups/") {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotImplemented,
+			Detail: "Groups are not supported by this service provider: locations and access travel on the user (" + s.extension + ")"})
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = path
+	s.scim.ServeHTTP(w, r2)
+}
+
+func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+// checkUser enforces the visitor rules on a user about to be stored;
+// others are the users already stored, without this one.
+func (s *Sandbox) checkUser(attrs map[string]any, others map[string]*record) error {
+	userName, _ := attrs["userName"].(string)
+	if !strings.EqualFold(userName, primaryWorkEmail(attrs)) {
+		return invalid("userName %q must equal the primary work email (emails with type work and primary true)", userName)
+	}
+	for _, o := range others {
+		if n, _ := o.Attributes["userName"].(string); strings.EqualFold(n, userName) {
+			return scimerrors.ScimError{ScimType: scimerrors.ScimTypeUniqueness, Status: http.StatusConflict,
+				Detail: fmt.Sprintf("userName %q is already taken (by user %s)", userName, o.ID)}
+		}
+	}
+	phones, _ := attrs["phoneNumbers"].([]any)
+	for _, p := range phones {
+		m, _ := p.(map[string]any)
+		v, _ := m["value"].(string)
+		if !isE164(v) {
+			return invalid("phone number %q is not in E.164 format (+ country code and number, no spaces)", v)
+		}
+	}
+	return nil
+}
+
+func invalid(format string, a ...any) error {
+	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest, Detail: fmt.Sprintf(format, a...)}
+}
+
+func primaryWorkEmail(attrs map[string]any) string {
+	emails, _ := attrs["emails"].([]any)
+	for _, e := range emails {
+		m, _ := e.(map[string]any)
+		if t, _ := m["type"].(string); t == "work" && m["primary"] == true {
+			v, _ := m["value"].(string)
+			return v
+		}
+	}
+	return ""
+}
+
+// isE164 reports whether v is a valid phone number written in E.164.
+func isE164(v string) bool {
+	n, err := phonenumbers.Parse(v, "")
+	return err == nil && strings.HasPrefix(v, "+") && phonenumbers.IsValidNumber(n) &&
+		phonenumbers.Format(n, phonenumbers.E164) == v
+}
+
+// invite takes sendInvitation off a user just created and, when it was
+// true, appends the invitation to the outbox.
+func (s *Sandbox) invite(rec *record) error {
+	ext, _ := rec.Attributes[s.extension].(map[string]any)
+	send := ext != nil && ext["sendInvitation"] == true
+	if ext != nil {
+		delete(ext, "sendInvitation")
+	}
+	if !send {
+		return nil
+	}
+	name, _ := rec.Attributes["name"].(map[string]any)
+	line, err := json.Marshal(map[string]any{"at": rec.Created, "id": rec.ID, "userName": rec.Attributes["userName"],
+		"givenName": name["givenName"], "familyName": name["familyName"]})
+	if err != nil {
+		return err
+	}
+	s.outboxMu.Lock()
+	defer s.outboxMu.Unlock()
+	f, err := os.OpenFile(filepath.Join(s.dir, InvitationsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// visitorExtension is the user extension of the visitor profile
+// (DESIGN §5): defaultLocation, locations [{value, display, role}] and the
+// write-only sendInvitation.
+func visitorExtension(urn string) schema.Schema {
+	return schema.Schema{
+		ID: urn, Name: optional.NewString("VisitorUser"), Description: optional.NewString("Locations and access in Eptura Visitor"),
+		Attributes: []schema.CoreAttribute{
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{Name: "defaultLocation"})),
+			schema.ComplexCoreAttribute(schema.ComplexParams{Name: "locations", MultiValued: true, SubAttributes: []schema.SimpleParams{
+				schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true}),
+				schema.SimpleStringParams(schema.StringParams{Name: "display"}),
+				schema.SimpleStringParams(schema.StringParams{Name: "role", CanonicalValues: []string{"user", "admin"}}),
+			}}),
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{Name: "sendInvitation",
+				Mutability: schema.AttributeMutabilityWriteOnly(), Returned: schema.AttributeReturnedNever()})),
+		},
+	}
+}
+
+// locationSchema is the schema of /Locations.
+func locationSchema() schema.Schema {
+	str := func(name string) schema.SimpleParams {
+		return schema.SimpleStringParams(schema.StringParams{Name: name})
+	}
+	return schema.Schema{
+		ID: SchemaLocation, Name: optional.NewString("Location"), Description: optional.NewString("A site visitors come to"),
+		Attributes: []schema.CoreAttribute{
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{Name: "displayName", Required: true})),
+			schema.ComplexCoreAttribute(schema.ComplexParams{Name: "address", SubAttributes: []schema.SimpleParams{
+				str("streetAddress"), str("locality"), str("region"), str("postalCode"), str("country")}}),
+			schema.SimpleCoreAttribute(str("timeZone")),
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{Name: "active"})),
+		},
+	}
+}
+
+// now is the clock of the sandbox's records.
+var now = func() time.Time { return time.Now().UTC() }
