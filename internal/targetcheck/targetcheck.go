@@ -20,11 +20,19 @@ import (
 
 // State is every user and group of a SCIM server, read back.
 type State struct {
-	Users  map[string]scim.Resource // by externalId
-	Groups map[string][]string      // group externalId → member externalIds, sorted
+	Users     map[string]scim.Resource // by externalId
+	Groups    map[string][]string      // group externalId → member externalIds, sorted
+	Locations map[string]scim.Resource // /Locations by externalId (visitor profile), when the server has them
 }
 
-func Read(t testing.TB, url, token string) State {
+// Read reads a scim2-profile server back: users and groups.
+func Read(t testing.TB, url, token string) State { return read(t, url, token, false) }
+
+// ReadVisitor reads a visitor-profile server back: users and, when the
+// server lists them, /Locations.
+func ReadVisitor(t testing.TB, url, token string) State { return read(t, url, token, true) }
+
+func read(t testing.TB, url, token string, visitor bool) State {
 	t.Helper()
 	c, err := scim.New(url, token, 10*time.Second)
 	if err != nil {
@@ -50,6 +58,23 @@ func Read(t testing.TB, url, token string) State {
 		names[strings.ToLower(name)] = true
 		s.Users[ext] = u
 		byID[u["id"].(string)] = ext
+	}
+	if visitor {
+		types, err := c.ResourceTypes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(types, "/Locations") {
+			s.Locations = map[string]scim.Resource{}
+			locs, err := c.Filter(ctx, "Locations", "", 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range locs {
+				s.Locations[l["externalId"].(string)] = l
+			}
+		}
+		return s
 	}
 	groups, err := c.Filter(ctx, "Groups", "", 500)
 	if err != nil {
@@ -82,9 +107,18 @@ func Read(t testing.TB, url, token string) State {
 // location's group holds exactly the users granted it, and its admin
 // group the admins whose default location it is. And the applied state is
 // the desired state for every user that is not held.
-func Check(t testing.TB, token, url, runDir string) {
+func Check(t testing.TB, token, url, runDir string) { check(t, token, url, runDir, "") }
+
+// CheckVisitor is Check for the visitor profile, whose user extension is
+// ext: each user's locations attribute lists exactly the locations granted
+// it, with role admin at its default location when it is an admin, and
+// /Locations (when the server has it) holds the applied locations.
+func CheckVisitor(t testing.TB, token, url, runDir, ext string) { check(t, token, url, runDir, ext) }
+
+func check(t testing.TB, token, url, runDir, ext string) {
 	t.Helper()
-	got := Read(t, url, token)
+	visitor := ext != ""
+	got := read(t, url, token, visitor)
 	applied, err := parquetio.ReadAll[schemas.User](filepath.Join(runDir, "load", "state", "users.parquet"))
 	if err != nil {
 		t.Fatal(err)
@@ -123,11 +157,14 @@ func Check(t testing.TB, token, url, runDir string) {
 			t.Errorf("user %s (%s) is not in the server", key, u.UserName)
 			continue
 		}
-		emails, _ := r["emails"].([]any)
 		name, _ := r["name"].(map[string]any)
 		if r["userName"] != u.UserName || r["active"] != u.Active || name["givenName"] != u.GivenName ||
-			name["familyName"] != u.FamilyName || len(emails) != 1 || emails[0].(map[string]any)["value"] != u.Email {
+			name["familyName"] != u.FamilyName || !slices.Equal(emails(r), wantEmails(u, visitor)) {
 			t.Errorf("user %s in the server: %v; want %+v", key, r, u)
+		}
+		if visitor {
+			checkAccess(t, r, u, ext)
+			continue
 		}
 		phones, _ := r["phoneNumbers"].([]any)
 		var wantPhones []string
@@ -150,6 +187,19 @@ func Check(t testing.TB, token, url, runDir string) {
 			wantGroups[u.DefaultLocation+":admins"] = append(wantGroups[u.DefaultLocation+":admins"], key)
 		}
 	}
+	if visitor {
+		if got.Locations != nil {
+			if len(got.Locations) != len(locs) {
+				t.Errorf("server has %d locations, the applied state %d", len(got.Locations), len(locs))
+			}
+			for _, l := range locs {
+				if r, ok := got.Locations[l.LocationID]; !ok || r["displayName"] != l.Name {
+					t.Errorf("location %s (%s) in the server: %v", l.LocationID, l.Name, r)
+				}
+			}
+		}
+		return
+	}
 	for g, members := range wantGroups {
 		sort.Strings(members)
 		if !slices.Equal(got.Groups[g], members) {
@@ -161,6 +211,59 @@ func Check(t testing.TB, token, url, runDir string) {
 		if _, ok := wantGroups[g]; !ok {
 			t.Errorf("group %s is in the server, not in the applied state", g)
 		}
+	}
+}
+
+// emails lists a user's emails as "type:value".
+func emails(r scim.Resource) []string {
+	var out []string
+	list, _ := r["emails"].([]any)
+	for _, e := range list {
+		m := e.(map[string]any)
+		out = append(out, fmt.Sprint(m["type"], ":", m["value"]))
+	}
+	return out
+}
+
+// wantEmails is emails for the applied user u: in the visitor profile the
+// primary work email is the userName, and a different Condeco email goes
+// along as "other".
+func wantEmails(u schemas.User, visitor bool) []string {
+	if !visitor {
+		return []string{"work:" + u.Email}
+	}
+	out := []string{"work:" + u.UserName}
+	if !strings.EqualFold(u.Email, u.UserName) {
+		out = append(out, "other:"+u.Email)
+	}
+	return out
+}
+
+// checkAccess compares a visitor-profile user's extension with the
+// applied state.
+func checkAccess(t testing.TB, r scim.Resource, u schemas.User, ext string) {
+	t.Helper()
+	e, _ := r[ext].(map[string]any)
+	if e["defaultLocation"] != u.DefaultLocation {
+		t.Errorf("user %s: defaultLocation %v, want %s", u.UserID, e["defaultLocation"], u.DefaultLocation)
+	}
+	var got, want []string
+	list, _ := e["locations"].([]any)
+	for _, l := range list {
+		m := l.(map[string]any)
+		got = append(got, fmt.Sprint(m["value"], ":", m["role"]))
+	}
+	for _, g := range u.GrantedIDs() {
+		role := "user"
+		if u.Admin && g == u.DefaultLocation {
+			role = "admin"
+		}
+		want = append(want, g+":"+role)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("user %s: locations %v, want %v", u.UserID, got, want)
 	}
 }
 

@@ -37,7 +37,7 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 		if u == nil {
 			continue // the one-request path reports it
 		}
-		op := scim.BulkOp{Method: "POST", BulkID: t.e.Key, Path: "/Users", Data: userResource(u)}
+		op := scim.BulkOp{Method: "POST", BulkID: t.e.Key, Path: "/Users", Data: l.newUser(u, l.userChange[t.e.Key], nil)}
 		b, _ := json.Marshal(op)
 		if len(ops) > 0 && (len(ops) == limit || (payload > 0 && size+len(b)+512 > payload)) {
 			batches, batchTasks = append(batches, ops), append(batchTasks, ts)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -45,6 +46,8 @@ type Input struct {
 	Attempt      int
 
 	Client      *scim.Client
+	Profile     string  // scim.profile: ProfileSCIM2 or ProfileVisitor
+	Extension   string  // scim.extension (visitor profile); "": DefaultExtension
 	Concurrency int     // scim.concurrency
 	MaxRPS      float64 // scim.max_rps; 0: no limit
 	ChunkSize   int     // members per group PATCH; 0: DefaultChunkSize
@@ -69,17 +72,21 @@ func (e *FailedError) Error() string {
 
 // loader is one attempt of a load.
 type loader struct {
-	in      Input
-	send    *sender
-	spc     *scim.ServiceProviderConfig
-	journal *journal
-	prog    *progress
+	in   Input
+	prof profile
+	send *sender
+	spc  *scim.ServiceProviderConfig
+	// hasLocations: the target lists /Locations (visitor profile).
+	hasLocations bool
+	journal      *journal
+	prog         *progress
 
-	changes  []schemas.Change
-	desired  map[string]*schemas.User // by UserID: the desired rows of the users with changes
-	base     map[string]*schemas.User // by UserID: the baseline rows of the users with changes
-	locs     map[string]*schemas.Location
-	baseLocs map[string]*schemas.Location
+	changes    []schemas.Change
+	userChange map[string]*schemas.Change // by UserID
+	desired    map[string]*schemas.User   // by UserID: the desired rows of the users with changes
+	base       map[string]*schemas.User   // by UserID: the baseline rows of the users with changes
+	locs       map[string]*schemas.Location
+	baseLocs   map[string]*schemas.Location
 
 	mu         sync.Mutex
 	outcomes   map[string]Entry              // by op id, the latest: carried over and this attempt
@@ -105,7 +112,15 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if in.ChunkSize <= 0 {
 		in.ChunkSize = DefaultChunkSize
 	}
-	l := &loader{in: in, send: newSender(in.MaxRPS, in.Log), outcomes: map[string]Entry{}, pairs: map[pairKey]string{},
+	if in.Extension == "" {
+		in.Extension = DefaultExtension
+	}
+	switch in.Profile {
+	case ProfileSCIM2, ProfileVisitor:
+	default:
+		return res, fmt.Errorf("scim.profile %q is not %s or %s", in.Profile, ProfileVisitor, ProfileSCIM2)
+	}
+	l := &loader{in: in, prof: profile{visitor: in.Profile == ProfileVisitor, extension: in.Extension}, send: newSender(in.MaxRPS, in.Log), outcomes: map[string]Entry{}, pairs: map[pairKey]string{},
 		userIDs: map[string]string{}, groupIDs: map[string]string{}}
 	if err := l.read(); err != nil {
 		return res, err
@@ -127,6 +142,17 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	l.spc = spc
 	res.Details["service_provider"] = map[string]any{"patch": spc.Patch.Supported, "bulk": spc.Bulk.Supported,
 		"bulk_max_operations": spc.Bulk.MaxOperations, "bulk_max_payload": spc.Bulk.MaxPayloadSize}
+	if l.prof.visitor {
+		var types []string
+		if _, err := l.send.do(ctx, false, func(bool) (err error) {
+			types, err = in.Client.ResourceTypes(ctx)
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("reading the service provider's resource types: %w", err)
+		}
+		l.hasLocations = slices.Contains(types, "/Locations")
+		res.Details["resource_types"] = types
+	}
 	res.Outputs = append(res.Outputs, stages.Output{Path: JournalFile})
 	if l.journal, err = openJournal(dir+"/"+JournalFile, carried); err != nil {
 		return res, err
@@ -171,9 +197,13 @@ func (l *loader) read() error {
 		return err
 	}
 	keys := map[string]bool{}
-	for _, c := range l.changes {
-		if c.Entity == schemas.EntityUser && c.Op != schemas.OpHold {
-			keys[c.Key] = true
+	l.userChange = map[string]*schemas.Change{}
+	for i, c := range l.changes {
+		if c.Entity == schemas.EntityUser {
+			l.userChange[c.Key] = &l.changes[i]
+			if c.Op != schemas.OpHold {
+				keys[c.Key] = true
+			}
 		}
 	}
 	keep := func(k string) bool { return keys[k] }

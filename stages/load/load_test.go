@@ -39,7 +39,7 @@ func TestReadJournal(t *testing.T) {
 func TestUserPatch(t *testing.T) {
 	u := &schemas.User{UserName: "a@example.com", GivenName: "A", FamilyName: "B", Email: "a@example.com",
 		PhoneMobile: "+447911100999", Department: "Legal", Active: true}
-	ops := userPatch(u, "givenName\nfamilyName\nworkPhone\nmobilePhone\ndepartment\ncostCenter\ncountry\nadmin")
+	ops := profile{}.userPatch(u, "givenName\nfamilyName\nworkPhone\nmobilePhone\ndepartment\ncostCenter\ncountry\nadmin")
 	var got []string
 	for _, op := range ops {
 		got = append(got, op.Op+" "+op.Path)
@@ -48,7 +48,7 @@ func TestUserPatch(t *testing.T) {
 	if strings.Join(got, ", ") != want {
 		t.Errorf("ops: %s\nwant: %s", strings.Join(got, ", "), want)
 	}
-	if ops := userPatch(u, "country\nuserType\nadmin\ndefaultLocation"); len(ops) != 0 {
+	if ops := (profile{}).userPatch(u, "country\nuserType\nadmin\ndefaultLocation"); len(ops) != 0 {
 		t.Errorf("fields without a SCIM attribute made a PATCH: %v", ops)
 	}
 }
@@ -78,5 +78,46 @@ func TestRetryable(t *testing.T) {
 		if d := backoff(n); d < min(backoffBase<<(n-1), backoffMax)/2 || d > backoffMax {
 			t.Errorf("backoff(%d) = %v", n, d)
 		}
+	}
+}
+
+// The visitor profile's locations attribute after a change: granted
+// locations join as role user, admin rights move with the default
+// location, and what a person granted by hand (PAR as admin, HQ) stays
+// as it is (rule 5).
+func TestVisitorAccess(t *testing.T) {
+	l := &loader{
+		desired: map[string]*schemas.User{"1": {UserID: "1", Admin: true, DefaultLocation: "MAN"}},
+		base:    map[string]*schemas.User{"1": {UserID: "1", Admin: true, DefaultLocation: "LON"}},
+		locs:    map[string]*schemas.Location{"LON": {Name: "London"}, "MAN": {Name: "Manchester"}, "BER": {Name: "Berlin"}},
+	}
+	current := []any{
+		map[string]any{"value": "LON", "role": "admin"},
+		map[string]any{"value": "PAR", "role": "admin"},
+		map[string]any{"value": "HQ", "role": "user"},
+	}
+	got := l.visitorAccess(current, &schemas.Change{Key: "1", Grant: "BER"})
+	var roles []string
+	for _, e := range got {
+		m := e.(map[string]any)
+		roles = append(roles, m["value"].(string)+":"+m["role"].(string))
+	}
+	want := "LON:user PAR:admin HQ:user BER:user MAN:admin"
+	if strings.Join(roles, " ") != want {
+		t.Errorf("locations %v, want %s", roles, want)
+	}
+
+	// The visitor profile's primary work email is the userName; a
+	// different Condeco email goes along as "other", and a new userName
+	// moves the email with it.
+	u := &schemas.User{UserName: "ada@example.com", Email: "ada.lovelace@example.com"}
+	p := profile{visitor: true, extension: DefaultExtension}
+	ops := p.userPatch(u, "userName")
+	if len(ops) != 2 || ops[1].Path != "emails" {
+		t.Fatalf("userName change in the visitor profile: %+v, want userName and emails replaced", ops)
+	}
+	emails := ops[1].Value.([]any)
+	if len(emails) != 2 || emails[0].(map[string]any)["value"] != "ada@example.com" || emails[1].(map[string]any)["type"] != "other" {
+		t.Errorf("emails %v", emails)
 	}
 }

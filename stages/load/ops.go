@@ -28,13 +28,19 @@ func (l *loader) locationTasks() []task {
 		if c.Entity != schemas.EntityLocation {
 			continue
 		}
+		if l.prof.visitor {
+			if t, ok := l.visitorLocationTask(c); ok {
+				out = append(out, t)
+			}
+			continue
+		}
 		loc := l.locs[c.Key]
 		for _, g := range []struct{ key, name string }{{c.Key, c.Name}, {adminKey(c.Key), adminName(c.Name)}} {
 			e := Entry{Op: opID(schemas.EntityLocation, c.Op, g.key), Entity: schemas.EntityLocation, Key: g.key, Kind: c.Op, Name: g.name}
 			switch c.Op {
 			case schemas.OpCreate:
 				out = append(out, task{e: e, run: func(ctx context.Context, lost bool) (string, string, error) {
-					return l.createGroup(ctx, g.key, g.name, lost)
+					return l.createNamed(ctx, "Groups", groupResource(g.name, g.key), g.key, g.name, lost)
 				}})
 			case schemas.OpUpdate:
 				renamed := slices.Contains(strings.Split(c.Fields, "\n"), "name") && loc != nil
@@ -46,7 +52,7 @@ func (l *loader) locationTasks() []task {
 					if id == "" {
 						return "", "", permanentf("group %s is not in the baseline: it cannot be renamed", g.key)
 					}
-					err := l.patchGroup(ctx, id, []scim.PatchOp{{Op: "replace", Path: "displayName", Value: g.name}},
+					err := l.patchResource(ctx, "Groups", id, []scim.PatchOp{{Op: "replace", Path: "displayName", Value: g.name}},
 						func(r scim.Resource) { r["displayName"] = g.name })
 					return OutcomeDone, id, err
 				}})
@@ -72,10 +78,10 @@ func (l *loader) userTasks(kinds ...string) func() []task {
 			var run func(ctx context.Context, lost bool) (string, string, error)
 			switch c.Op {
 			case schemas.OpCreate:
-				run = func(ctx context.Context, lost bool) (string, string, error) { return l.createUser(ctx, c.Key, lost) }
+				run = func(ctx context.Context, lost bool) (string, string, error) { return l.createUser(ctx, &c, lost) }
 			case schemas.OpUpdate, schemas.OpReactivate:
 				run = func(ctx context.Context, _ bool) (string, string, error) {
-					return l.updateUser(ctx, c.Key, l.desired[c.Key], c.Fields)
+					return l.updateUser(ctx, l.desired[c.Key], &c)
 				}
 			case schemas.OpDeactivate:
 				run = func(ctx context.Context, _ bool) (string, string, error) {
@@ -90,7 +96,7 @@ func (l *loader) userTasks(kinds ...string) func() []task {
 					}
 					off := *u
 					off.Active = false
-					return l.updateUser(ctx, c.Key, &off, c.Fields)
+					return l.updateUser(ctx, &off, &c)
 				}
 			case schemas.OpDelete:
 				run = func(ctx context.Context, _ bool) (string, string, error) {
@@ -108,7 +114,8 @@ func (l *loader) userTasks(kinds ...string) func() []task {
 }
 
 // createUser creates a user, or adopts it when the target has it already.
-func (l *loader) createUser(ctx context.Context, key string, lost bool) (string, string, error) {
+func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (string, string, error) {
+	key := c.Key
 	u := l.desired[key]
 	if u == nil {
 		return "", "", permanentf("user %s is not in the desired state", key)
@@ -120,7 +127,7 @@ func (l *loader) createUser(ctx context.Context, key string, lost bool) (string,
 			return OutcomeDone, str(r, "id"), nil
 		}
 	}
-	r, err := l.in.Client.Create(ctx, "Users", userResource(u))
+	r, err := l.in.Client.Create(ctx, "Users", l.newUser(u, c, nil))
 	if err == nil {
 		return OutcomeDone, str(r, "id"), nil
 	}
@@ -138,10 +145,20 @@ func (l *loader) createUser(ctx context.Context, key string, lost bool) (string,
 		return "", "", permanentf("userName %s belongs to another user in the target (externalId %s): not adopted", u.UserName, ext)
 	}
 	id := str(found, "id")
-	if _, err := l.in.Client.Replace(ctx, "Users", id, userResource(u)); err != nil {
+	if _, err := l.in.Client.Replace(ctx, "Users", id, l.newUser(u, c, found)); err != nil {
 		return "", "", err
 	}
 	return OutcomeAdopted, id, nil
+}
+
+// newUser is the whole resource of a user that change c creates: for a
+// create (found nil), with the invitation the run asks for; for an
+// adoption of found, keeping the access found has (rule 5).
+func (l *loader) newUser(u *schemas.User, c *schemas.Change, found scim.Resource) scim.Resource {
+	if !l.prof.visitor {
+		return l.prof.userResource(u, nil, false)
+	}
+	return l.prof.userResource(u, l.visitorAccess(l.currentAccess(found), c), found == nil && u.SendInvitation)
 }
 
 // findUser looks for u in the target by externalId and, unless byKeyOnly,
@@ -212,9 +229,10 @@ func (l *loader) knownUserID(ctx context.Context, key string) (string, error) {
 	return str(r, "id"), nil
 }
 
-// updateUser sends u's changed fields: a PATCH of those attributes where
-// the server supports PATCH, else a PUT of the whole user.
-func (l *loader) updateUser(ctx context.Context, key string, u *schemas.User, fields string) (string, string, error) {
+// updateUser sends u's changed fields (change c): a PATCH of those
+// attributes where the server supports PATCH, else a PUT of the whole user.
+func (l *loader) updateUser(ctx context.Context, u *schemas.User, c *schemas.Change) (string, string, error) {
+	key := c.Key
 	if u == nil {
 		return "", "", permanentf("user %s is not in the desired state", key)
 	}
@@ -225,11 +243,14 @@ func (l *loader) updateUser(ctx context.Context, key string, u *schemas.User, fi
 	if id == "" {
 		return "", "", permanentf("user %s is not in the target (deleted there by hand?); the next run creates it if the baseline loses it", key)
 	}
+	if l.prof.visitor {
+		return l.updateVisitorUser(ctx, id, u, c)
+	}
 	if !l.spc.Patch.Supported {
-		_, err := l.in.Client.Replace(ctx, "Users", id, userResource(u))
+		_, err := l.in.Client.Replace(ctx, "Users", id, l.prof.userResource(u, nil, false))
 		return OutcomeDone, id, err
 	}
-	ops := userPatch(u, fields)
+	ops := l.prof.userPatch(u, c.Fields)
 	if len(ops) == 0 {
 		return OutcomeUnchanged, id, nil // only fields that travel as group membership, or none in SCIM
 	}
@@ -249,49 +270,49 @@ func (l *loader) deleteResource(ctx context.Context, typ, id string) (string, st
 	return OutcomeDone, id, err
 }
 
-// createGroup creates a location's group (or admin group), or adopts one
-// the target has already: same externalId, or same displayName and no
-// externalId.
-func (l *loader) createGroup(ctx context.Context, key, name string, lost bool) (string, string, error) {
+// createNamed creates res, a location's group (or admin group) or
+// /Locations resource, or adopts one the target has already: same
+// externalId, or same displayName and no externalId.
+func (l *loader) createNamed(ctx context.Context, typ string, res scim.Resource, key, name string, lost bool) (string, string, error) {
 	if lost {
-		if r, err := l.findGroup(ctx, key, ""); err != nil {
+		if r, err := l.findNamed(ctx, typ, key, ""); err != nil {
 			return "", "", err
 		} else if r != nil {
 			return OutcomeDone, str(r, "id"), nil
 		}
 	}
-	r, err := l.in.Client.Create(ctx, "Groups", groupResource(name, key))
+	r, err := l.in.Client.Create(ctx, typ, res)
 	if err == nil {
 		return OutcomeDone, str(r, "id"), nil
 	}
 	if !scim.IsStatus(err, http.StatusConflict) {
 		return "", "", err
 	}
-	found, ferr := l.findGroup(ctx, key, name)
+	found, ferr := l.findNamed(ctx, typ, key, name)
 	if ferr != nil || found == nil {
-		return "", "", permanent{fmt.Errorf("%w (and no group with this externalId or displayName could be found to adopt)", err)}
+		return "", "", permanent{fmt.Errorf("%w (and no resource with this externalId or displayName could be found to adopt)", err)}
 	}
 	id := str(found, "id")
 	switch ext := str(found, "externalId"); ext {
 	case key:
 	case "":
-		if err := l.patchGroup(ctx, id, []scim.PatchOp{{Op: "replace", Path: "externalId", Value: key}},
+		if err := l.patchResource(ctx, typ, id, []scim.PatchOp{{Op: "replace", Path: "externalId", Value: key}},
 			func(r scim.Resource) { r["externalId"] = key }); err != nil {
 			return "", "", err
 		}
 	default:
-		return "", "", permanentf("group %q belongs to another location in the target (externalId %s): not adopted", name, ext)
+		return "", "", permanentf("%s %q belongs to another location in the target (externalId %s): not adopted", typ, name, ext)
 	}
 	return OutcomeAdopted, id, nil
 }
 
-func (l *loader) findGroup(ctx context.Context, key, name string) (scim.Resource, error) {
+func (l *loader) findNamed(ctx context.Context, typ, key, name string) (scim.Resource, error) {
 	filters := []string{scim.Eq("externalId", key)}
 	if name != "" {
 		filters = append(filters, scim.Eq("displayName", name))
 	}
 	for _, f := range filters {
-		rs, err := l.in.Client.Filter(ctx, "Groups", f, 10)
+		rs, err := l.in.Client.Filter(ctx, typ, f, 10)
 		if err != nil || len(rs) > 0 {
 			if len(rs) > 0 {
 				return rs[0], err
@@ -302,20 +323,20 @@ func (l *loader) findGroup(ctx context.Context, key, name string) (scim.Resource
 	return nil, nil
 }
 
-// patchGroup PATCHes a group, or where the server has no PATCH, reads it,
-// changes it with edit and PUTs it back (members included).
-func (l *loader) patchGroup(ctx context.Context, id string, ops []scim.PatchOp, edit func(scim.Resource)) error {
+// patchResource PATCHes /typ/id, or where the server has no PATCH, reads
+// it, changes it with edit and PUTs it back (a group's members included).
+func (l *loader) patchResource(ctx context.Context, typ, id string, ops []scim.PatchOp, edit func(scim.Resource)) error {
 	if l.spc.Patch.Supported {
-		_, err := l.in.Client.Patch(ctx, "Groups", id, ops)
+		_, err := l.in.Client.Patch(ctx, typ, id, ops)
 		return err
 	}
-	r, err := l.in.Client.Get(ctx, "Groups", id)
+	r, err := l.in.Client.Get(ctx, typ, id)
 	if err != nil {
 		return err
 	}
 	delete(r, "meta")
 	edit(r)
-	_, err = l.in.Client.Replace(ctx, "Groups", id, r)
+	_, err = l.in.Client.Replace(ctx, typ, id, r)
 	return err
 }
 
@@ -345,6 +366,9 @@ func (l *loader) adminChange(key string) (remove, add string) {
 // the groups of the locations they are granted, and admins the admin group
 // of their default location. A group gets one PATCH per chunk of members.
 func (l *loader) grantTasks() []task {
+	if l.prof.visitor {
+		return nil // access travels on the user there
+	}
 	add := map[string][]string{}
 	for _, c := range l.changes {
 		if c.Entity != schemas.EntityUser {
@@ -376,6 +400,9 @@ func (l *loader) grantTasks() []task {
 // revokeTasks are phase 5: admin rights condeco-sync granted and Condeco
 // no longer gives (rule 5: nothing granted by hand is in the baseline).
 func (l *loader) revokeTasks() []task {
+	if l.prof.visitor {
+		return nil
+	}
 	remove := map[string][]string{}
 	for _, c := range l.changes {
 		if c.Entity != schemas.EntityUser || (c.Op != schemas.OpUpdate && c.Op != schemas.OpReactivate && c.Op != schemas.OpDeactivate) {
@@ -479,7 +506,7 @@ func (l *loader) changeMembers(ctx context.Context, kind, group string, users []
 		if len(value) == 0 {
 			return OutcomeDone, gid, nil // the lost try did it
 		}
-		err := l.patchGroup(ctx, gid, []scim.PatchOp{{Op: "add", Path: "members", Value: value}}, func(r scim.Resource) {
+		err := l.patchResource(ctx, "Groups", gid, []scim.PatchOp{{Op: "add", Path: "members", Value: value}}, func(r scim.Resource) {
 			r["members"] = append(members(r), value...)
 		})
 		return OutcomeDone, gid, err
@@ -493,7 +520,7 @@ func (l *loader) changeMembers(ctx context.Context, kind, group string, users []
 	if len(ops) == 0 {
 		return OutcomeUnchanged, gid, nil
 	}
-	err := l.patchGroup(ctx, gid, ops, func(r scim.Resource) {
+	err := l.patchResource(ctx, "Groups", gid, ops, func(r scim.Resource) {
 		var keep []any
 		for _, m := range members(r) {
 			if mm, ok := m.(map[string]any); !ok || !slices.Contains(ids, fmt.Sprint(mm["value"])) {

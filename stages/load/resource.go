@@ -1,6 +1,7 @@
 package load
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -12,17 +13,46 @@ const (
 	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
 	SchemaEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	// SchemaLocation is the schema of a /Locations resource (visitor
+	// profile): displayName, externalId (the LocationID), address, timeZone,
+	// active.
+	SchemaLocation = "urn:condeco-sync:scim:schemas:visitor:1.0:Location"
+	// DefaultExtension is the URN of the visitor profile's user extension
+	// (scim.extension): defaultLocation, locations, sendInvitation.
+	DefaultExtension = "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User"
 )
 
+// Profiles (scim.profile): how locations and access reach the target.
+const (
+	ProfileSCIM2   = "scim2"   // locations are Groups, access is membership
+	ProfileVisitor = "visitor" // locations are /Locations, access travels on the user
+)
+
+// profile is what the resources load writes depend on.
+type profile struct {
+	visitor   bool
+	extension string // the visitor profile's user extension URN
+}
+
 // userAttrs are the SCIM attributes of u, by the attribute they are sent
-// as. An empty value is absent: nothing is sent for it.
-func userAttrs(u *schemas.User) map[string]any {
+// as. An empty value is absent: nothing is sent for it. The visitor
+// profile wants userName to be the primary work email, so there the
+// userName is that email, and a different Condeco email goes along as
+// "other".
+func (p profile) userAttrs(u *schemas.User) map[string]any {
 	a := map[string]any{
 		"userName": u.UserName,
 		"name":     map[string]any{"givenName": u.GivenName, "familyName": u.FamilyName},
 		"active":   u.Active,
 	}
-	if u.Email != "" {
+	switch {
+	case p.visitor:
+		emails := []any{map[string]any{"value": u.UserName, "type": "work", "primary": true}}
+		if u.Email != "" && !strings.EqualFold(u.Email, u.UserName) {
+			emails = append(emails, map[string]any{"value": u.Email, "type": "other"})
+		}
+		a["emails"] = emails
+	case u.Email != "":
 		a["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
 	}
 	var phones []any
@@ -54,11 +84,24 @@ func userAttrs(u *schemas.User) map[string]any {
 	return a
 }
 
-// userResource is u as a whole SCIM User, for a create or an adoption.
-func userResource(u *schemas.User) scim.Resource {
-	r := userAttrs(u)
+// userResource is u as a whole SCIM User, for a create, an adoption or a
+// PUT. In the visitor profile, access is the user's locations attribute
+// and invite asks the target to email the new user (creates only).
+func (p profile) userResource(u *schemas.User, access []any, invite bool) scim.Resource {
+	r := p.userAttrs(u)
 	r["schemas"] = []string{SchemaUser, SchemaEnterprise}
 	r["externalId"] = u.UserID
+	if p.visitor {
+		ext := map[string]any{"locations": access}
+		if u.DefaultLocation != "" {
+			ext["defaultLocation"] = u.DefaultLocation
+		}
+		if invite {
+			ext["sendInvitation"] = true
+		}
+		r[p.extension] = ext
+		r["schemas"] = []string{SchemaUser, SchemaEnterprise, p.extension}
+	}
 	return r
 }
 
@@ -77,11 +120,15 @@ var attrOf = map[string]string{
 // given the fields a change lists: each changed attribute replaced, or
 // removed when it is now empty. It touches nothing else, so what a person
 // set by hand in the target is left alone. No operations: nothing to send.
-func userPatch(u *schemas.User, fields string) []scim.PatchOp {
-	attrs := userAttrs(u)
+func (p profile) userPatch(u *schemas.User, fields string) []scim.PatchOp {
+	attrs := p.userAttrs(u)
 	seen := map[string]bool{}
 	var ops []scim.PatchOp
-	for _, f := range strings.Split(fields, "\n") {
+	list := strings.Split(fields, "\n")
+	if p.visitor && slices.Contains(list, "userName") {
+		list = append(list, "email") // there the primary work email is the userName
+	}
+	for _, f := range list {
 		attr, ok := attrOf[f]
 		if !ok || seen[attr] {
 			continue
@@ -107,6 +154,26 @@ func lookup(attrs map[string]any, path string) (any, bool) {
 	}
 	v, ok := attrs[path]
 	return v, ok
+}
+
+// locationResource is a location as a /Locations resource (visitor
+// profile).
+func locationResource(loc *schemas.Location) scim.Resource {
+	addr := map[string]any{}
+	for k, v := range map[string]string{"streetAddress": loc.Address, "locality": loc.City, "region": loc.Region,
+		"postalCode": loc.PostalCode, "country": loc.Country} {
+		if v != "" {
+			addr[k] = v
+		}
+	}
+	r := scim.Resource{"schemas": []string{SchemaLocation}, "displayName": loc.Name, "externalId": loc.LocationID, "active": loc.Active}
+	if len(addr) > 0 {
+		r["address"] = addr
+	}
+	if loc.TimeZone != "" {
+		r["timeZone"] = loc.TimeZone
+	}
+	return r
 }
 
 // groupResource is a location's group, or its admin group.

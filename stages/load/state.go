@@ -18,12 +18,7 @@ import (
 // operations that succeeded applied to it, every resource with its SCIM
 // id. What failed keeps its baseline state, so the next diff finds it again.
 func (l *loader) writeState(dir string) (users, locs int64, err error) {
-	changeOf := map[string]*schemas.Change{}
-	for i := range l.changes {
-		if c := &l.changes[i]; c.Entity == schemas.EntityUser {
-			changeOf[c.Key] = c
-		}
-	}
+	changeOf := l.userChange
 	if err := artifact.MkdirAll(filepath.Join(dir, "state")); err != nil {
 		return 0, 0, err
 	}
@@ -99,7 +94,7 @@ func (l *loader) appliedUser(base *schemas.User, c *schemas.Change) (row schemas
 func (l *loader) applyAccess(row, base *schemas.User, c *schemas.Change) {
 	granted, owed := row.GrantedIDs(), schemas.SplitIDs(row.Owed)
 	for _, g := range schemas.SplitIDs(c.Grant) {
-		if l.pairDone(kindAdd, g, c.Key) {
+		if l.accessDone(kindAdd, g, c) {
 			granted = appendNew(granted, g)
 			owed = slices.DeleteFunc(owed, func(o string) bool { return o == g })
 		} else {
@@ -112,13 +107,23 @@ func (l *loader) applyAccess(row, base *schemas.User, c *schemas.Change) {
 	d := l.desired[c.Key]
 	switch {
 	case remove == "" && add == "":
-	case remove != "" && !l.pairDone(kindRemove, remove, c.Key):
+	case remove != "" && !l.accessDone(kindRemove, remove, c):
 		row.Admin, row.DefaultLocation = base.Admin, base.DefaultLocation // still admin where it was
-	case add != "" && !l.pairDone(kindAdd, add, c.Key):
+	case add != "" && !l.accessDone(kindAdd, add, c):
 		row.Admin, row.DefaultLocation = false, d.DefaultLocation // the diff asks for the rights again
 	default:
 		row.Admin, row.DefaultLocation = d.Admin, d.DefaultLocation
 	}
+}
+
+// accessDone reports whether change c's grant (kind add) or revoke of
+// group for its user was carried out: by the membership PATCH (scim2), or
+// with the user's own operation (visitor).
+func (l *loader) accessDone(kind, group string, c *schemas.Change) bool {
+	if l.prof.visitor {
+		return l.isDone(opID(schemas.EntityUser, c.Op, c.Key))
+	}
+	return l.pairDone(kind, group, c.Key)
 }
 
 func appendNew(s []string, v string) []string {
@@ -138,7 +143,7 @@ func (l *loader) appliedLocations() []schemas.Location {
 		}
 	}
 	bothDone := func(c *schemas.Change) bool {
-		return l.isDone(opID(c.Entity, c.Op, c.Key)) && l.isDone(opID(c.Entity, c.Op, adminKey(c.Key)))
+		return l.isDone(opID(c.Entity, c.Op, c.Key)) && (l.prof.visitor || l.isDone(opID(c.Entity, c.Op, adminKey(c.Key))))
 	}
 	withIDs := func(loc schemas.Location) schemas.Location {
 		loc.SCIMID, loc.AdminSCIMID = l.groupID(loc.LocationID), l.groupID(adminKey(loc.LocationID))
@@ -182,15 +187,18 @@ func (l *loader) writeResults(path string) (failed, total int, err error) {
 			if !sent {
 				return cw.Write(entity, key, name, op, "not sent", "", "", "", "", detail)
 			}
-			if e.Outcome == OutcomeFailed {
+			switch e.Outcome {
+			case OutcomeFailed:
 				failed++
 				detail = e.Error + " (" + detail + ")"
+			case OutcomeUnsupported:
+				detail = unsupportedDetail + " (" + detail + ")"
 			}
 			return cw.Write(entity, key, name, op, e.Outcome, itoa(e.Status), e.SCIMID, itoa(e.Tries), itoa(e.Load), detail)
 		}
 		for _, c := range l.changes {
 			keys := []string{c.Key}
-			if c.Entity == schemas.EntityLocation && c.Op != schemas.OpHold && c.Op != schemas.OpRemoved {
+			if c.Entity == schemas.EntityLocation && c.Op != schemas.OpHold && c.Op != schemas.OpRemoved && !l.prof.visitor {
 				keys = append(keys, adminKey(c.Key))
 			}
 			for _, k := range keys {

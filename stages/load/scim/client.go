@@ -269,6 +269,24 @@ func (c *Client) Filter(ctx context.Context, typ, filter string, pageSize int) (
 	}
 }
 
+// ResourceTypes reads /ResourceTypes and returns the endpoint of each
+// ("/Users", "/Locations" …).
+func (c *Client) ResourceTypes(ctx context.Context) ([]string, error) {
+	var list struct {
+		Resources []struct {
+			Endpoint string `json:"endpoint"`
+		} `json:"Resources"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/ResourceTypes", nil, nil, &list); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range list.Resources {
+		out = append(out, r.Endpoint)
+	}
+	return out, nil
+}
+
 // Eq is a filter `attr eq "value"` with value quoted as SCIM wants.
 func Eq(attr, value string) string {
 	b, _ := json.Marshal(value)

@@ -2,7 +2,14 @@
 // SCIMMY (protocol) behind express, with an in-memory store that enforces
 // userName uniqueness (409 uniqueness), as a real service provider does.
 //
-//   PORT=0 SCIMMY_TOKEN=… [SCIMMY_BULK=1] node server.js   → prints "listening http://127.0.0.1:<port>/scim/v2"
+//   PORT=0 SCIMMY_TOKEN=… [SCIMMY_BULK=1] [SCIMMY_VISITOR_EXT=urn:…] node server.js
+//     → prints "listening http://127.0.0.1:<port>/scim/v2"
+//
+// SCIMMY_VISITOR_EXT declares condeco-sync's visitor-profile user extension
+// (DESIGN §5: defaultLocation, locations [{value, display, role}], the
+// write-only sendInvitation) under that URN, so the visitor profile is
+// tested on a server we did not write. /Locations is not declared: the
+// loader must then report locations as not supported by the target.
 //
 // POST /_reset (same token) empties the store between tests.
 import express from "express";
@@ -57,6 +64,19 @@ function declare(type, store, unique) {
 }
 
 SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser);
+if (process.env.SCIMMY_VISITOR_EXT) {
+    const {Attribute, SchemaDefinition} = SCIMMY.Types;
+    SCIMMY.Resources.User.extend(new SchemaDefinition("VisitorUser", process.env.SCIMMY_VISITOR_EXT,
+        "Locations and access in Eptura Visitor", [
+            new Attribute("string", "defaultLocation"),
+            new Attribute("complex", "locations", {multiValued: true}, [
+                new Attribute("string", "value", {caseExact: true}),
+                new Attribute("string", "display"),
+                new Attribute("string", "role", {canonicalValues: ["user", "admin"]}),
+            ]),
+            new Attribute("boolean", "sendInvitation", {mutable: "writeOnly", returned: false}),
+        ]));
+}
 declare(SCIMMY.Resources.User, stores.Users, "userName");
 declare(SCIMMY.Resources.Group, stores.Groups, "displayName");
 
