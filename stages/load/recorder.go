@@ -13,7 +13,7 @@ import (
 // Recorder is an http.RoundTripper that sends nothing: it writes each
 // request it is given as a line of JSON and answers as a compliant,
 // empty SCIM server would (a create gets a made-up id; a search finds
-// nothing). load --dry-run runs the loader on it, so the requests it
+// nothing; /ResourceTypes lists /Users and /Locations). load --dry-run runs the loader on it, so the requests it
 // lists are exactly those the loader would send. The Authorization
 // header is not recorded.
 type Recorder struct {
@@ -63,6 +63,8 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case strings.HasSuffix(req.URL.Path, "/ServiceProviderConfig"):
 		answer = `{"patch":{"supported":true},"bulk":{"supported":false},"filter":{"supported":true}}`
+	case strings.HasSuffix(req.URL.Path, "/ResourceTypes"): // the visitor profile's, /Locations included
+		answer = `{"Resources":[{"name":"User","endpoint":"/Users"},{"name":"Location","endpoint":"/Locations"}]}`
 	case req.Method == http.MethodPost:
 		status, answer = http.StatusCreated, fmt.Sprintf(`{"id":%q}`, id)
 	case req.Method == http.MethodGet && req.URL.Query().Has("filter"):

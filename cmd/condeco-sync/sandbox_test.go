@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/sandbox"
+	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+)
+
+// TestSandboxCommand runs what the demo runs, as processes: `condeco-sync
+// sandbox` on a free port, then `condeco-sync run` of the samples' day 1
+// with the visitor profile. The sandbox then holds what the snapshots say;
+// stopped with SIGTERM it exits 0, and started again it still has every
+// user. The token is in none of the sandbox's files.
+func TestSandboxCommand(t *testing.T) {
+	const token = "sandbox-cli-token-5d1e"
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "inbox")
+	os.MkdirAll(inbox, 0o700)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "samples", "day1", "*.csv"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	url := "http://" + addr + sandbox.Base
+	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
+data: data
+exports: {settle: 0s}
+scim: {url: %q, profile: visitor}
+access: {default_location: LON}
+users: {invitations: suppress}
+`, url)), 0o600)
+	cli := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("condeco-sync", append([]string{"--config", cfgPath}, args...)...)
+		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+token)
+		return cmd
+	}
+	startSandbox := func() (*exec.Cmd, *bytes.Buffer) {
+		t.Helper()
+		cmd := cli("sandbox")
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := scim.New(url, token, time.Second)
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if _, err := c.ServiceProviderConfig(t.Context()); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("the sandbox did not answer: %v\n%s", err, logs.String())
+			}
+		}
+		return cmd, &logs
+	}
+	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
+		t.Helper()
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the sandbox ended with %v after SIGTERM, want exit 0:\n%s", err, logs.String())
+		}
+	}
+
+	sb, logs := startSandbox()
+	if out, err := cli("run").CombinedOutput(); err != nil {
+		stop(sb, logs)
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	runs, _ := os.ReadDir(filepath.Join(dir, "data", "runs"))
+	runDir := filepath.Join(dir, "data", "runs", runs[0].Name())
+	targetcheck.CheckVisitor(t, token, url, runDir, load.DefaultExtension)
+	before := len(targetcheck.ReadVisitor(t, url, token).Users)
+	stop(sb, logs)
+
+	sb, logs = startSandbox()
+	defer stop(sb, logs)
+	if after := len(targetcheck.ReadVisitor(t, url, token).Users); before < 200 || after != before {
+		t.Errorf("users before the restart %d, after %d", before, after)
+	}
+	filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if b, _ := os.ReadFile(p); d != nil && !d.IsDir() && bytes.Contains(b, []byte(token)) {
+			t.Errorf("the token is in %s", p)
+		}
+		return nil
+	})
+}
