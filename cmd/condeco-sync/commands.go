@@ -82,7 +82,9 @@ With no new export set it says so and exits 0 without creating a run.`,
 				if dryRun {
 					return a.printFile(run, "summary")
 				}
-				return a.load(run, false)
+				ctx, stop := signalContext()
+				defer stop()
+				return a.load(ctx, run, false)
 			})
 		},
 	}
@@ -109,7 +111,11 @@ func (a *app) extract() (*pipeline.Run, error) {
 	set, err := pipeline.NextExport(a.env())
 	var none *pipeline.NoNewExportError
 	if errors.As(err, &none) {
-		fmt.Fprintln(a.stdout, none.Why)
+		if a.daemon {
+			a.log.Info().Msg(none.Why)
+		} else {
+			fmt.Fprintln(a.stdout, none.Why)
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -214,7 +220,9 @@ func (a *app) loadCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.load(run, dryRun)
+				ctx, stop := signalContext()
+				defer stop()
+				return a.load(ctx, run, dryRun)
 			})
 		},
 	}
@@ -223,12 +231,16 @@ func (a *app) loadCommand() *cobra.Command {
 	return cmd
 }
 
+// signalContext is cancelled by SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
 // load runs (or resumes) the load of run, or with dryRun records the
-// requests it would send. SIGINT and SIGTERM stop it between requests:
-// the journal keeps what was done, and load --run resumes.
-func (a *app) load(run *pipeline.Run, dryRun bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// requests it would send. A cancelled ctx (SIGINT, SIGTERM) stops it
+// between requests: the journal keeps what was done, and load --run
+// resumes.
+func (a *app) load(ctx context.Context, run *pipeline.Run, dryRun bool) error {
 	opt := pipeline.LoadOptions{Getenv: a.getenv, DryRun: dryRun}
 	if f, ok := a.stderr.(*os.File); ok && isTerminal(f) {
 		opt.Progress = f
@@ -287,20 +299,6 @@ func (a *app) approveCommand() *cobra.Command {
 	cmd.MarkFlagRequired("run")
 	cmd.MarkFlagRequired("reason")
 	return cmd
-}
-
-func (a *app) scheduleCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "schedule",
-		Short: "Daemon: a daily run at schedule.at in schedule.timezone",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			return notBuilt("the scheduler", "#6")
-		},
-	}
 }
 
 func (a *app) runsCommand() *cobra.Command {

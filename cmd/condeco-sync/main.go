@@ -87,6 +87,9 @@ type app struct {
 
 	cfg *pipeline.Config
 	log zerolog.Logger
+	// daemon: running as condeco-sync schedule, where what the commands
+	// would print goes to the log.
+	daemon bool
 }
 
 // setup loads the config and the logger; every command but sandbox needs it.

@@ -7,10 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/sandbox"
@@ -58,7 +55,7 @@ the token of the config (scim.token_env or scim.token_file). Its data is kept in
 				sb.Close()
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signalContext()
 			defer stop()
 			srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 			go func() {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/jonboulle/clockwork"
+	"github.com/spf13/cobra"
+)
+
+// scheduleCommand is the daemon: a run a day at schedule.at (see
+// pipeline.Daily for the rules), until SIGINT or SIGTERM.
+func (a *app) scheduleCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schedule",
+		Short: "Daemon: a daily run at schedule.at in schedule.timezone",
+		Long: `schedule stays running and starts a run every day at schedule.at in schedule.timezone:
+it first finishes the latest run if its load was stopped, then takes the newest export set
+not yet processed (with none, it logs "no new export since <time>" and creates no run).
+Runs never overlap. Started after the day's time with no run since (schedule.catch_up),
+or with a load to finish, it runs at once. SIGINT or SIGTERM stop it gracefully: a load
+stops between two operations with its journal synced (the next start resumes it), any
+other stage finishes; then it exits 0.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if _, err := a.cfg.Token(a.getenv); err != nil {
+				return err // refuse at start, not at 02:00
+			}
+			a.daemon = true
+			var startNow string
+			if run, err := pipeline.Unfinished(a.cfg); err != nil {
+				return err
+			} else if run != nil {
+				startNow = fmt.Sprintf("run %s has a load to finish", run.ID)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			d, err := pipeline.StartDaily(a.cfg, clockwork.NewRealClock(), a.log, a.scheduledRun, startNow)
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			a.log.Info().Msg("stopping: waiting for the running stage to end")
+			if err := d.Stop(); err != nil {
+				return err
+			}
+			a.log.Info().Msg("stopped")
+			return nil
+		},
+	}
+}
+
+// scheduledRun is one scheduled run: finish the latest run's load if it
+// was stopped, then a new run from the inbox. Errors are logged; the
+// daemon goes on.
+func (a *app) scheduledRun(ctx context.Context) {
+	err := a.locked("schedule", func() error {
+		if run, err := pipeline.Unfinished(a.cfg); err != nil {
+			return err
+		} else if run != nil {
+			a.log.Info().Str("run", run.ID).Msg("finishing the load of the latest run")
+			if err := a.load(ctx, run, false); err != nil && !finished(err) {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		run, err := a.extract()
+		if err != nil || run == nil {
+			return err
+		}
+		for _, stage := range []func(*pipeline.Run) error{a.transform, a.diff} {
+			if err := stage(run); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil // stopping: the next start takes it from here
+			}
+		}
+		if err := a.load(ctx, run, false); err != nil && !finished(err) {
+			return err
+		}
+		return nil
+	})
+	switch {
+	case ctx.Err() != nil:
+		a.log.Info().Msg("the run was stopped; the next start resumes it")
+	case err != nil:
+		a.log.Error().Err(err).Msg("the scheduled run failed")
+	}
+}
+
+// finished reports whether a load error still ended the load: exit 4,
+// failed operations that the next run sends again.
+func finished(err error) bool {
+	var e *exitError
+	return errors.As(err, &e) && e.code == exitLoadFail
+}

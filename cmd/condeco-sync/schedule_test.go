@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/pipeline"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from a process's pipe while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestScheduleStopAndResume starts `condeco-sync schedule` as a process
+// with an export set in the inbox and today's run time passed: it catches
+// up at once. SIGTERM in the middle of its (slowed) load stops it with
+// exit 0 and the journal kept; started again, it finishes that load
+// without a duplicate, and logs that there is no newer export.
+func TestScheduleStopAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SCIMMY")
+	}
+	srv, err := scimmytest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{Latency: 25 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "inbox")
+	os.MkdirAll(inbox, 0o700)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "samples", "day1", "*.csv"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600)
+	}
+	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
+data: data
+exports: {settle: 0s}
+scim: {url: %q, profile: scim2, concurrency: 2, timeout: 10s}
+schedule: {at: "00:00", timezone: UTC, catch_up: true}
+`, proxy.URL)), 0o600)
+	if time.Now().UTC().Format("15:04") == "00:00" {
+		t.Skip("run at 00:00 UTC, when the catch-up is not due yet")
+	}
+
+	start := func() (*exec.Cmd, *syncBuffer) {
+		cmd := exec.Command("condeco-sync", "--config", cfgPath, "--log-format", "json", "schedule")
+		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
+		logs := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, logs
+	}
+	waitFor := func(what string, logs *syncBuffer, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited a minute for %s:\n%s", what, logs.String())
+			}
+		}
+	}
+	stop := func(cmd *exec.Cmd, logs *syncBuffer) {
+		t.Helper()
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("schedule ended with %v after SIGTERM, want exit 0:\n%s", err, logs.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("schedule did not stop within 30 s of SIGTERM:\n%s", logs.String())
+		}
+	}
+	journal := func() int {
+		matches, _ := filepath.Glob(filepath.Join(dir, "data", "runs", "*", "load", "journal.jsonl"))
+		if len(matches) == 0 {
+			return 0
+		}
+		b, _ := os.ReadFile(matches[0])
+		return bytes.Count(b, []byte("\n"))
+	}
+
+	cmd, logs := start()
+	waitFor("40 journal entries", logs, func() bool { return journal() >= 40 })
+	stop(cmd, logs)
+	stoppedAt := journal()
+	if stoppedAt >= 211 {
+		t.Fatalf("the load had ended (%d entries) before SIGTERM: this test proves nothing", stoppedAt)
+	}
+	if !strings.Contains(logs.String(), "catching up") || !strings.Contains(logs.String(), "the next start resumes it") {
+		t.Errorf("the first start's log:\n%s", logs.String())
+	}
+	cfg := &pipeline.Config{Data: filepath.Join(dir, "data")}
+	if b, _ := pipeline.ReadBaseline(cfg); b != nil {
+		t.Fatalf("the stopped load moved the baseline to %s", b.RunID)
+	}
+
+	cmd, logs = start()
+	waitFor("the baseline", logs, func() bool { b, _ := pipeline.ReadBaseline(cfg); return b != nil })
+	waitFor("no new export", logs, func() bool { return strings.Contains(logs.String(), "no new export since") })
+	stop(cmd, logs)
+	if !strings.Contains(logs.String(), "has a load to finish") {
+		t.Errorf("the second start's log does not say it resumes:\n%s", logs.String())
+	}
+	ids, _ := pipeline.RunIDs(cfg)
+	if len(ids) != 1 {
+		t.Fatalf("runs %v, want the one", ids)
+	}
+	run, _ := pipeline.OpenRun(cfg, ids[0])
+	if a := run.Stage("load").Attempts; a != 2 {
+		t.Errorf("load attempts %d, want 2", a)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, run.Dir)
+	results, _ := os.ReadFile(filepath.Join(run.Dir, "load", "results.csv"))
+	if strings.Contains(string(results), ",failed,") {
+		t.Errorf("results.csv lists failures:\n%s", results)
+	}
+	t.Logf("stopped after %d of the journal's entries; resumed to the end", stoppedAt)
+}
