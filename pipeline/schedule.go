@@ -3,8 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"os"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
