@@ -107,4 +107,5 @@ guards: {min_users: 1}
 	if strings.Contains(string(results), ",failed,") {
 		t.Errorf("results.csv lists failures:\n%s", results)
 	}
+	noSecret(t, scimmytest.Token, []string{dir})
 }

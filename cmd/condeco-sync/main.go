@@ -49,11 +49,14 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, n
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
+	if app.logFile != nil {
+		app.logFile.Close()
+	}
 	if err == nil {
 		return exitOK
 	}
 	code := exitCode(err)
-	fmt.Fprintf(stderr, "condeco-sync: %v\n", err)
+	fmt.Fprintf(&redactor{w: stderr, secrets: app.redact.secrets}, "condeco-sync: %v\n", err)
 	return code
 }
 
@@ -85,8 +88,11 @@ type app struct {
 	logLevel   string
 	logFormat  string
 
-	cfg *pipeline.Config
-	log zerolog.Logger
+	cfg     *pipeline.Config
+	log     zerolog.Logger
+	level   zerolog.Level
+	redact  redactor // the console's writer, knowing the token once the config is read
+	logFile *os.File // <data>/condeco-sync.log, once the config is read
 	// daemon: running as condeco-sync schedule, where what the commands
 	// would print goes to the log.
 	daemon bool
@@ -109,6 +115,17 @@ func (a *app) setup() error {
 		return err
 	}
 	a.cfg = cfg
+	// From here on, the token is redacted wherever it shows up, and the
+	// log also goes to the data directory.
+	if token, err := cfg.Token(a.getenv); err == nil {
+		a.redact.secrets = append(a.redact.secrets, []byte(token))
+	}
+	f, err := openLogFile(cfg.Data)
+	if err != nil {
+		return err
+	}
+	a.logFile = f
+	a.log = a.logTo(a.level, f)
 	return nil
 }
 
@@ -117,16 +134,11 @@ func (a *app) setupLog() error {
 	if err != nil || a.logLevel == "" {
 		return usageErr("--log-level %q is not one of trace, debug, info, warn, error", a.logLevel)
 	}
-	var w io.Writer
-	switch a.logFormat {
-	case "console":
-		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339, NoColor: true}
-	case "json":
-		w = a.stderr
-	default:
+	if a.logFormat != "console" && a.logFormat != "json" {
 		return usageErr("--log-format %q is not console or json", a.logFormat)
 	}
-	a.log = zerolog.New(w).Level(level).With().Timestamp().Logger()
+	a.level = level
+	a.log = a.logTo(level, nil)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,4 +155,28 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 		t.Errorf("results.csv lists failures:\n%s", results)
 	}
 	t.Logf("stopped after %d of the journal's entries; resumed to the end", stoppedAt)
+
+	// The log file has both starts, as JSON lines; every line of a stage
+	// names its run; the token is in no file and no output.
+	logLines, err := os.ReadFile(filepath.Join(dir, "data", LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(logLines)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%s: not a JSON line: %q", LogFile, line)
+		}
+		if m["stage"] != nil {
+			staged++
+			if m["run"] != run.ID {
+				t.Errorf("a line of stage %v without its run: %s", m["stage"], line)
+			}
+		}
+	}
+	if staged < 8 || strings.Count(string(logLines), "catching up") != 1 || !strings.Contains(string(logLines), "has a load to finish") {
+		t.Errorf("%s has %d lines of stages; both starts should be there:\n%s", LogFile, staged, logLines)
+	}
+	noSecret(t, scimmytest.Token, []string{dir}, logs.String())
 }
