@@ -84,7 +84,11 @@ With no new export set it says so and exits 0 without creating a run.`,
 				}
 				ctx, stop := signalContext()
 				defer stop()
-				return a.load(ctx, run, false)
+				if err := a.load(ctx, run, false); err != nil {
+					return err
+				}
+				a.prune()
+				return nil
 			})
 		},
 	}
@@ -231,6 +235,18 @@ func (a *app) loadCommand() *cobra.Command {
 	return cmd
 }
 
+// prune applies retention.keep_runs after a successful run. A failure to
+// prune is logged: the run itself went well.
+func (a *app) prune() {
+	removed, err := pipeline.Prune(a.cfg)
+	if err != nil {
+		a.log.Error().Err(err).Msg("retention: removing old runs")
+	}
+	if len(removed) > 0 {
+		a.log.Info().Strs("runs", removed).Int("keep_runs", a.cfg.Retention.KeepRuns).Msg("retention: removed old runs")
+	}
+}
+
 // signalContext is cancelled by SIGINT or SIGTERM.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -352,6 +368,13 @@ func runCounts(run *pipeline.Run) string {
 		c := m.Counts
 		parts = append(parts, fmt.Sprintf("plan +%d ~%d -%d !%d", c["user_create"], c["user_update"]+c["user_reactivate"]+c["user_deactivate"],
 			c["user_delete"], c["user_hold"]))
+	}
+	if m, err := pipeline.ReadManifest(run.Dir, "load"); err == nil {
+		if _, ended := m.Counts["failed"]; ended {
+			parts = append(parts, fmt.Sprintf("failed %d", m.Counts["failed"]))
+		} else if m.Status == pipeline.StatusFailed {
+			parts = append(parts, "load unfinished: condeco-sync load --run "+run.ID)
+		}
 	}
 	return strings.Join(parts, ", ")
 }

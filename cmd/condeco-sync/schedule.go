@@ -83,9 +83,13 @@ func (a *app) scheduledRun(ctx context.Context) {
 				return nil // stopping: the next start takes it from here
 			}
 		}
-		if err := a.load(ctx, run, false); err != nil && !finished(err) {
+		if err := a.load(ctx, run, false); err != nil {
+			if finished(err) {
+				return nil
+			}
 			return err
 		}
+		a.prune()
 		return nil
 	})
 	switch {
