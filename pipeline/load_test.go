@@ -196,16 +196,7 @@ func TestLoadThroughFaults(t *testing.T) {
 // its create fails in the bulk answer with a 409 and is adopted on the
 // one-request path. The server ends as the snapshots say.
 func TestLoadWithBulk(t *testing.T) {
-	srv, err := scimmytest.StartWith("SCIMMY_BULK=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	srv, proxy := ownServer(t, "SCIMMY_BULK=1")
 	c, _ := scim.New(srv.URL, scimmytest.Token, 5*time.Second)
 	pre, err := c.Create(context.Background(), "Users", scim.Resource{
 		"schemas": []string{load.SchemaUser}, "userName": strings.ToUpper("hedy.allen.0@example.com"), "name": map[string]any{"givenName": "H", "familyName": "A"},
@@ -228,4 +219,21 @@ func TestLoadWithBulk(t *testing.T) {
 	if !strings.Contains(string(results), "user,100000,hedy.allen.0@example.com,create,adopted,200,"+pre["id"].(string)) {
 		t.Errorf("the user already there was not adopted:\n%s", results)
 	}
+}
+
+// ownServer starts a SCIMMY of the test's own with more environment
+// (SCIMMY_BULK=1 …), behind a fault proxy that counts the requests.
+func ownServer(t *testing.T, env ...string) (*scimmytest.Server, *faultproxy.Proxy) {
+	t.Helper()
+	srv, err := scimmytest.StartWith(env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	return srv, proxy
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/parquetio"
@@ -144,16 +143,7 @@ func TestVisitorProfileAgainstSandbox(t *testing.T) {
 // URN through scim.extension, which proves that setting too.
 func TestVisitorProfileAgainstSCIMMY(t *testing.T) {
 	const ext = "urn:ietf:params:scim:schemas:extension:condeco-sync:visitor:1.0:User"
-	srv, err := scimmytest.StartWith("SCIMMY_VISITOR_EXT=" + ext)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	srv, proxy := ownServer(t, "SCIMMY_VISITOR_EXT="+ext)
 	f := visitorFixture(t, proxy.URL)
 	f.env.Config.SCIM.Extension = ext
 

@@ -76,10 +76,6 @@ func (h *handler) GetAll(_ *http.Request, p scim.ListRequestParams) (scim.Page, 
 
 func (h *handler) Replace(_ *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	return h.change(id, func(rec *record) error {
-		// sendInvitation is for creates: a PUT never sends an email.
-		if ext, ok := attrs[h.s.extension].(map[string]any); ok {
-			delete(ext, "sendInvitation")
-		}
 		rec.Attributes = attrs
 		return nil
 	})
@@ -91,9 +87,6 @@ func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (
 			if err := applyPatch(rec.Attributes, h.core, op); err != nil {
 				return err
 			}
-		}
-		if ext, ok := rec.Attributes[h.s.extension].(map[string]any); ok {
-			delete(ext, "sendInvitation")
 		}
 		return nil
 	})
@@ -113,6 +106,11 @@ func (h *handler) change(id string, edit func(rec *record) error) (scim.Resource
 		rec.Attributes = deepCopy(old.Attributes)
 		if err := edit(&rec); err != nil {
 			return err
+		}
+		// sendInvitation is write-only and for creates: a PUT or PATCH
+		// never sends an email, and it is never stored.
+		if ext, ok := rec.Attributes[h.s.extension].(map[string]any); ok {
+			delete(ext, "sendInvitation")
 		}
 		if h.check != nil {
 			others := maps.Clone(recs)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -25,13 +24,7 @@ import (
 func TestSandboxCommand(t *testing.T) {
 	const token = "sandbox-cli-token-5d1e"
 	dir := t.TempDir()
-	inbox := filepath.Join(dir, "inbox")
-	os.MkdirAll(inbox, 0o700)
-	files, _ := filepath.Glob(filepath.Join("..", "..", "samples", "day1", "*.csv"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600)
-	}
+	dropSample(t, filepath.Join(dir, "inbox"), "day1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +45,11 @@ users: {invitations: suppress}
 		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+token)
 		return cmd
 	}
-	startSandbox := func() (*exec.Cmd, *bytes.Buffer) {
+	startSandbox := func() (*exec.Cmd, *syncBuffer) {
 		t.Helper()
 		cmd := cli("sandbox")
-		var logs bytes.Buffer
-		cmd.Stderr = &logs
+		logs := &syncBuffer{}
+		cmd.Stderr = logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -69,9 +62,9 @@ users: {invitations: suppress}
 				t.Fatalf("the sandbox did not answer: %v\n%s", err, logs.String())
 			}
 		}
-		return cmd, &logs
+		return cmd, logs
 	}
-	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
+	stop := func(cmd *exec.Cmd, logs *syncBuffer) {
 		t.Helper()
 		cmd.Process.Signal(syscall.SIGTERM)
 		if err := cmd.Wait(); err != nil {
@@ -96,4 +89,20 @@ users: {invitations: suppress}
 		t.Errorf("users before the restart %d, after %d", before, after)
 	}
 	noSecret(t, token, []string{dir}, logs.String())
+}
+
+// dropSample copies a sample day's export set into inbox.
+func dropSample(t *testing.T, inbox, day string) {
+	t.Helper()
+	os.MkdirAll(inbox, 0o700)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "samples", day, "*.csv"))
+	if len(files) == 0 {
+		t.Fatalf("no sample set %s", day)
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if err := os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -59,13 +59,7 @@ func TestScheduleStopAndResume(t *testing.T) {
 	defer proxy.Close()
 
 	dir := t.TempDir()
-	inbox := filepath.Join(dir, "inbox")
-	os.MkdirAll(inbox, 0o700)
-	files, _ := filepath.Glob(filepath.Join("..", "..", "samples", "day1", "*.csv"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600)
-	}
+	dropSample(t, filepath.Join(dir, "inbox"), "day1")
 	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
 data: data

@@ -18,7 +18,6 @@ import (
 // operations that succeeded applied to it, every resource with its SCIM
 // id. What failed keeps its baseline state, so the next diff finds it again.
 func (l *loader) writeState(dir string) (users, locs int64, err error) {
-	changeOf := l.userChange
 	if err := artifact.MkdirAll(filepath.Join(dir, "state")); err != nil {
 		return 0, 0, err
 	}
@@ -26,7 +25,7 @@ func (l *loader) writeState(dir string) (users, locs int64, err error) {
 		if l.in.BaselineUsers != "" {
 			if _, err := parquetio.Read(l.in.BaselineUsers, nil, func(batch []schemas.User) error {
 				for i := range batch {
-					if row, keep := l.appliedUser(&batch[i], changeOf[batch[i].UserID]); keep {
+					if row, keep := l.appliedUser(&batch[i], l.userChange[batch[i].UserID]); keep {
 						if err := emit(row); err != nil {
 							return err
 						}
