@@ -56,15 +56,14 @@ func (h *handler) Get(_ *http.Request, id string) (scim.Resource, error) {
 func (h *handler) GetAll(_ *http.Request, p scim.ListRequestParams) (scim.Page, error) {
 	var match []scim.Resource
 	for _, rec := range h.s.store.all(h.typ) {
-		r := resource(rec)
 		if p.FilterValidator != nil {
-			view := maps.Clone(rec.Attributes)
+			view := maps.Clone(rec.Attributes) // shallow: the filter only reads
 			view["id"] = rec.ID
 			if p.FilterValidator.PassesFilter(view) != nil {
 				continue
 			}
 		}
-		match = append(match, r)
+		match = append(match, resource(rec))
 	}
 	page := scim.Page{TotalResults: len(match), Resources: []scim.Resource{}}
 	start := max(p.StartIndex, 1) - 1
