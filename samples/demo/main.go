@@ -124,10 +124,31 @@ func (d *driver) runDay() error {
 			return err
 		}
 	}
-	if err := d.cli("show", "summary"); err != nil {
+	if err := d.show("summary", 30); err != nil {
 		return err
 	}
-	return d.cli("show", "results")
+	return d.show("results", 20)
+}
+
+// show prints `condeco-sync show what`, cut to its first max lines: day
+// 1 creates every user, and the whole list is in the file.
+func (d *driver) show(what string, max int) error {
+	args := []string{"--config", d.config, "show", what}
+	fmt.Printf("\n$ condeco-sync %s\n", strings.Join(args, " "))
+	cmd := exec.Command(d.bin, args...)
+	cmd.Env, cmd.Stderr = d.env, os.Stdout
+	out, err := cmd.Output()
+	if err != nil {
+		return err
+	}
+	lines := strings.SplitAfter(string(out), "\n")
+	if len(lines) > max+5 {
+		fmt.Print(strings.Join(lines[:max], ""))
+		fmt.Printf("… %d more lines: condeco-sync --config %s show %s\n", len(lines)-max, d.config, what)
+		return nil
+	}
+	fmt.Print(string(out))
+	return nil
 }
 
 // cli runs condeco-sync with args, echoing the command.
