@@ -60,3 +60,35 @@ func TestPrune(t *testing.T) {
 		t.Errorf("data directory holds %v", entries)
 	}
 }
+
+// Unfinished names the latest run when its load has yet to end: not when
+// its diff is halted and unapproved, nor once its load moved the baseline.
+func TestUnfinished(t *testing.T) {
+	cfg := newFixture(t).env.Config
+	if run, err := Unfinished(cfg); run != nil || err != nil {
+		t.Fatalf("no runs: %v %v", run, err)
+	}
+	run, err := NewRun(cfg, time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC), "set")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, want bool) {
+		t.Helper()
+		got, err := Unfinished(cfg)
+		if err != nil || (got != nil) != want {
+			t.Errorf("%s: unfinished %v (%v), want %v", what, got != nil, err, want)
+		}
+	}
+	check("no diff yet", false)
+	os.MkdirAll(run.StageDir("diff"), 0o700)
+	writeJSON(filepath.Join(run.StageDir("diff"), "manifest.json"), Manifest{Status: StatusHalted, Attempt: 1})
+	check("halted, not approved", false)
+	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: "diff", Attempt: 1})
+	run.Save()
+	check("halted and approved", true)
+	writeJSON(filepath.Join(run.StageDir("diff"), "manifest.json"), Manifest{Status: StatusOK, Attempt: 2})
+	check("diff ok, load stopped", true)
+	os.MkdirAll(filepath.Join(cfg.Data, "state"), 0o700)
+	writeJSON(baselinePath(cfg), Baseline{RunID: run.ID})
+	check("loaded: the baseline is its", false)
+}

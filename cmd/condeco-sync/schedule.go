@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/jonboulle/clockwork"
 	"github.com/spf13/cobra"
 )
@@ -92,9 +93,12 @@ func (a *app) scheduledRun(ctx context.Context) {
 		a.prune()
 		return nil
 	})
+	var halt *stages.HaltError
 	switch {
 	case ctx.Err() != nil:
 		a.log.Info().Msg("the run was stopped; the next start resumes it")
+	case errors.As(err, &halt):
+		a.log.Warn().Err(err).Msg("the run is halted by the mass-deletion guard: nothing was sent; approve it and the next scheduled run loads it")
 	case err != nil:
 		a.log.Error().Err(err).Msg("the scheduled run failed")
 	}
