@@ -73,7 +73,8 @@ func benchInputs(b *testing.B, dir string, n int) Input {
 		u.PhoneMobile, u.Department, u.Title = "+447911123456", "Sales", "Engineer"
 		changes = append(changes, schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: schemas.OpCreate, Name: u.UserName, Grant: "LON"})
 	}
-	in := Input{Changes: filepath.Join(dir, "changes.parquet"), Users: filepath.Join(dir, "users.parquet"), Locations: filepath.Join(dir, "locations.parquet")}
+	in := Input{Changes: filepath.Join(dir, "changes.parquet"), Users: filepath.Join(dir, "users.parquet"), Locations: filepath.Join(dir, "locations.parquet"),
+		Profile: ProfileSCIM2}
 	if _, err := parquetio.WriteSlice(in.Users, users); err != nil {
 		b.Fatal(err)
 	}
