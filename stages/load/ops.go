@@ -448,7 +448,7 @@ func (l *loader) memberTasks(kind string, byGroup map[string][]string) []task {
 
 // groupName is the displayName of a group key, for people.
 func (l *loader) groupName(key string) string {
-	loc, admins := strings.CutSuffix(key, ":admins")
+	loc, admins := adminOf(key)
 	name := loc
 	if d := l.locs[loc]; d != nil {
 		name = d.Name

@@ -182,7 +182,12 @@ func groupResource(displayName, externalID string) scim.Resource {
 }
 
 // adminKey is the externalId of a location's admin group.
-func adminKey(locationID string) string { return locationID + ":admins" }
+func adminKey(locationID string) string { return locationID + adminSuffix }
+
+const adminSuffix = ":admins"
+
+// adminOf is the LocationID of an admin group key, and whether key is one.
+func adminOf(key string) (locationID string, ok bool) { return strings.CutSuffix(key, adminSuffix) }
 
 // adminName is the displayName of a location's admin group.
 func adminName(name string) string { return name + " admins" }

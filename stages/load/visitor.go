@@ -97,10 +97,10 @@ func (l *loader) visitorAccess(current []any, c *schemas.Change) []any {
 		set(id, "")
 	}
 	remove, add := l.adminChange(c.Key)
-	if loc, ok := strings.CutSuffix(remove, ":admins"); ok && have[loc] != nil && have[loc]["role"] == roleAdmin {
+	if loc, ok := adminOf(remove); ok && have[loc] != nil && have[loc]["role"] == roleAdmin {
 		have[loc]["role"] = roleUser
 	}
-	if loc, ok := strings.CutSuffix(add, ":admins"); ok {
+	if loc, ok := adminOf(add); ok {
 		set(loc, roleAdmin)
 	}
 	out := make([]any, 0, len(order))
