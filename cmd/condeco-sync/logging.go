@@ -62,19 +62,18 @@ func (a atLeast) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 
 // logTo builds the logger: readable lines (or JSON, --log-format json) on
 // the console at --log-level, and JSON lines at info and above (or the
-// console's level when lower) to file when it is not nil. Both go
-// through r.
+// console's level when lower) to file when it is not nil. Both redact
+// a.secrets.
 func (a *app) logTo(level zerolog.Level, file io.Writer) zerolog.Logger {
 	var console io.Writer = a.stderr
 	if a.logFormat == "console" {
 		console = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339, NoColor: true}
 	}
-	a.redact.w = console
-	writers := []io.Writer{atLeast{&a.redact, level}}
+	writers := []io.Writer{atLeast{&redactor{w: console, secrets: a.secrets}, level}}
 	lowest := level
 	if file != nil {
 		lowest = min(level, zerolog.InfoLevel)
-		writers = append(writers, atLeast{&redactor{w: file, secrets: a.redact.secrets}, lowest})
+		writers = append(writers, atLeast{&redactor{w: file, secrets: a.secrets}, lowest})
 	}
 	return zerolog.New(zerolog.MultiLevelWriter(writers...)).Level(lowest).With().Timestamp().Logger()
 }

@@ -17,8 +17,7 @@ func TestLogRedaction(t *testing.T) {
 	const token = "tok-3f9a-secret"
 	for _, format := range []string{"console", "json"} {
 		var console, file bytes.Buffer
-		a := &app{stderr: &console, logFormat: format}
-		a.redact.secrets = [][]byte{[]byte(token)}
+		a := &app{stderr: &console, logFormat: format, secrets: [][]byte{[]byte(token)}}
 		log := a.logTo(zerolog.WarnLevel, &file)
 		log.Error().Err(errors.New(`Get "https://scim.example/Users?access_token=` + token + `": Authorization: Bearer other-credential`)).
 			Msg("request failed")

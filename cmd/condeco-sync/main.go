@@ -56,7 +56,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, n
 		return exitOK
 	}
 	code := exitCode(err)
-	fmt.Fprintf(&redactor{w: stderr, secrets: app.redact.secrets}, "condeco-sync: %v\n", err)
+	fmt.Fprintf(&redactor{w: stderr, secrets: app.secrets}, "condeco-sync: %v\n", err)
 	return code
 }
 
@@ -91,7 +91,7 @@ type app struct {
 	cfg     *pipeline.Config
 	log     zerolog.Logger
 	level   zerolog.Level
-	redact  redactor // the console's writer, knowing the token once the config is read
+	secrets [][]byte // redacted from every log line and message: the token, once the config is read
 	logFile *os.File // <data>/condeco-sync.log, once the config is read
 	// daemon: running as condeco-sync schedule, where what the commands
 	// would print goes to the log.
@@ -118,7 +118,7 @@ func (a *app) setup() error {
 	// From here on, the token is redacted wherever it shows up, and the
 	// log also goes to the data directory.
 	if token, err := cfg.Token(a.getenv); err == nil {
-		a.redact.secrets = append(a.redact.secrets, []byte(token))
+		a.secrets = append(a.secrets, []byte(token))
 	}
 	f, err := openLogFile(cfg.Data)
 	if err != nil {
