@@ -13,18 +13,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 func main() {
@@ -70,7 +71,11 @@ func demo(bin, dir string) error {
 		return err
 	}
 	defer d.stop(sandbox)
-	if err := waitReady(url, token); err != nil {
+	client, err := scim.New(url, token, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	if err := waitReady(client); err != nil {
 		return err
 	}
 
@@ -98,7 +103,7 @@ func demo(bin, dir string) error {
 	d.cli("verify", "--all")
 
 	say("what the sandbox holds now")
-	if err := sandboxHoldings(url, token, filepath.Join(dir, "data", "sandbox")); err != nil {
+	if err := sandboxHoldings(client, filepath.Join(dir, "data", "sandbox")); err != nil {
 		return err
 	}
 	d.stop(sandbox)
@@ -234,12 +239,13 @@ func drop(from, inbox string) error {
 
 // sandboxHoldings prints what the sandbox has: its users, how many are
 // active and admins, its locations, and its outbox of invitations.
-func sandboxHoldings(url, token, dir string) error {
-	users, err := list(url, token, "Users")
+func sandboxHoldings(c *scim.Client, dir string) error {
+	ctx := context.Background()
+	users, err := c.Filter(ctx, "Users", "", 200)
 	if err != nil {
 		return err
 	}
-	locations, err := list(url, token, "Locations")
+	locations, err := c.Filter(ctx, "Locations", "", 200)
 	if err != nil {
 		return err
 	}
@@ -248,15 +254,11 @@ func sandboxHoldings(url, token, dir string) error {
 		if u["active"] == true {
 			active++
 		}
-		for _, v := range u {
-			if ext, ok := v.(map[string]any); ok {
-				if locs, ok := ext["locations"].([]any); ok {
-					for _, l := range locs {
-						if l.(map[string]any)["role"] == "admin" {
-							admins++
-						}
-					}
-				}
+		ext, _ := u[load.DefaultExtension].(map[string]any) // the samples' config keeps the default scim.extension
+		locs, _ := ext["locations"].([]any)
+		for _, l := range locs {
+			if l.(map[string]any)["role"] == "admin" {
+				admins++
 			}
 		}
 	}
@@ -285,48 +287,11 @@ func sandboxHoldings(url, token, dir string) error {
 	return nil
 }
 
-// list reads every resource of a type from the sandbox.
-func list(url, token, typ string) ([]map[string]any, error) {
-	var all []map[string]any
-	for start := 1; ; {
-		var page struct {
-			TotalResults int              `json:"totalResults"`
-			Resources    []map[string]any `json:"Resources"`
-		}
-		if err := get(fmt.Sprintf("%s/%s?startIndex=%d&count=200", url, typ, start), token, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Resources...)
-		start += len(page.Resources)
-		if len(page.Resources) == 0 || len(all) >= page.TotalResults {
-			return all, nil
-		}
-	}
-}
-
-func get(url, token string, out any) error {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
 // waitReady waits for the sandbox to answer.
-func waitReady(url, token string) error {
+func waitReady(c *scim.Client) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		var v map[string]any
-		err := get(url+"/ServiceProviderConfig", token, &v)
+		_, err := c.ServiceProviderConfig(context.Background())
 		if err == nil {
 			return nil
 		}
