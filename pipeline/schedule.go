@@ -49,7 +49,7 @@ const stopTimeout = 10 * time.Minute
 // StartDaily starts the schedule of cfg with job, on clock (a real one:
 // clockwork.NewRealClock()), and logs when the next run is. A startNow
 // reason (a run to resume) runs the job at once, as a due catch-up does.
-func StartDaily(cfg *Config, clock clockwork.Clock, log zerolog.Logger, job func(ctx context.Context), startNow string) (*Daily, error) {
+func StartDaily(cfg *Config, clock clockwork.Clock, log zerolog.Logger, job func(ctx context.Context), startNow string) (_ *Daily, err error) {
 	loc, err := time.LoadLocation(cfg.Schedule.Timezone)
 	if err != nil {
 		return nil, err
@@ -64,6 +64,12 @@ func StartDaily(cfg *Config, clock clockwork.Clock, log zerolog.Logger, job func
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		if err != nil { // nothing started: release what was made
+			cancel()
+			s.Shutdown()
+		}
+	}()
 	d := &Daily{sched: s, cancel: cancel, loc: loc, clock: clock, log: log}
 	d.job, err = s.NewJob(
 		gocron.DailyJob(1, gocron.NewAtTimes(gocron.NewAtTime(uint(hour), uint(minute), 0))),
@@ -72,13 +78,12 @@ func StartDaily(cfg *Config, clock clockwork.Clock, log zerolog.Logger, job func
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 	)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
 	if startNow == "" && cfg.Schedule.CatchUp {
-		due, missed, err := catchUpDue(cfg, clock.Now(), loc, hour, minute)
-		if err != nil {
-			cancel()
+		var due bool
+		var missed time.Time
+		if due, missed, err = catchUpDue(cfg, clock.Now(), loc, hour, minute); err != nil {
 			return nil, err
 		}
 		if due {
@@ -87,17 +92,16 @@ func StartDaily(cfg *Config, clock clockwork.Clock, log zerolog.Logger, job func
 	}
 	if startNow != "" {
 		log.Info().Msg(startNow + "; running now")
-		if _, err := s.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartImmediately()),
+		if _, err = s.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartImmediately()),
 			gocron.NewTask(job), gocron.WithName("run at start"), gocron.WithContext(ctx)); err != nil {
-			cancel()
 			return nil, err
 		}
 	}
 	s.Start()
-	next, err := d.job.NextRun()
-	if err == nil {
-		log.Info().Str("next_run", next.In(loc).Format("2006-01-02 15:04 MST")).Str("timezone", loc.String()).
-			Msg(fmt.Sprintf("scheduled: a run every day at %s %s; the next at %s", cfg.Schedule.At, loc, next.In(loc).Format("2006-01-02 15:04 MST")))
+	if next, nerr := d.job.NextRun(); nerr == nil {
+		when := next.In(loc).Format("2006-01-02 15:04 MST")
+		log.Info().Str("next_run", when).Str("timezone", loc.String()).
+			Msg(fmt.Sprintf("scheduled: a run every day at %s %s; the next at %s", cfg.Schedule.At, loc, when))
 	}
 	return d, nil
 }
