@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
@@ -43,9 +44,9 @@ const (
 // http://HOST:PORT/scim/v2.
 const Base = "/scim/v2"
 
-// SchemaLocation is the schema of a /Locations resource; it matches what
-// the visitor profile of the loader sends.
-const SchemaLocation = "urn:condeco-sync:scim:schemas:visitor:1.0:Location"
+// SchemaLocation is the schema of a /Locations resource: the one the
+// visitor profile of the loader sends.
+const SchemaLocation = load.SchemaLocation
 
 // Sandbox is a running sandbox's state.
 type Sandbox struct {

@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
-const ext = "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User"
+const ext = load.DefaultExtension
 
 func start(t *testing.T, dir string) (*Sandbox, *scim.Client) {
 	t.Helper()
