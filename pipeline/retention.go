@@ -62,6 +62,13 @@ func worthKeeping(run *Run) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	failed, ended := m.Counts["failed"]
+	failed, ended := LoadEnded(m)
 	return !ended || failed > 0, nil
+}
+
+// LoadEnded reads a load manifest: whether the load ran to its end (it
+// then counts its failures, zero or more) and how many operations failed.
+func LoadEnded(m *Manifest) (failed int64, ended bool) {
+	failed, ended = m.Counts["failed"]
+	return failed, ended
 }

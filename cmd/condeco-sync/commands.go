@@ -370,8 +370,8 @@ func runCounts(run *pipeline.Run) string {
 			c["user_delete"], c["user_hold"]))
 	}
 	if m, err := pipeline.ReadManifest(run.Dir, "load"); err == nil {
-		if _, ended := m.Counts["failed"]; ended {
-			parts = append(parts, fmt.Sprintf("failed %d", m.Counts["failed"]))
+		if failed, ended := pipeline.LoadEnded(m); ended {
+			parts = append(parts, fmt.Sprintf("failed %d", failed))
 		} else if m.Status == pipeline.StatusFailed {
 			parts = append(parts, "load unfinished: condeco-sync load --run "+run.ID)
 		}
