@@ -25,7 +25,7 @@ func Write[T any](path string, fill func(emit func(T) error) error) (rows int64,
 		// Measured on 1M 20-column rows: 16 MiB row groups and 64 KiB pages
 		// write a third faster than parquet-go's defaults and hold less in
 		// memory (it buffers a row group as boxed values before encoding).
-		pw.RowGroupSize = 16 << 20
+		pw.RowGroupSize = rowGroupSize
 		pw.PageSize = 64 << 10
 		pw.CompressionType = parquet.CompressionCodec_SNAPPY
 		if fn, ok := flatMarshal[T](); ok && !stockMarshal {
@@ -42,6 +42,10 @@ func Write[T any](path string, fill func(emit func(T) error) error) (rows int64,
 	})
 	return rows, err
 }
+
+// rowGroupSize is a variable so that tests can make files of several row
+// groups from a few rows.
+var rowGroupSize int64 = 16 << 20
 
 // stockMarshal makes Write use parquet-go's own marshaller; tests set it to
 // prove that flatMarshal writes the same bytes.

@@ -5,6 +5,7 @@
 package diff
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,15 +38,10 @@ type ChangeSet struct {
 	Initial       bool
 }
 
-// baseEntry is what pass 1 keeps of a key, numbered by a keyIndex: no
-// pointers, so a million of them cost the garbage collector nothing.
-type baseEntry struct {
-	hash    int64
-	inBase  bool // the baseline has this key
-	desired bool // the desired state has this key
-}
-
-// Compare builds the change set of in.
+// Compare builds the change set of in in two passes. Pass 1 reads only the
+// keys, row hashes and flags of both snapshots (in parallel) and matches
+// them; pass 2 reads the full rows of the few users that changed, by row
+// number, for their fields and names.
 func Compare(in Input) (*ChangeSet, error) {
 	cs := &ChangeSet{Initial: in.BaselineUsers == ""}
 	locChanges, activeLocs, err := compareLocations(in)
@@ -54,126 +50,200 @@ func Compare(in Input) (*ChangeSet, error) {
 	}
 	cs.Changes = append(cs.Changes, locChanges...)
 
-	// Pass 1, baseline: keys and hashes.
-	var n int64
+	base := &baseline{}
+	var desired []entry
+	var g errgroup.Group
 	if !cs.Initial {
-		if n, err = parquetio.NumRows(in.BaselineUsers); err != nil {
-			return nil, err
-		}
+		g.Go(func() (err error) {
+			base, err = readBaseline(in.BaselineUsers, in.GrantNewLocations)
+			return err
+		})
 	}
-	index := newKeyIndex(int(n + n/50))
-	base := make([]baseEntry, 0, n+n/50)
-	var granted []string         // by key number; only when new locations may be granted
-	owed := map[int32][]string{} // by key number: access a load failed to grant
-	if !cs.Initial {
-		cols := []string{"user_id", "row_hash", "owed"}
-		if in.GrantNewLocations {
-			cols = append(cols, "granted")
-		}
-		if _, err := parquetio.Read(in.BaselineUsers, cols, func(b []schemas.User) error {
-			for i := range b {
-				u := &b[i]
-				if u.UserID == "" {
-					return fmt.Errorf("%s: a user without UserID in the baseline", in.BaselineUsers)
-				}
-				if _, added := index.Add(u.UserID); !added {
-					return fmt.Errorf("%s: UserID %s twice in the baseline", in.BaselineUsers, u.UserID)
-				}
-				base = append(base, baseEntry{hash: u.RowHash, inBase: true})
-				if u.Owed != "" {
-					owed[int32(len(base)-1)] = schemas.SplitIDs(strings.Clone(u.Owed))
-				}
-				if in.GrantNewLocations {
-					granted = append(granted, strings.Clone(u.Granted))
-				}
-			}
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		cs.BaselineUsers = len(base)
+	g.Go(func() (err error) {
+		desired, err = readDesired(in.Users)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
+	cs.BaselineUsers = len(base.entries)
 
-	// Pass 1, desired: classify every key; remember those whose fields
-	// differ, and those to deprovision, for pass 2.
+	work := match(in, base, desired, activeLocs)
+	base, desired = nil, nil // pass 2 needs none of them
+	changes, err := work.resolve(in)
+	if err != nil {
+		return nil, err
+	}
+	cs.Changes = append(cs.Changes, changes...)
+	sortChanges(cs.Changes)
+	return cs, nil
+}
+
+// pending is a change that pass 1 found and pass 2 completes from the rows
+// it reads: the user's old row from the baseline, its new one from the
+// desired state.
+type pending struct {
+	kind   int
+	reason string // of a deprovision
+	grant  string // LocationIDs to grant, "\n"-separated
+}
+
+const (
+	kindCreate  = iota // new in export: now
+	kindHoldNew        // held and not in the baseline: now
+	kindHold           // held, in the baseline: old keeps its state
+	kindGone           // deleted in Condeco or missing from export: old
+	kindCompare        // fields or access differ: old and now
+)
+
+// work is pass 1's outcome: what pass 2 must read, and for which change.
+type work struct {
+	pending         []pending
+	baseAt, nowAt   []int64 // row numbers to read, ascending
+	baseFor, nowFor []int   // the pending each of those rows completes
+}
+
+func (w *work) add(p pending, baseRow, nowRow int32) {
+	w.pending = append(w.pending, p)
+	if baseRow >= 0 {
+		w.baseAt, w.baseFor = append(w.baseAt, int64(baseRow)), append(w.baseFor, len(w.pending)-1)
+	}
+	if nowRow >= 0 {
+		w.nowAt, w.nowFor = append(w.nowAt, int64(nowRow)), append(w.nowFor, len(w.pending)-1)
+	}
+}
+
+// match walks both sorted key lists at once and classifies every key.
+func match(in Input, base *baseline, desired []entry, activeLocs []string) *work {
+	w := &work{}
 	allLocs := schemas.JoinIDs(activeLocs)
-	compare := map[string]string{} // key → LocationIDs to grant, for pass 2
-	gone := map[string]string{}    // key → why it is deprovisioned
-	held := map[string]string{}    // key → why it is held, for users the baseline has
-	cols := []string{"user_id", "user_name", "row_hash", "active", "deleted", "held", "hold_reason"}
-	_, err = parquetio.Read(in.Users, cols, func(b []schemas.User) error {
-		for i := range b {
-			u := &b[i]
-			if u.UserID == "" {
-				return fmt.Errorf("%s: a user without UserID in the desired state", in.Users)
-			}
-			idx, added := index.Add(u.UserID)
-			if added {
-				base = append(base, baseEntry{})
-			}
-			if base[idx].desired {
-				return fmt.Errorf("%s: UserID %s twice in the desired state", in.Users, u.UserID)
-			}
-			base[idx].desired = true
-			var old *baseEntry
-			if base[idx].inBase {
-				old = &base[idx]
-			}
-			user := func(op, reason string) schemas.Change {
-				// Clones: u's strings would keep their Arrow batch alive.
-				return schemas.Change{Entity: schemas.EntityUser, Key: strings.Clone(u.UserID), Op: op, Name: strings.Clone(u.UserName), Reason: reason}
-			}
+	bs := base.entries
+	i, j := 0, 0
+	for i < len(bs) || j < len(desired) {
+		switch {
+		case j == len(desired) || i < len(bs) && less(bs[i].key, desired[j].key):
+			w.add(pending{kind: kindGone, reason: "missing from export"}, bs[i].row, -1)
+			i++
+		case i == len(bs) || less(desired[j].key, bs[i].key):
+			u := &desired[j]
 			switch {
-			case u.Held && old == nil:
-				cs.Changes = append(cs.Changes, user(schemas.OpHold, "held: "+u.HoldReason+"; not created"))
-			case u.Held:
-				held[strings.Clone(u.UserID)] = "held: " + u.HoldReason // named from the baseline in pass 2
-			case old == nil && (u.Deleted || !u.Active):
+			case u.is(held):
+				w.add(pending{kind: kindHoldNew}, -1, u.row)
+			case u.is(deleted) || !u.is(active):
 				// Rule 2: an inactive or deleted user is not created.
-			case old == nil:
-				c := user(schemas.OpCreate, "new in export")
-				c.Grant = allLocs // rule 4: a new user gets every location
-				cs.Changes = append(cs.Changes, c)
-			case u.Deleted:
-				gone[strings.Clone(u.UserID)] = "deleted in Condeco"
+			default:
+				w.add(pending{kind: kindCreate, grant: allLocs}, -1, u.row) // rule 4: every location
+			}
+			j++
+		default:
+			old, u := &bs[i], &desired[j]
+			switch {
+			case u.is(held):
+				w.add(pending{kind: kindHold}, old.row, u.row) // it keeps its baseline state
+			case u.is(deleted):
+				w.add(pending{kind: kindGone, reason: "deleted in Condeco"}, old.row, -1)
 			default:
 				var grant []string
 				if in.GrantNewLocations {
-					grant = missing(activeLocs, schemas.SplitIDs(granted[idx]))
+					grant = missing(activeLocs, schemas.SplitIDs(base.granted[old.row]))
 				}
-				for _, id := range owed[idx] { // still owed, and still there to grant
+				for _, id := range base.owed[old.row] { // still owed, and still there to grant
 					if slices.Contains(activeLocs, id) && !slices.Contains(grant, id) {
 						grant = append(grant, id)
 					}
 				}
-				newLocs := schemas.JoinIDs(grant)
-				if u.RowHash != old.hash || newLocs != "" {
-					compare[strings.Clone(u.UserID)] = newLocs
+				if u.hash != old.hash || len(grant) > 0 {
+					w.add(pending{kind: kindCompare, grant: schemas.JoinIDs(grant)}, old.row, u.row)
 				}
 			}
+			i++
+			j++
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	sortRows(w.baseAt, w.baseFor)
+	sortRows(w.nowAt, w.nowFor)
+	return w
+}
+
+// sortRows puts the row numbers in file order, keeping each one's pending.
+func sortRows(at []int64, of []int) {
+	idx := make([]int, len(at))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(at[a], at[b]) })
+	at2, of2 := make([]int64, len(at)), make([]int, len(at))
+	for k, i := range idx {
+		at2[k], of2[k] = at[i], of[i]
+	}
+	copy(at, at2)
+	copy(of, of2)
+}
+
+// Pass 2 reads the key and the compared fields (userFields) of each side;
+// the desired state also gives a hold's reason, the baseline access owed.
+var (
+	baselineColumns = []string{"user_id", "owed", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
+		"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
+	desiredColumns = []string{"user_id", "hold_reason", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
+		"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
+)
+
+// resolve is pass 2: it reads the rows w needs from both sides (in
+// parallel) and makes the changes.
+func (w *work) resolve(in Input) ([]schemas.Change, error) {
+	olds, nows := make([]schemas.User, len(w.pending)), make([]schemas.User, len(w.pending))
+	var g errgroup.Group
+	if len(w.baseAt) > 0 {
+		g.Go(func() error {
+			_, err := parquetio.ReadRowsAt(in.BaselineUsers, baselineColumns, w.baseAt, func(i int, u *schemas.User) error {
+				olds[w.baseFor[i]] = *u
+				return nil
+			})
+			return err
+		})
+	}
+	if len(w.nowAt) > 0 {
+		g.Go(func() error {
+			_, err := parquetio.ReadRowsAt(in.Users, desiredColumns, w.nowAt, func(i int, u *schemas.User) error {
+				nows[w.nowFor[i]] = *u
+				return nil
+			})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i := range base {
-		if base[i].inBase && !base[i].desired {
-			gone[index.Key(int32(i))] = "missing from export"
+	var out []schemas.Change
+	for k := range w.pending {
+		p, old, now := &w.pending[k], &olds[k], &nows[k]
+		user := func(u *schemas.User, op, reason string) schemas.Change {
+			return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
+		}
+		switch p.kind {
+		case kindCreate:
+			c := user(now, schemas.OpCreate, "new in export")
+			c.Grant = p.grant
+			out = append(out, c)
+		case kindHoldNew:
+			out = append(out, user(now, schemas.OpHold, "held: "+now.HoldReason+"; not created"))
+		case kindHold:
+			out = append(out, user(old, schemas.OpHold, "held: "+now.HoldReason)) // named from the baseline
+		case kindGone:
+			if c, ok := deprovision(in.Deprovision, old, p.reason); ok {
+				out = append(out, c)
+			}
+		case kindCompare:
+			if old.UserID != now.UserID {
+				return nil, fmt.Errorf("%s and %s: UserIDs %s and %s share a 128-bit hash; please report this", in.BaselineUsers, in.Users, old.UserID, now.UserID)
+			}
+			if c, ok := update(old, now, p.grant); ok {
+				out = append(out, c)
+			}
 		}
 	}
-	index, base, granted = nil, nil, nil // pass 2 needs none of them
-
-	// Pass 2: full rows of the keys that differ or go, for their fields and names.
-	if len(compare) > 0 || len(gone) > 0 || len(held) > 0 {
-		changes, err := compareUsers(in, compare, gone, held)
-		if err != nil {
-			return nil, err
-		}
-		cs.Changes = append(cs.Changes, changes...)
-	}
-	sortChanges(cs.Changes)
-	return cs, nil
+	return out, nil
 }
 
 // deprovision is rule 2 for a user who is gone or deleted in Condeco.
@@ -191,78 +261,29 @@ func deprovision(mode string, old *schemas.User, reason string) (schemas.Change,
 	return c, true
 }
 
-// comparedColumns are the Parquet columns pass 2 reads: the key and the
-// fields a diff compares (userFields).
-var comparedColumns = []string{"user_id", "owed", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
-	"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
-
-// compareUsers reads the compared columns of the keys in compare, gone
-// and held from both sides and makes their update, deactivate, reactivate,
-// deprovision and hold changes (a held user keeps its baseline name).
-func compareUsers(in Input, compare, gone, held map[string]string) ([]schemas.Change, error) {
-	// The two reads are independent: run them on both cores.
-	before := make(map[string]schemas.User, len(compare))
-	after := make(map[string]schemas.User, len(compare))
-	var out []schemas.Change
-	var g errgroup.Group
-	wanted := func(m map[string]string) func(string) bool {
-		return func(k string) bool { _, ok := m[k]; return ok }
+// update is the change of a user whose fields or access differ: an update,
+// or a deactivate or reactivate when active changed.
+func update(old, u *schemas.User, grant string) (schemas.Change, bool) {
+	ch := userChanges(old, u)
+	c := schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Name: u.UserName, Op: schemas.OpUpdate, Grant: grant}
+	switch {
+	case ch.has("active") && !u.Active:
+		c.Op, c.Reason = schemas.OpDeactivate, "inactive in Condeco"
+	case ch.has("active") && u.Active:
+		c.Op, c.Reason = schemas.OpReactivate, "active again in Condeco"
+	case len(ch.names) > 0:
+		c.Reason = strings.Join(ch.names, ", ") + " changed"
 	}
-	g.Go(func() error {
-		_, err := parquetio.ReadRows(in.BaselineUsers, comparedColumns, "user_id",
-			func(k string) bool { return wanted(compare)(k) || wanted(gone)(k) || wanted(held)(k) },
-			func(u *schemas.User) error {
-				if _, ok := compare[u.UserID]; ok {
-					before[u.UserID] = *u
-				} else if reason, ok := gone[u.UserID]; ok {
-					if c, ok := deprovision(in.Deprovision, u, reason); ok {
-						out = append(out, c)
-					}
-				} else if reason, ok := held[u.UserID]; ok {
-					out = append(out, schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: schemas.OpHold, Name: u.UserName, Reason: reason})
-				}
-				return nil
-			})
-		return err
-	})
-	if len(compare) > 0 {
-		g.Go(func() error {
-			_, err := parquetio.ReadRows(in.Users, comparedColumns, "user_id", wanted(compare), func(u *schemas.User) error {
-				after[u.UserID] = *u
-				return nil
-			})
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for key, grant := range compare {
-		old, u := before[key], after[key]
-		ch := userChanges(&old, &u)
-		c := schemas.Change{Entity: schemas.EntityUser, Key: key, Name: u.UserName, Op: schemas.OpUpdate, Grant: grant}
-		switch {
-		case ch.has("active") && !u.Active:
-			c.Op, c.Reason = schemas.OpDeactivate, "inactive in Condeco"
-		case ch.has("active") && u.Active:
-			c.Op, c.Reason = schemas.OpReactivate, "active again in Condeco"
-		case len(ch.names) > 0:
-			c.Reason = strings.Join(ch.names, ", ") + " changed"
+	if grant != "" {
+		ch.add("locations", "", "+"+strings.ReplaceAll(grant, "\n", " +"))
+		why := "new location granted (access.grant_new_locations_to_existing_users)"
+		if old.Owed != "" {
+			why = "access a previous load could not grant, granted again"
 		}
-		if grant != "" {
-			ch.add("locations", "", "+"+strings.ReplaceAll(grant, "\n", " +"))
-			why := "new location granted (access.grant_new_locations_to_existing_users)"
-			if old.Owed != "" {
-				why = "access a previous load could not grant, granted again"
-			}
-			c.Reason = joinReasons(c.Reason, why)
-		}
-		c.Fields, c.Before, c.After = strings.Join(ch.names, "\n"), strings.Join(ch.before, "\n"), strings.Join(ch.after, "\n")
-		if c.Fields != "" {
-			out = append(out, c)
-		}
+		c.Reason = joinReasons(c.Reason, why)
 	}
-	return out, nil
+	c.Fields, c.Before, c.After = strings.Join(ch.names, "\n"), strings.Join(ch.before, "\n"), strings.Join(ch.after, "\n")
+	return c, c.Fields != ""
 }
 
 // compareLocations diffs the locations (a few hundred at most: read whole)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -289,5 +290,53 @@ func TestOwedAccessIsGrantedAgain(t *testing.T) {
 	want := `update user 1 {locations: "" → "+PAR"} +[PAR] (access a previous load could not grant, granted again)`
 	if got := plan(cs); got != want {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A diff of 20,000 users spans many batches of pass 1 and pass 2: every
+// change must name the right user with that user's own before and after
+// values, whatever row it sits on in either file.
+func TestRowsAreMatchedAcrossBatches(t *testing.T) {
+	const n = 20_000
+	var base, users []schemas.User
+	want := map[string]string{} // key → plan line
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%05d", i)
+		b := applied(user(id), "LON", "PAR")
+		base = append(base, b)
+		switch {
+		case i%89 == 0:
+			want[id] = "delete user " + id + " (missing from export)"
+			continue
+		case i%97 == 0:
+			u := user(id, func(u *schemas.User) { u.Title = "Title " + id })
+			users = append(users, u)
+			want[id] = fmt.Sprintf(`update user %s {title: "" → "Title %s"} (title changed)`, id, id)
+		default:
+			users = append(users, user(id))
+		}
+	}
+	for i := n; i < n+150; i++ {
+		id := fmt.Sprintf("%05d", i)
+		users = append(users, user(id))
+		want[id] = "create user " + id + " +[LON PAR] (new in export)"
+	}
+	// The desired state in another order than the baseline.
+	slices.Reverse(users)
+	cs, err := Compare(world{users: users, base: base}.input(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(plan(cs), "\n") {
+		got[strings.Fields(line)[2]] = line
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d changes, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: got %q, want %q", k, got[k], w)
+		}
 	}
 }
