@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,23 +73,73 @@ func TestScanAcrossRowGroupsAndPages(t *testing.T) {
 	}
 }
 
+// plainRow is dictRow without a dictionary: the plain pages ReadRowsAt
+// steps through without decoding.
+type plainRow struct {
+	Key    string `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Town   string `parquet:"name=town, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Unique string `parquet:"name=unique, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Active bool   `parquet:"name=active, type=BOOLEAN"`
+	Line   int64  `parquet:"name=line, type=INT64"`
+}
+
+// ReadRowsAt gives the rows pqarrow gives, on plain and dictionary-encoded
+// files of several row groups, for rows on page and row-group boundaries,
+// repeated row numbers included.
 func TestReadRowsAt(t *testing.T) {
 	path, in := manyRowGroups(t, 30_000)
-	at := []int64{0, 1, 4095, 4096, 17_001, 29_999}
-	got := map[int]dictRow{}
-	n, err := ReadRowsAt(path, []string{"key", "unique", "line"}, at, func(i int, r *dictRow) error {
-		got[i] = *r
-		return nil
-	})
-	if err != nil || n != int64(len(in)) {
-		t.Fatalf("ReadRowsAt = %d, %v", n, err)
+	plainPath := filepath.Join(t.TempDir(), "p.parquet")
+	var plain []plainRow
+	for _, r := range in {
+		plain = append(plain, plainRow(r))
 	}
-	for i, r := range at {
-		want := dictRow{Key: in[r].Key, Unique: in[r].Unique, Line: in[r].Line} // only the columns asked
-		if got[i] != want {
-			t.Errorf("row %d = %+v, want %+v", r, got[i], want)
+	if _, err := WriteSlice(plainPath, plain); err != nil {
+		t.Fatal(err)
+	}
+	at := []int64{0, 1, 1, 2, 4095, 4096, 4097, 17_001, 17_001, 29_998, 29_999}
+	for i := int64(5); i < 30_000; i += 53 {
+		at = append(at, i)
+	}
+	slices.Sort(at)
+	cols := []string{"key", "unique", "line", "active", "town"}
+	check := func(name, path string) {
+		all, err := ReadAll[dictRow](path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []dictRow
+		n, err := ReadRowsAt(path, cols, at, func(i int, r *dictRow) error {
+			if i != len(got) {
+				return fmt.Errorf("row %d handed over as number %d", len(got), i)
+			}
+			got = append(got, *r)
+			return nil
+		})
+		if err != nil || n != int64(len(in)) {
+			t.Fatalf("%s: ReadRowsAt = %d, %v", name, n, err)
+		}
+		for i, r := range at {
+			if got[i] != all[r] || got[i] != in[r] {
+				t.Fatalf("%s: row %d = %+v, pqarrow %+v, written %+v", name, r, got[i], all[r], in[r])
+			}
+		}
+		// Only the columns asked are filled.
+		_, err = ReadRowsAt(path, []string{"line"}, at[:3], func(i int, r *dictRow) error {
+			if *r != (dictRow{Line: in[at[i]].Line}) {
+				return fmt.Errorf("row %d = %+v", at[i], *r)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
+	check("plain", plainPath)
+	check("dictionary", path)
+	if n := rowGroups(t, plainPath); n < 2 {
+		t.Errorf("the plain file has %d row groups, too few to test crossing them", n)
+	}
+
 	if _, err := ReadRowsAt(path, []string{"key"}, []int64{5, 30_000}, func(int, *dictRow) error { return nil }); err == nil || !strings.Contains(err.Error(), "no row 30000") {
 		t.Errorf("a row past the end: err = %v", err)
 	}
@@ -97,6 +148,27 @@ func TestReadRowsAt(t *testing.T) {
 	}
 	if _, err := ReadRowsAt(path, []string{"nope"}, nil, func(int, *dictRow) error { return nil }); err == nil {
 		t.Error("a column without a field is accepted")
+	}
+	type wrongKind struct {
+		Line string `parquet:"name=line, type=BYTE_ARRAY, convertedtype=UTF8"`
+	}
+	if _, err := ReadRowsAt(path, []string{"line"}, []int64{1}, func(int, *wrongKind) error { return nil }); err == nil || !strings.Contains(err.Error(), "cannot fill") {
+		t.Errorf("an int64 column into a string field: err = %v", err)
+	}
+}
+
+// A page cut short is an error naming the file, never a short row.
+func TestReadRowsAtDamagedPage(t *testing.T) {
+	path, _ := manyRowGroups(t, 5_000)
+	b, _ := os.ReadFile(path)
+	// Flip bytes in the middle of the data: snappy or the page walk fails.
+	for i := len(b) / 3; i < len(b)/3+64; i++ {
+		b[i] ^= 0xff
+	}
+	os.WriteFile(path, b, 0o600)
+	at := []int64{0, 2500, 4999}
+	if _, err := ReadRowsAt(path, []string{"key", "unique", "line", "town"}, at, func(int, *dictRow) error { return nil }); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("damaged file: err = %v, want one naming the file", err)
 	}
 }
 

@@ -79,6 +79,8 @@ func ReadRows[T any](path string, columns []string, keyColumn string, keep func(
 // or all when nil), and hands each record batch to fn, checking at the end
 // that as many rows came as the file's metadata says.
 func scan[T any](path string, columns []string, fn func(rec arrow.Record, fields []fieldInfo) error) (rows int64, err error) {
+	var safe guard
+	defer safe.recover(path, &err)
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
@@ -116,7 +118,7 @@ func scan[T any](path string, columns []string, fn func(rec arrow.Record, fields
 			return rows, fmt.Errorf("%s: %w", path, err)
 		}
 		rows += rec.NumRows()
-		if err := fn(rec, want); err != nil {
+		if err := safe.call(func() error { return fn(rec, want) }); err != nil {
 			return rows, err // the caller's own error, or one that names path already
 		}
 	}

@@ -90,24 +90,24 @@ func SCIMUserName(username, email string) string {
 type User struct {
 	UserID          string `parquet:"name=user_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 	UserName        string `parquet:"name=user_name, type=BYTE_ARRAY, convertedtype=UTF8"`
-	GivenName       string `parquet:"name=given_name, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
+	GivenName       string `parquet:"name=given_name, type=BYTE_ARRAY, convertedtype=UTF8"`
 	FamilyName      string `parquet:"name=family_name, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Email           string `parquet:"name=email, type=BYTE_ARRAY, convertedtype=UTF8"`
 	PhoneWork       string `parquet:"name=phone_work, type=BYTE_ARRAY, convertedtype=UTF8"`
 	PhoneMobile     string `parquet:"name=phone_mobile, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Country         string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
-	Language        string `parquet:"name=language, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
-	Title           string `parquet:"name=title, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
-	Department      string `parquet:"name=department, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
-	CostCenter      string `parquet:"name=cost_center, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
-	UserType        string `parquet:"name=user_type, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
+	Country         string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Language        string `parquet:"name=language, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Title           string `parquet:"name=title, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Department      string `parquet:"name=department, type=BYTE_ARRAY, convertedtype=UTF8"`
+	CostCenter      string `parquet:"name=cost_center, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserType        string `parquet:"name=user_type, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Active          bool   `parquet:"name=active, type=BOOLEAN"`
 	Deleted         bool   `parquet:"name=deleted, type=BOOLEAN"`
 	Admin           bool   `parquet:"name=admin, type=BOOLEAN"`
-	DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
+	DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8"`
 	SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
 	Held            bool   `parquet:"name=held, type=BOOLEAN"`
-	HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
+	HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Line            int64  `parquet:"name=line, type=INT64"`
 	RowHash         int64  `parquet:"name=row_hash, type=INT64"`
 	// The applied state (load/state/users.parquet) is also made of Users.
@@ -118,8 +118,8 @@ type User struct {
 	// LocationIDs a load meant to grant but the target refused: the next
 	// diff grants them again. All three are empty in the desired state.
 	SCIMID  string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Granted string `parquet:"name=granted, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
-	Owed    string `parquet:"name=owed, type=BYTE_ARRAY, convertedtype=UTF8, encoding=PLAIN_DICTIONARY"`
+	Granted string `parquet:"name=granted, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Owed    string `parquet:"name=owed, type=BYTE_ARRAY, convertedtype=UTF8"`
 }
 
 // GrantedIDs splits Granted into LocationIDs.

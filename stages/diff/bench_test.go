@@ -23,11 +23,18 @@ func BenchmarkDiff1M(b *testing.B) {
 		BaselineUsers: filepath.Join(dir, "base-users.parquet"), BaselineLocations: filepath.Join(dir, "base-locations.parquet"),
 		Deprovision: "delete", Guard: Guard{MaxDeletes: n, MaxFraction: 1},
 	}
+	// Columns a tenant repeats have as many distinct values as a large one
+	// would (5,000 given names, 2,000 cost centres …), not one each: a
+	// dictionary-encoded column is only as cheap as its real cardinality.
+	pick := func(i, distinct int, prefix string) string {
+		return prefix + strconv.Itoa((i*7919+distinct/3)%distinct)
+	}
 	mk := func(i int) schemas.User {
 		id := strconv.Itoa(1_000_000 + i)
 		u := schemas.User{UserID: id, UserName: "user" + id + "@example.com", Email: "user" + id + "@example.com",
-			GivenName: "Given", FamilyName: "Family" + id, PhoneMobile: "+447911" + id[1:], Country: "GB", Language: "en-GB",
-			Title: "Engineer", Department: "Engineering", CostCenter: "CC1001", UserType: "Internal", Active: true, DefaultLocation: "LON"}
+			GivenName: pick(i, 5000, "Given"), FamilyName: "Family" + id, PhoneMobile: "+447911" + id[1:],
+			Country: pick(i, 40, "C"), Language: pick(i, 12, "L"), Title: pick(i, 300, "Title "), Department: pick(i, 80, "Dept "),
+			CostCenter: pick(i, 2000, "CC"), UserType: pick(i, 3, "Type"), Active: true, DefaultLocation: pick(i, 200, "LOC")}
 		u.RowHash = u.Hash()
 		return u
 	}

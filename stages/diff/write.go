@@ -11,6 +11,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
+	"golang.org/x/sync/errgroup"
 )
 
 // Output file names, relative to the stage directory.
@@ -65,16 +66,20 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		res.Counts[c.Entity+"_"+c.Op]++
 	}
 	res.Details["guard"] = v.String()
-	nRows, err := parquetio.WriteSlice(filepath.Join(dir, ChangesFile), cs.Changes)
-	if err != nil {
-		return res, err
-	}
-	if err := writeChangesCSV(filepath.Join(dir, ChangesCSVFile), cs.Changes); err != nil {
-		return res, err
-	}
-	if err := artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
-		return writeSummary(w, cs, v, runID, baselineRun)
-	}); err != nil {
+	// The three files only read the change set: write them side by side.
+	var nRows int64
+	var g errgroup.Group
+	g.Go(func() (err error) {
+		nRows, err = parquetio.WriteSlice(filepath.Join(dir, ChangesFile), cs.Changes)
+		return err
+	})
+	g.Go(func() error { return writeChangesCSV(filepath.Join(dir, ChangesCSVFile), cs.Changes) })
+	g.Go(func() error {
+		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
+			return writeSummary(w, cs, v, runID, baselineRun)
+		})
+	})
+	if err := g.Wait(); err != nil {
 		return res, err
 	}
 	res.Outputs = []stages.Output{{Path: ChangesFile, Rows: nRows}, {Path: ChangesCSVFile, Rows: nRows}, {Path: SummaryFile}}
