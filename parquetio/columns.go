@@ -24,7 +24,6 @@ type Batch struct {
 }
 
 type columnBuf struct {
-	name  string
 	bytes []parquet.ByteArray
 	bools []bool
 	ints  []int64
@@ -57,8 +56,7 @@ func Scan(path string, columns []string, fn func(b *Batch) error) (rows int64, e
 	}
 	defer pf.Close()
 	b := &Batch{cols: make([]columnBuf, len(columns))}
-	for c, name := range columns {
-		b.cols[c].name = name
+	for c := range columns {
 		switch pf.MetaData().Schema.Column(idx[c]).PhysicalType() {
 		case parquet.Types.ByteArray:
 			b.cols[c].bytes = make([]parquet.ByteArray, scanBatch)

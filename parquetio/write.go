@@ -1,7 +1,11 @@
 // Package parquetio writes Parquet files with xitongsys/parquet-go from typed
-// structs and reads them back with Apache Arrow's pqarrow, as DESIGN §8 says:
+// structs and reads them back with Apache Arrow, as DESIGN §8 says:
 // parquet-go is never used to read, because on a damaged file it returns
-// wrong rows without an error.
+// wrong rows without an error. Whole rows come through pqarrow's record
+// batches (Read, ReadRows, ReadAll). A reader that looks at a few columns of
+// every row, or at a few rows of a file, uses Arrow's column-chunk and page
+// readers instead (Scan, ReadRowsAt): pqarrow copies every value into an
+// Arrow builder, which at a million rows is most of the time.
 package parquetio
 
 import (
