@@ -29,6 +29,18 @@ type columnBuf struct {
 	ints  []int64
 }
 
+// newColumnBuf makes room for a batch of a column of physical type t (one
+// of those openColumns accepts).
+func newColumnBuf(t parquet.Type) columnBuf {
+	switch t {
+	case parquet.Types.ByteArray:
+		return columnBuf{bytes: make([]parquet.ByteArray, scanBatch)}
+	case parquet.Types.Boolean:
+		return columnBuf{bools: make([]bool, scanBatch)}
+	}
+	return columnBuf{ints: make([]int64, scanBatch)}
+}
+
 // Bytes returns column c's values (c indexes Scan's columns). They point into
 // the reader's page buffers: valid during the callback only; copy to keep.
 func (b *Batch) Bytes(c int) []parquet.ByteArray { return b.cols[c].bytes[:b.Len] }
@@ -57,14 +69,7 @@ func Scan(path string, columns []string, fn func(b *Batch) error) (rows int64, e
 	defer pf.Close()
 	b := &Batch{cols: make([]columnBuf, len(columns))}
 	for c := range columns {
-		switch pf.MetaData().Schema.Column(idx[c]).PhysicalType() {
-		case parquet.Types.ByteArray:
-			b.cols[c].bytes = make([]parquet.ByteArray, scanBatch)
-		case parquet.Types.Boolean:
-			b.cols[c].bools = make([]bool, scanBatch)
-		case parquet.Types.Int64:
-			b.cols[c].ints = make([]int64, scanBatch)
-		}
+		b.cols[c] = newColumnBuf(pf.MetaData().Schema.Column(idx[c]).PhysicalType())
 	}
 	readers := make([]file.ColumnChunkReader, len(columns))
 	for g := 0; g < pf.NumRowGroups(); g++ {
@@ -335,18 +340,10 @@ func (p *picker) decoded(rg *file.RowGroupReader, col int, n int64) error {
 	if err != nil {
 		return err
 	}
-	buf := &columnBuf{}
-	switch r.(type) {
-	case *file.ByteArrayColumnChunkReader:
-		buf.bytes = make([]parquet.ByteArray, scanBatch)
-	case *file.BooleanColumnChunkReader:
-		buf.bools = make([]bool, scanBatch)
-	case *file.Int64ColumnChunkReader:
-		buf.ints = make([]int64, scanBatch)
-	}
+	buf := newColumnBuf(r.Descriptor().PhysicalType())
 	for batchStart := p.start; batchStart < p.start+n; {
 		want := int(min(p.start+n-batchStart, scanBatch))
-		got, err := readBatch(r, buf, want)
+		got, err := readBatch(r, &buf, want)
 		if err == nil && got != want {
 			err = fmt.Errorf("%d values where the row group has %d more rows", got, p.start+n-batchStart)
 		}

@@ -194,24 +194,19 @@ var (
 func (w *work) resolve(in Input) ([]schemas.Change, error) {
 	olds, nows := make([]schemas.User, len(w.pending)), make([]schemas.User, len(w.pending))
 	var g errgroup.Group
-	if len(w.baseAt) > 0 {
-		g.Go(func() error {
-			_, err := parquetio.ReadRowsAt(in.BaselineUsers, baselineColumns, w.baseAt, func(i int, u *schemas.User) error {
-				olds[w.baseFor[i]] = *u
-				return nil
+	read := func(path string, columns []string, at []int64, of []int, into []schemas.User) {
+		if len(at) > 0 {
+			g.Go(func() error {
+				_, err := parquetio.ReadRowsAt(path, columns, at, func(i int, u *schemas.User) error {
+					into[of[i]] = *u
+					return nil
+				})
+				return err
 			})
-			return err
-		})
+		}
 	}
-	if len(w.nowAt) > 0 {
-		g.Go(func() error {
-			_, err := parquetio.ReadRowsAt(in.Users, desiredColumns, w.nowAt, func(i int, u *schemas.User) error {
-				nows[w.nowFor[i]] = *u
-				return nil
-			})
-			return err
-		})
-	}
+	read(in.BaselineUsers, baselineColumns, w.baseAt, w.baseFor, olds)
+	read(in.Users, desiredColumns, w.nowAt, w.nowFor, nows)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}

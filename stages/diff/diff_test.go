@@ -112,6 +112,8 @@ func TestOpsAndRules(t *testing.T) {
 			"create location LON (new in export)\ncreate location PAR (new in export)\n" +
 				"create user 1 +[LON PAR] (new in export)\n" +
 				"hold user 4 (held: duplicate UserID 4 (lines 5, 6) (line 5); not created)"},
+		{"an empty baseline (not the initial synchronization): everyone is new", world{users: []schemas.User{user("1")}, base: []schemas.User{}},
+			"create user 1 +[LON PAR] (new in export)"},
 		{"unchanged: nothing", world{users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1"), "LON", "PAR")}}, ""},
 		{"new email and userName, same UserID: one update", world{
 			users: []schemas.User{user("1", func(u *schemas.User) { u.Email, u.UserName = "new@example.com", "new@example.com" })},
