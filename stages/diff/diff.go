@@ -98,18 +98,23 @@ const (
 
 // work is pass 1's outcome: what pass 2 must read, and for which change.
 type work struct {
-	pending         []pending
-	baseAt, nowAt   []int64 // row numbers to read, ascending
-	baseFor, nowFor []int   // the pending each of those rows completes
+	pending   []pending
+	base, now []rowRef // the rows to read of each side, in file order once matched
+}
+
+// rowRef is a row to read and the pending change it completes.
+type rowRef struct {
+	row     int64
+	pending int
 }
 
 func (w *work) add(p pending, baseRow, nowRow int32) {
 	w.pending = append(w.pending, p)
 	if baseRow >= 0 {
-		w.baseAt, w.baseFor = append(w.baseAt, int64(baseRow)), append(w.baseFor, len(w.pending)-1)
+		w.base = append(w.base, rowRef{int64(baseRow), len(w.pending) - 1})
 	}
 	if nowRow >= 0 {
-		w.nowAt, w.nowFor = append(w.nowAt, int64(nowRow)), append(w.nowFor, len(w.pending)-1)
+		w.now = append(w.now, rowRef{int64(nowRow), len(w.pending) - 1})
 	}
 }
 
@@ -160,24 +165,10 @@ func match(in Input, base *baseline, desired []entry, activeLocs []string) *work
 			j++
 		}
 	}
-	sortRows(w.baseAt, w.baseFor)
-	sortRows(w.nowAt, w.nowFor)
+	byRow := func(a, b rowRef) int { return cmp.Compare(a.row, b.row) }
+	slices.SortFunc(w.base, byRow)
+	slices.SortFunc(w.now, byRow)
 	return w
-}
-
-// sortRows puts the row numbers in file order, keeping each one's pending.
-func sortRows(at []int64, of []int) {
-	idx := make([]int, len(at))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(at[a], at[b]) })
-	at2, of2 := make([]int64, len(at)), make([]int, len(at))
-	for k, i := range idx {
-		at2[k], of2[k] = at[i], of[i]
-	}
-	copy(at, at2)
-	copy(of, of2)
 }
 
 // Pass 2 reads the key and the compared fields (userFields) of each side;
@@ -194,19 +185,24 @@ var (
 func (w *work) resolve(in Input) ([]schemas.Change, error) {
 	olds, nows := make([]schemas.User, len(w.pending)), make([]schemas.User, len(w.pending))
 	var g errgroup.Group
-	read := func(path string, columns []string, at []int64, of []int, into []schemas.User) {
-		if len(at) > 0 {
-			g.Go(func() error {
-				_, err := parquetio.ReadRowsAt(path, columns, at, func(i int, u *schemas.User) error {
-					into[of[i]] = *u
-					return nil
-				})
-				return err
-			})
+	read := func(path string, columns []string, refs []rowRef, into []schemas.User) {
+		if len(refs) == 0 {
+			return
 		}
+		at := make([]int64, len(refs))
+		for i, r := range refs {
+			at[i] = r.row
+		}
+		g.Go(func() error {
+			_, err := parquetio.ReadRowsAt(path, columns, at, func(i int, u *schemas.User) error {
+				into[refs[i].pending] = *u
+				return nil
+			})
+			return err
+		})
 	}
-	read(in.BaselineUsers, baselineColumns, w.baseAt, w.baseFor, olds)
-	read(in.Users, desiredColumns, w.nowAt, w.nowFor, nows)
+	read(in.BaselineUsers, baselineColumns, w.base, olds)
+	read(in.Users, desiredColumns, w.now, nows)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
