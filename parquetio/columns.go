@@ -164,7 +164,7 @@ func readBatch(r file.ColumnChunkReader, buf *columnBuf, n int) (int, error) {
 // it needs: every page is still decompressed, but where a column chunk is
 // plain-encoded (every file this program writes) the values of the rows
 // skipped are not even decoded, only stepped over (measured: pass 2 of the
-// diff, 17 string columns of 1M rows, took half the time of decoding them).
+// diff at 1M users, 17 columns of two files, went from about 0.38 s to 0.28 s).
 // The rows are held in memory until all columns are read.
 func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int, row *T) error) (rows int64, err error) {
 	if !slices.IsSorted(at) {
@@ -190,8 +190,7 @@ func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int,
 	rowsOf := reflect.ValueOf(out)
 	for c, f := range fields {
 		col := pf.MetaData().Schema.Column(idx[c])
-		kind := map[parquet.Type]reflect.Kind{parquet.Types.ByteArray: reflect.String, parquet.Types.Boolean: reflect.Bool, parquet.Types.Int64: reflect.Int64}[col.PhysicalType()]
-		if kind != f.kind {
+		if fills[col.PhysicalType()] != f.kind {
 			return 0, fmt.Errorf("%s: column %q (%s) cannot fill a %v field", path, f.name, col.PhysicalType(), f.kind)
 		}
 	}
@@ -236,6 +235,9 @@ func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int,
 	}
 	return rows, nil
 }
+
+// fills is the kind of field each physical type openColumns accepts fills.
+var fills = map[parquet.Type]reflect.Kind{parquet.Types.ByteArray: reflect.String, parquet.Types.Boolean: reflect.Bool, parquet.Types.Int64: reflect.Int64}
 
 // value is one value of a column, of whichever physical type it has.
 type value struct {
