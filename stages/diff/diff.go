@@ -70,29 +70,28 @@ func Compare(in Input) (*ChangeSet, error) {
 
 	work := match(in, base, desired, activeLocs)
 	base, desired = nil, nil // pass 2 needs none of them
-	changes, err := work.resolve(in)
-	if err != nil {
+	if cs.Changes, err = work.resolve(in, cs.Changes); err != nil {
 		return nil, err
 	}
-	cs.Changes = append(cs.Changes, changes...)
 	sortChanges(cs.Changes)
 	return cs, nil
 }
 
 // pending is a change that pass 1 found and pass 2 completes from the rows
 // it reads: the user's old row from the baseline, its new one from the
-// desired state.
+// desired state, or both.
 type pending struct {
 	kind   int
 	reason string // of a deprovision
 	grant  string // LocationIDs to grant, "\n"-separated
+	pair   int    // a change that needs both rows: its index among those
 }
 
 const (
 	kindCreate  = iota // new in export: now
 	kindHoldNew        // held and not in the baseline: now
-	kindHold           // held, in the baseline: old keeps its state
 	kindGone           // deleted in Condeco or missing from export: old
+	kindHold           // held, in the baseline: old keeps its state, now says why
 	kindCompare        // fields or access differ: old and now
 )
 
@@ -100,6 +99,7 @@ const (
 type work struct {
 	pending   []pending
 	base, now []rowRef // the rows to read of each side, in file order once matched
+	pairs     int      // the changes that need both rows
 }
 
 // rowRef is a row to read and the pending change it completes.
@@ -109,6 +109,10 @@ type rowRef struct {
 }
 
 func (w *work) add(p pending, baseRow, nowRow int32) {
+	if baseRow >= 0 && nowRow >= 0 {
+		p.pair = w.pairs
+		w.pairs++
+	}
 	w.pending = append(w.pending, p)
 	if baseRow >= 0 {
 		w.base = append(w.base, rowRef{int64(baseRow), len(w.pending) - 1})
@@ -171,21 +175,42 @@ func match(in Input, base *baseline, desired []entry, activeLocs []string) *work
 	return w
 }
 
-// Pass 2 reads the key and the compared fields (userFields) of each side;
-// the desired state also gives a hold's reason, the baseline access owed.
+// Pass 2 reads the key and the compared fields (userFields) of each side
+// for the changes that need both rows; the desired state also gives a
+// hold's reason, the baseline access owed. A side that has only changes of
+// its own (the creates of an initial synchronization, the deletes of a
+// truncated export) reads no more than those name.
 var (
 	baselineColumns = []string{"user_id", "owed", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
 		"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
 	desiredColumns = []string{"user_id", "hold_reason", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
 		"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
+	baselineOwnColumns = []string{"user_id", "user_name", "active"}
+	desiredOwnColumns  = []string{"user_id", "user_name", "hold_reason"}
 )
 
 // resolve is pass 2: it reads the rows w needs from both sides (in
-// parallel) and makes the changes.
-func (w *work) resolve(in Input) ([]schemas.Change, error) {
-	olds, nows := make([]schemas.User, len(w.pending)), make([]schemas.User, len(w.pending))
+// parallel) and appends the changes to dst. Those that need one row are
+// made as it is read; only the rows of those that need both are kept. The
+// change set is built in place, once: at a million creates, every copy of
+// it was a few hundred MB more at the peak.
+func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error) {
+	var nBase, nNow int
+	for _, p := range w.pending {
+		switch p.kind {
+		case kindGone:
+			nBase++
+		case kindCreate, kindHoldNew:
+			nNow++
+		}
+	}
+	start := len(dst)
+	out := slices.Grow(dst, nBase+nNow+w.pairs)[:start+nBase+nNow]
+	// Each side's goroutine appends within its own region of out.
+	fromBase, fromNow := out[start:start:start+nBase], out[start+nBase:start+nBase:start+nBase+nNow]
+	olds, nows := make([]schemas.User, w.pairs), make([]schemas.User, w.pairs)
 	var g errgroup.Group
-	read := func(path string, columns []string, refs []rowRef, into []schemas.User) {
+	read := func(path string, columns []string, refs []rowRef, use func(p *pending, u *schemas.User)) {
 		if len(refs) == 0 {
 			return
 		}
@@ -195,37 +220,59 @@ func (w *work) resolve(in Input) ([]schemas.Change, error) {
 		}
 		g.Go(func() error {
 			_, err := parquetio.ReadRowsAt(path, columns, at, func(i int, u *schemas.User) error {
-				into[refs[i].pending] = *u
+				use(&w.pending[refs[i].pending], u)
 				return nil
 			})
 			return err
 		})
 	}
-	read(in.BaselineUsers, baselineColumns, w.base, olds)
-	read(in.Users, desiredColumns, w.now, nows)
-	if err := g.Wait(); err != nil {
-		return nil, err
+	user := func(u *schemas.User, op, reason string) schemas.Change {
+		return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
 	}
-	var out []schemas.Change
-	for k := range w.pending {
-		p, old, now := &w.pending[k], &olds[k], &nows[k]
-		user := func(u *schemas.User, op, reason string) schemas.Change {
-			return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
+	cols := baselineOwnColumns
+	if w.pairs > 0 {
+		cols = baselineColumns
+	}
+	read(in.BaselineUsers, cols, w.base, func(p *pending, old *schemas.User) {
+		switch p.kind {
+		case kindGone:
+			if c, ok := deprovision(in.Deprovision, old, p.reason); ok {
+				fromBase = append(fromBase, c)
+			}
+		default:
+			olds[p.pair] = *old
 		}
+	})
+	cols = desiredOwnColumns
+	if w.pairs > 0 {
+		cols = desiredColumns
+	}
+	read(in.Users, cols, w.now, func(p *pending, now *schemas.User) {
 		switch p.kind {
 		case kindCreate:
 			c := user(now, schemas.OpCreate, "new in export")
 			c.Grant = p.grant
-			out = append(out, c)
+			fromNow = append(fromNow, c)
 		case kindHoldNew:
-			out = append(out, user(now, schemas.OpHold, "held: "+now.HoldReason+"; not created"))
+			fromNow = append(fromNow, user(now, schemas.OpHold, "held: "+now.HoldReason+"; not created"))
+		default:
+			nows[p.pair] = *now
+		}
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// A user already inactive makes no deactivate: close the gap it left.
+	n := copy(out[start+len(fromBase):], fromNow)
+	out = out[:start+len(fromBase)+n]
+	for k := range w.pending {
+		p := &w.pending[k]
+		switch p.kind {
 		case kindHold:
+			old, now := &olds[p.pair], &nows[p.pair]
 			out = append(out, user(old, schemas.OpHold, "held: "+now.HoldReason)) // named from the baseline
-		case kindGone:
-			if c, ok := deprovision(in.Deprovision, old, p.reason); ok {
-				out = append(out, c)
-			}
 		case kindCompare:
+			old, now := &olds[p.pair], &nows[p.pair]
 			if old.UserID != now.UserID {
 				return nil, fmt.Errorf("%s and %s: UserIDs %s and %s share a 128-bit hash; please report this", in.BaselineUsers, in.Users, old.UserID, now.UserID)
 			}

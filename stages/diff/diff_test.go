@@ -124,6 +124,10 @@ func TestOpsAndRules(t *testing.T) {
 		{"missing from export, deprovision deactivate", world{deprovision: "deactivate",
 			users: []schemas.User{user("1")}, base: []schemas.User{applied(user("1")), applied(user("2")), applied(user("3", inactive))}},
 			`deactivate user 2 {active: "true" → "false"} (missing from export)`},
+		{"an already inactive user makes no deactivate, and the creates beside it stay", world{deprovision: "deactivate",
+			users: []schemas.User{user("1"), user("4"), user("5")}, base: []schemas.User{applied(user("1")), applied(user("3", inactive)), applied(user("2"))}},
+			"create user 4 +[LON PAR] (new in export)\ncreate user 5 +[LON PAR] (new in export)\n" +
+				`deactivate user 2 {active: "true" → "false"} (missing from export)`},
 		{"deleted in Condeco", world{users: []schemas.User{user("1", func(u *schemas.User) { u.Deleted = true })}, base: []schemas.User{applied(user("1"))}},
 			"delete user 1 (deleted in Condeco)"},
 		{"held row keeps its user: no delete", world{
