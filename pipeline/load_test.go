@@ -225,11 +225,7 @@ func TestLoadWithBulk(t *testing.T) {
 // (SCIMMY_BULK=1 …), behind a fault proxy that counts the requests.
 func ownServer(t *testing.T, env ...string) (*scimmytest.Server, *faultproxy.Proxy) {
 	t.Helper()
-	srv, err := scimmytest.StartWith(env...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := scimmytest.ForTest(t, env...)
 	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
 	if err != nil {
 		t.Fatal(err)

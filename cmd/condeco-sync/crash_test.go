@@ -24,11 +24,7 @@ func TestLoadSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SCIMMY and loads 2,000 users")
 	}
-	srv, err := scimmytest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := scimmytest.ForTest(t)
 	dir := t.TempDir()
 	inbox := filepath.Join(dir, "inbox")
 	os.MkdirAll(inbox, 0o700)

@@ -47,11 +47,7 @@ func TestScheduleStopAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SCIMMY")
 	}
-	srv, err := scimmytest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := scimmytest.ForTest(t)
 	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{Latency: 25 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

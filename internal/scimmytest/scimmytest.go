@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -35,6 +36,18 @@ func dir() string {
 
 // Start installs (once) and starts the server.
 func Start() (*Server, error) { return StartWith() }
+
+// ForTest starts a server of t's own, with env as StartWith takes it, fails
+// t if it cannot, and stops it when t ends.
+func ForTest(t testing.TB, env ...string) *Server {
+	t.Helper()
+	srv, err := StartWith(env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
 
 // StartWith is Start with more environment for the server (SCIMMY_BULK=1).
 func StartWith(env ...string) (*Server, error) {
