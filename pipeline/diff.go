@@ -34,6 +34,15 @@ func Diff(env Env, run *Run) error {
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
 	}
 	baseRun := ""
+	lost := []string(nil)
+	if base == nil {
+		if lost = loadedRuns(cfg, run.ID); len(lost) > 0 {
+			env.Log.Warn().Str("run", run.ID).Strs("loaded_runs", lost).Msg(
+				"state/baseline.json is missing, yet earlier runs were loaded: this diff plans every user and location as a create. " +
+					"The load looks each one up by externalId before it creates it, so nobody is duplicated, but nobody missing from the export is deleted either. " +
+					"To diff against what was applied, restore state/baseline.json from a backup and rerun this diff")
+		}
+	}
 	if base != nil {
 		if err := base.check(cfg); err != nil {
 			return err
@@ -46,6 +55,9 @@ func Diff(env Env, run *Run) error {
 		res, err := diff.Run(in, dir, run.ID, baseRun)
 		if res.Details != nil {
 			res.Details["baseline"] = base // null on the initial synchronization
+			if len(lost) > 0 {
+				res.Details["baseline_missing_after_runs"] = lost
+			}
 		}
 		return res, err
 	})
@@ -112,4 +124,22 @@ func Approved(run *Run) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// loadedRuns lists the runs other than id whose load ran to its end: with
+// no state/baseline.json, they mean the baseline was lost.
+func loadedRuns(cfg *Config, id string) []string {
+	ids, _ := RunIDs(cfg)
+	var out []string
+	for _, other := range ids {
+		if other == id {
+			continue
+		}
+		if m, err := ReadManifest(filepath.Join(runsDir(cfg.Data), other), "load"); err == nil {
+			if _, ended := LoadEnded(m); ended {
+				out = append(out, other)
+			}
+		}
+	}
+	return out
 }

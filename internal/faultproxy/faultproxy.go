@@ -3,7 +3,9 @@
 // fraction of the requests, answers 429 or 503 with Retry-After, answers
 // 500, drops the connection before or after the server saw the request,
 // or answers slowly. It can also add a fixed latency to every answer (the
-// load benchmark). It counts what it forwarded.
+// load benchmark), and lie by rules (Lie): redirect, answer in the
+// server's place, ignore a filter, echo the credential. It counts what it
+// forwarded.
 package faultproxy
 
 import (
@@ -45,6 +47,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	refuse    string // requests whose body holds it get a 400
+	lies      []Rule
 	rnd       *rand.Rand
 	forwarded map[string]int // "POST Users" → count
 	injected  map[string]int // fault → count
@@ -71,6 +74,70 @@ func Start(target string, f Faults) (*Proxy, error) {
 // Refuse makes the proxy answer 400 invalidValue, as a server refusing a
 // record would, to every request whose body contains s ("" to stop).
 func (p *Proxy) Refuse(s string) { p.mu.Lock(); p.refuse = s; p.mu.Unlock() }
+
+// Rule is a lie the proxy tells about the requests it matches, as a
+// misbehaving server or a man in the middle would.
+type Rule struct {
+	// Match is "METHOD Type" ("POST Users"), a method ("DELETE"), or ""
+	// for every request.
+	Match string
+	// Forward sends the request to the server first; its answer is then
+	// replaced by the one below (when Status is set).
+	Forward bool
+	// Status, ContentType, Body and Location are the answer given in the
+	// server's place (Status 0: the server's own). In Body, {auth} stands
+	// for the request's Authorization header; in Location, {uri} for the
+	// request's path and query.
+	Status      int
+	ContentType string
+	Body        string
+	Location    string
+	// DropFilter forwards the request without its filter parameter and
+	// answers what the server answers: a server that ignores filters.
+	DropFilter bool
+}
+
+// Lie adds rules, the first matching one applying to a request; with no
+// arguments, it takes every rule back.
+func (p *Proxy) Lie(rules ...Rule) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(rules) == 0 {
+		p.lies = nil
+	}
+	p.lies = append(p.lies, rules...)
+}
+
+func (p *Proxy) rule(r *http.Request) (Rule, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kind := r.Method + " " + resourceType(r.URL.Path, p.target.Path)
+	for _, l := range p.lies {
+		if l.Match == "" || l.Match == kind || l.Match == r.Method {
+			return l, true
+		}
+	}
+	return Rule{}, false
+}
+
+// lie answers r as rule says; false when the server's answer is wanted.
+func (p *Proxy) lie(w http.ResponseWriter, r *http.Request, rule Rule) bool {
+	if rule.Status == 0 {
+		return false
+	}
+	if rule.Location != "" {
+		w.Header().Set("Location", strings.ReplaceAll(rule.Location, "{uri}", r.URL.RequestURI()))
+	}
+	if rule.ContentType != "" {
+		w.Header().Set("Content-Type", rule.ContentType)
+	}
+	w.WriteHeader(rule.Status)
+	io.WriteString(w, strings.ReplaceAll(rule.Body, "{auth}", r.Header.Get("Authorization")))
+	p.mu.Lock()
+	p.injected["lie"]++
+	p.mu.Unlock()
+	return true
+}
 
 // Close stops the proxy.
 func (p *Proxy) Close() { p.srv.Close() }
@@ -150,6 +217,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case "slow":
 		time.Sleep(p.faults.SlowDelay)
 	}
+	rule, lying := p.rule(r)
+	if lying && !rule.Forward && p.lie(w, r, rule) {
+		return
+	}
+	if lying && rule.DropFilter {
+		q := r.URL.Query()
+		q.Del("filter")
+		r.URL.RawQuery = q.Encode()
+	}
 	body, _ := io.ReadAll(r.Body)
 	p.mu.Lock()
 	refuse := p.refuse != "" && bytes.Contains(body, []byte(p.refuse))
@@ -176,6 +252,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if fault == "drop-after" {
 		hangUp(w)
+		return
+	}
+	if lying && p.lie(w, r, rule) {
 		return
 	}
 	for k, v := range resp.Header {

@@ -171,6 +171,11 @@ func TestAcceptedShapes(t *testing.T) {
 		users []byte
 	}{
 		{"CRLF", []byte(strings.ReplaceAll(rows, "\n", "\r\n"))},
+		// Old Mac line endings, alone or mixed with others: a bare CR is a
+		// line break, never a character that joins two rows (rule 9).
+		{"CR", []byte(strings.ReplaceAll(rows, "\n", "\r"))},
+		{"CR between LF rows", []byte(strings.Replace(rows, ada, strings.TrimSuffix(ada, "\n")+"\r", 1))},
+		{"CR in UTF-16", utf16le(strings.ReplaceAll(rows, "\n", "\r"))},
 		{"UTF-8 BOM", append([]byte{0xEF, 0xBB, 0xBF}, rows...)},
 		{"UTF-16LE BOM", utf16le(rows)},
 		{"UTF-16BE BOM", utf16be(rows)},

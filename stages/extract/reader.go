@@ -94,6 +94,9 @@ func newRecordReader(name string, in io.Reader, delim rune, required []string, k
 		// UTF-8; Nop never applies since a BOM is present.
 		in = bufio.NewReaderSize(transform.NewReader(br, unicode.BOMOverride(encoding.Nop.NewDecoder())), 1<<20)
 	}
+	// encoding/csv ends a line at LF only: it would read a bare CR (old Mac
+	// line endings) as part of a field and join two rows into one.
+	in = bufio.NewReaderSize(&lineEnds{r: in}, 1<<20)
 	if delim == 0 {
 		if delim, err = detectDelimiter(in.(*bufio.Reader)); err != nil {
 			return nil, &FileError{File: name, Line: 1, Column: 1, Msg: err.Error()}
@@ -313,4 +316,42 @@ func displayName(n string) string {
 		}
 	}
 	return n
+}
+
+// lineEnds reads r with every line ending made LF: CRLF becomes LF and a
+// bare CR becomes LF. Line numbers then count every kind of line break.
+// Inside a quoted field the same holds, as encoding/csv already does for
+// CRLF there.
+type lineEnds struct {
+	r      io.Reader
+	skipLF bool // the last byte read was a CR: an LF right after it is its pair
+}
+
+func (l *lineEnds) Read(p []byte) (int, error) {
+	for {
+		n, err := l.r.Read(p)
+		out := 0
+		for i := 0; i < n; {
+			if l.skipLF {
+				l.skipLF = false
+				if p[i] == '\n' {
+					i++
+					continue
+				}
+			}
+			j := bytes.IndexByte(p[i:n], '\r')
+			if j < 0 {
+				out += copy(p[out:], p[i:n])
+				break
+			}
+			out += copy(p[out:], p[i:i+j])
+			p[out] = '\n'
+			out++
+			i += j + 1
+			l.skipLF = true
+		}
+		if out > 0 || err != nil {
+			return out, err
+		}
+	}
 }

@@ -24,6 +24,7 @@ const maxBulkOps = 100
 func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 	limit := min(maxBulkOps, l.spc.Bulk.MaxOperations)
 	payload := l.spc.Bulk.MaxPayloadSize
+	var rest []task // the creates to send one by one
 	var batches [][]scim.BulkOp
 	var batchTasks [][]task
 	var ops []scim.BulkOp
@@ -31,6 +32,10 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 	size := 0
 	for _, t := range tasks {
 		if l.isDone(t.e.Op) {
+			continue
+		}
+		if _, ok := l.existingUsers[t.e.Key]; ok {
+			rest = append(rest, t) // the target has it: adopted on the one-request path
 			continue
 		}
 		u := l.desired[t.e.Key]
@@ -49,7 +54,6 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 		batches, batchTasks = append(batches, ops), append(batchTasks, ts)
 	}
 
-	var rest []task // the creates to send one by one
 	restLost := map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(l.in.Concurrency)
@@ -73,7 +77,9 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 			for j, t := range batchTasks[i] {
 				if err != nil || results[j].Err != nil || results[j].ID == "" {
 					rest = append(rest, t)
-					restLost[t.e.Key] = err != nil && !answered(err)
+					// No answer, or a yes without a usable id: the create may
+					// have been made, so the one-request path looks first.
+					restLost[t.e.Key] = (err != nil && !answered(err)) || (err == nil && results[j].Err == nil)
 					continue
 				}
 				e := t.e

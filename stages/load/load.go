@@ -78,6 +78,16 @@ type loader struct {
 	spc  *scim.ServiceProviderConfig
 	// hasLocations: the target lists /Locations (visitor profile).
 	hasLocations bool
+	// With no baseline (the initial synchronization, or a data directory
+	// that lost state/baseline.json), what the target already holds with
+	// an externalId: the SCIM ids of users, and the resources of
+	// locations, by externalId. A create of one of them adopts it, so
+	// nobody is made twice. Read once, before any operation; read-only.
+	existingUsers map[string]string
+	existingNamed map[string]scim.Resource
+	// lookFirst: the target held such resources; a group's membership is
+	// then read before it is changed.
+	lookFirst bool
 	journal      *journal
 	prog         *progress
 
@@ -152,6 +162,12 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 		}
 		l.hasLocations = slices.Contains(types, "/Locations")
 		res.Details["resource_types"] = types
+	}
+	if in.BaselineUsers == "" {
+		if err := l.indexTarget(ctx); err != nil {
+			return res, err
+		}
+		res.Details["target_held"] = map[string]int{"users": len(l.existingUsers), "locations": len(l.existingNamed)}
 	}
 	res.Outputs = append(res.Outputs, stages.Output{Path: JournalFile})
 	if l.journal, err = openJournal(dir+"/"+JournalFile, carried); err != nil {
@@ -383,7 +399,8 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 			// may have been sent by it, answer unseen: look before sending.
 			// User creates need not: userNames are unique (RFC 7643 §4.1.1),
 			// so a second create meets a 409 and adopts.
-			lost := t.lost || (l.in.PriorJournal != "" && !(t.e.Entity == schemas.EntityUser && t.e.Kind == schemas.OpCreate))
+			lost := t.lost || (l.lookFirst && t.e.Entity == entityMembership) ||
+				(l.in.PriorJournal != "" && !(t.e.Entity == schemas.EntityUser && t.e.Kind == schemas.OpCreate))
 			tries, err := l.send.do(sctx, lost, func(lost bool) error {
 				st = 0
 				var err error
@@ -396,7 +413,7 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 			e := t.e
 			e.Tries, e.Status, e.SCIMID, e.Outcome, e.Load, e.At = tries, st, id, outcome, l.in.Attempt, time.Now().UTC()
 			if err != nil {
-				e.Outcome, e.Error, e.Status = OutcomeFailed, err.Error(), status(err)
+				e.Outcome, e.Error, e.Status = OutcomeFailed, l.in.Client.Scrub(err.Error()), status(err)
 			}
 			l.remember(e)
 			l.journal.add(e)
@@ -405,6 +422,43 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 		})
 	}
 	return g.Wait()
+}
+
+// indexTarget reads what the target holds with an externalId, page by
+// page: users (only their ids are kept) and the locations' resources.
+func (l *loader) indexTarget(ctx context.Context) error {
+	l.existingUsers, l.existingNamed = map[string]string{}, map[string]scim.Resource{}
+	types := []string{"Users"}
+	switch {
+	case !l.prof.visitor:
+		types = append(types, "Groups")
+	case l.hasLocations:
+		types = append(types, "Locations")
+	}
+	for _, typ := range types {
+		if _, err := l.send.do(ctx, false, func(bool) error {
+			return l.in.Client.Each(ctx, typ, "", 500, func(r scim.Resource) error {
+				ext := str(r, "externalId")
+				if ext == "" {
+					return nil
+				}
+				id, err := l.idOf(r)
+				if err != nil {
+					return err
+				}
+				if typ == "Users" {
+					l.existingUsers[ext] = id
+				} else {
+					l.existingNamed[ext] = scim.Resource{"id": id, "displayName": str(r, "displayName"), "externalId": ext}
+				}
+				return nil
+			})
+		}); err != nil {
+			return fmt.Errorf("reading what the target holds (there is no baseline): %s: %w", typ, err)
+		}
+	}
+	l.lookFirst = len(l.existingUsers)+len(l.existingNamed) > 0
+	return nil
 }
 
 // permanent marks an error that no retry can mend (a missing group, a

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -120,16 +121,43 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	if u == nil {
 		return "", "", permanentf("user %s is not in the desired state", key)
 	}
+	if id, ok := l.existingUsers[key]; ok { // there before this load, with no baseline to say so
+		found := scim.Resource{"id": id}
+		if l.prof.visitor { // the access it has is kept: read it
+			r, err := l.in.Client.Get(ctx, "Users", id)
+			if err != nil {
+				return "", "", err
+			}
+			found = r
+		}
+		return l.adoptUser(ctx, u, c, found)
+	}
 	if lost { // an earlier try may have created it: look first
 		if r, err := l.findUser(ctx, u, true); err != nil {
 			return "", "", err
 		} else if r != nil {
-			return OutcomeDone, str(r, "id"), nil
+			id, err := l.idOf(r)
+			return OutcomeDone, id, err
 		}
 	}
-	r, err := l.in.Client.Create(ctx, "Users", l.newUser(u, c, nil))
+	sent := l.newUser(u, c, nil)
+	r, err := l.in.Client.Create(ctx, "Users", sent)
+	id, unsure := l.confirmCreate(sent, r, err, "externalId", "userName")
+	if unsure != nil {
+		// The server said yes but did not answer with the user: whether it
+		// made it is unknown, and a lookup finds out (as for a lost answer).
+		found, ferr := l.findUser(ctx, u, true)
+		if ferr != nil {
+			return "", "", ferr
+		}
+		if found == nil {
+			return "", "", permanentf("the server accepted the create, but %v; it has no user with externalId %s: not created", unsure, key)
+		}
+		id, err := l.idOf(found)
+		return OutcomeDone, id, err
+	}
 	if err == nil {
-		return OutcomeDone, str(r, "id"), nil
+		return OutcomeDone, id, nil
 	}
 	if !scim.IsStatus(err, http.StatusConflict) {
 		return "", "", err
@@ -144,7 +172,16 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	if ext := str(found, "externalId"); ext != "" && ext != key {
 		return "", "", permanentf("userName %s belongs to another user in the target (externalId %s): not adopted", u.UserName, ext)
 	}
-	id := str(found, "id")
+	return l.adoptUser(ctx, u, c, found)
+}
+
+// adoptUser takes over found, the target's resource of u, by replacing it
+// with u's (keeping the access found has).
+func (l *loader) adoptUser(ctx context.Context, u *schemas.User, c *schemas.Change, found scim.Resource) (string, string, error) {
+	id, err := l.idOf(found)
+	if err != nil {
+		return "", "", err
+	}
 	if _, err := l.in.Client.Replace(ctx, "Users", id, l.newUser(u, c, found)); err != nil {
 		return "", "", err
 	}
@@ -226,7 +263,35 @@ func (l *loader) knownUserID(ctx context.Context, key string) (string, error) {
 	if r == nil || err != nil {
 		return "", err
 	}
-	return str(r, "id"), nil
+	return l.idOf(r)
+}
+
+// confirmCreate reads the answer to the create of sent (r, err): the new
+// resource's id when the answer shows it made sent, or why the outcome is
+// unknown (unsure): a 2xx that is not SCIM, or a resource that is not the
+// one sent. Both are zero when the server refused (err says how).
+func (l *loader) confirmCreate(sent, r scim.Resource, err error, match ...string) (id string, unsure error) {
+	var se *scim.Error
+	switch {
+	case err == nil:
+		if id, err = l.in.Client.Confirm(sent, r, match...); err != nil {
+			return "", err
+		}
+		return id, nil
+	case errors.As(err, &se) && se.Status >= 200 && se.Status <= 299:
+		return "", err
+	}
+	return "", nil
+}
+
+// idOf is the SCIM id of r, a resource a lookup found, once checked: it
+// goes into the journal, the applied state and later requests' URLs.
+func (l *loader) idOf(r scim.Resource) (string, error) {
+	id := str(r, "id")
+	if err := l.in.Client.CheckID(id); err != nil {
+		return "", permanentf("the resource the server found: %v", err)
+	}
+	return id, nil
 }
 
 // updateUser sends u's changed fields (change c): a PATCH of those
@@ -274,16 +339,38 @@ func (l *loader) deleteResource(ctx context.Context, typ, id string) (string, st
 // /Locations resource, or adopts one the target has already: same
 // externalId, or same displayName and no externalId.
 func (l *loader) createNamed(ctx context.Context, typ string, res scim.Resource, key, name string, lost bool) (string, string, error) {
+	if r, ok := l.existingNamed[key]; ok { // there before this load, with no baseline to say so
+		id := str(r, "id")
+		var err error
+		if str(r, "displayName") != name { // made by an earlier run, under a name since changed
+			err = l.patchResource(ctx, typ, id, []scim.PatchOp{{Op: "replace", Path: "displayName", Value: name}},
+				func(r scim.Resource) { r["displayName"] = name })
+		}
+		return OutcomeAdopted, id, err
+	}
 	if lost {
 		if r, err := l.findNamed(ctx, typ, key, ""); err != nil {
 			return "", "", err
 		} else if r != nil {
-			return OutcomeDone, str(r, "id"), nil
+			id, err := l.idOf(r)
+			return OutcomeDone, id, err
 		}
 	}
 	r, err := l.in.Client.Create(ctx, typ, res)
+	id, unsure := l.confirmCreate(res, r, err, "externalId", "displayName")
+	if unsure != nil { // as for a user: look it up
+		found, ferr := l.findNamed(ctx, typ, key, "")
+		if ferr != nil {
+			return "", "", ferr
+		}
+		if found == nil {
+			return "", "", permanentf("the server accepted the create, but %v; it has no %s with externalId %s: not created", unsure, typ, key)
+		}
+		id, err := l.idOf(found)
+		return OutcomeDone, id, err
+	}
 	if err == nil {
-		return OutcomeDone, str(r, "id"), nil
+		return OutcomeDone, id, nil
 	}
 	if !scim.IsStatus(err, http.StatusConflict) {
 		return "", "", err
@@ -292,7 +379,10 @@ func (l *loader) createNamed(ctx context.Context, typ string, res scim.Resource,
 	if ferr != nil || found == nil {
 		return "", "", permanent{fmt.Errorf("%w (and no resource with this externalId or displayName could be found to adopt)", err)}
 	}
-	id := str(found, "id")
+	id, err = l.idOf(found)
+	if err != nil {
+		return "", "", err
+	}
 	switch ext := str(found, "externalId"); ext {
 	case key:
 	case "":
@@ -306,18 +396,30 @@ func (l *loader) createNamed(ctx context.Context, typ string, res scim.Resource,
 	return OutcomeAdopted, id, nil
 }
 
+// findNamed looks for a location's resource in the target by externalId
+// and, when name is given, by displayName. What the server's filter
+// answers is checked here: a server that ignores the filter lists
+// resources that are not the one asked for, and adopting one of those
+// would hand a group made by hand to a location.
 func (l *loader) findNamed(ctx context.Context, typ, key, name string) (scim.Resource, error) {
-	filters := []string{scim.Eq("externalId", key)}
-	if name != "" {
-		filters = append(filters, scim.Eq("displayName", name))
+	rs, err := l.in.Client.Filter(ctx, typ, scim.Eq("externalId", key), 10)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range filters {
-		rs, err := l.in.Client.Filter(ctx, typ, f, 10)
-		if err != nil || len(rs) > 0 {
-			if len(rs) > 0 {
-				return rs[0], err
-			}
-			return nil, err
+	for _, r := range rs {
+		if str(r, "externalId") == key {
+			return r, nil
+		}
+	}
+	if name == "" {
+		return nil, nil
+	}
+	if rs, err = l.in.Client.Filter(ctx, typ, scim.Eq("displayName", name), 10); err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if strings.EqualFold(str(r, "displayName"), name) {
+			return r, nil
 		}
 	}
 	return nil, nil

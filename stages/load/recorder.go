@@ -12,7 +12,7 @@ import (
 
 // Recorder is an http.RoundTripper that sends nothing: it writes each
 // request it is given as a line of JSON and answers as a compliant,
-// empty SCIM server would (a create gets a made-up id; a search finds
+// empty SCIM server would (a create gets back what it sent, with a made-up id; a search finds
 // nothing; /ResourceTypes lists /Users and /Locations). load --dry-run runs the loader on it, so the requests it
 // lists are exactly those the loader would send. The Authorization
 // header is not recorded.
@@ -65,8 +65,14 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		answer = `{"patch":{"supported":true},"bulk":{"supported":false},"filter":{"supported":true}}`
 	case strings.HasSuffix(req.URL.Path, "/ResourceTypes"): // the visitor profile's, /Locations included
 		answer = `{"Resources":[{"name":"User","endpoint":"/Users"},{"name":"Location","endpoint":"/Locations"}]}`
-	case req.Method == http.MethodPost:
-		status, answer = http.StatusCreated, fmt.Sprintf(`{"id":%q}`, id)
+	case req.Method == http.MethodPost: // the resource sent, with a made-up id
+		var res map[string]any
+		if json.Unmarshal(body, &res) != nil || res == nil {
+			res = map[string]any{}
+		}
+		res["id"] = id
+		b, _ := json.Marshal(res)
+		status, answer = http.StatusCreated, string(b)
 	case req.Method == http.MethodGet && req.URL.Query().Has("filter"):
 		answer = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}`
 	case req.Method == http.MethodDelete:

@@ -2,6 +2,13 @@
 // loader needs. It knows HTTP and SCIM, not the change set. The bearer
 // token goes in a header and nowhere else: no error, log line or artifact
 // built from this package can hold it.
+//
+// The client does not take the server's word on trust (docs/security.md):
+// it follows no redirect (a 3xx is an error naming where it pointed, so the
+// token and the users' data never travel to a second address), every 2xx
+// answer must be 204 or a JSON object, and whatever text of the server's
+// it hands on (an error's detail, an endpoint) has the token cut out, in
+// case the server echoes it.
 package scim
 
 import (
@@ -11,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,15 +101,35 @@ func New(baseURL, token string, timeout time.Duration) (*Client, error) {
 	// two per host by default, and a loader runs many workers).
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256
-	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, http: &http.Client{Timeout: timeout, Transport: tr}}, nil
+	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, http: httpClient(timeout, tr)}, nil
+}
+
+// httpClient sends through rt and never follows a redirect: the answer
+// to a request is the 3xx itself, which do turns into an error.
+func httpClient(timeout time.Duration, rt http.RoundTripper) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: rt,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // WithTransport returns a copy of c that sends its requests through rt
 // (load --dry-run records them instead of sending them).
 func (c *Client) WithTransport(rt http.RoundTripper) *Client {
 	cc := *c
-	cc.http = &http.Client{Timeout: c.http.Timeout, Transport: rt}
+	cc.http = httpClient(c.http.Timeout, rt)
 	return &cc
+}
+
+// Redacted stands for the token in text a server sent back.
+const Redacted = "[REDACTED]"
+
+// Scrub returns s, a text the server sent, with the token cut out: a
+// server that echoes the credential must not put it in a journal, a
+// results file or a log line.
+func (c *Client) Scrub(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, Redacted)
 }
 
 type statusKey struct{}
@@ -147,18 +176,56 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Detail: c.Scrub(fmt.Sprintf(
+			"the server redirected to %q; condeco-sync follows no redirect (the token and the users' data would go along): set scim.url to the address that answers",
+			resp.Header.Get("Location")))}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := parseError(method, path, resp.StatusCode, raw)
+		e.SCIMType, e.Detail = c.Scrub(e.SCIMType), c.Scrub(e.Detail)
 		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	}
-	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if why := notSCIM(resp.Header.Get("Content-Type"), raw); why != "" {
+		// A sign-in page or a proxy's error page answered in the server's
+		// place: whatever was asked was not done, as far as we can tell.
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Detail: c.Scrub(why)}
+	}
+	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s %s: the answer is not SCIM JSON: %w", method, path, err)
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Detail: c.Scrub("the answer is not SCIM JSON: " + err.Error())}
 	}
 	return nil
+}
+
+// notSCIM says why a 2xx answer other than 204 is not a SCIM answer (""
+// when it is one): RFC 7644 answers with a JSON object, as
+// application/scim+json (or application/json, which servers also use).
+func notSCIM(contentType string, raw []byte) string {
+	excerpt := func() string {
+		s := strings.Join(strings.Fields(string(raw[:min(len(raw), 80)])), " ")
+		if s == "" {
+			return "an empty body"
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+			return fmt.Sprintf("the answer is not SCIM: Content-Type %q, %s", contentType, excerpt())
+		}
+	}
+	body := bytes.TrimSpace(raw)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+		return fmt.Sprintf("the answer is not SCIM: a SCIM answer is 204 or a JSON object, this one is %s", excerpt())
+	}
+	return ""
 }
 
 // parseError reads a SCIM error body; status may come as a string or a
@@ -249,7 +316,17 @@ func (c *Client) Delete(ctx context.Context, typ, id string) error {
 // following the pages to the end.
 func (c *Client) Filter(ctx context.Context, typ, filter string, pageSize int) ([]Resource, error) {
 	var all []Resource
-	for start := 1; ; {
+	err := c.Each(ctx, typ, filter, pageSize, func(r Resource) error {
+		all = append(all, r)
+		return nil
+	})
+	return all, err
+}
+
+// Each calls fn with each /<typ> resource that matches filter (all when
+// ""), a page at a time: a listing of a whole tenant is never held.
+func (c *Client) Each(ctx context.Context, typ, filter string, pageSize int, fn func(Resource) error) error {
+	for start, seen := 1, 0; ; {
 		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(pageSize)}}
 		if filter != "" {
 			q.Set("filter", filter)
@@ -259,12 +336,17 @@ func (c *Client) Filter(ctx context.Context, typ, filter string, pageSize int) (
 			Resources    []Resource `json:"Resources"`
 		}
 		if err := c.do(ctx, http.MethodGet, "/"+typ, q, nil, &page); err != nil {
-			return nil, err
+			return err
 		}
-		all = append(all, page.Resources...)
+		for _, r := range page.Resources {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		seen += len(page.Resources)
 		start += len(page.Resources)
-		if len(page.Resources) == 0 || len(all) >= page.TotalResults {
-			return all, nil
+		if len(page.Resources) == 0 || seen >= page.TotalResults {
+			return nil
 		}
 	}
 }
@@ -282,9 +364,69 @@ func (c *Client) ResourceTypes(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, r := range list.Resources {
-		out = append(out, r.Endpoint)
+		out = append(out, c.Scrub(r.Endpoint))
 	}
 	return out, nil
+}
+
+// Confirm checks that got, a server's answer to the create of sent, is
+// the resource it made of sent: a SCIM resource of sent's type (its first
+// schema) with a usable id, whose values of the attributes in match agree
+// with sent's (userName and displayName in any case). It returns the id,
+// or an error saying what is wrong with the answer: then the create's
+// outcome is unknown, and the caller finds out by a lookup.
+func (c *Client) Confirm(sent, got Resource, match ...string) (string, error) {
+	id, _ := got["id"].(string)
+	if err := c.CheckID(id); err != nil {
+		return "", err
+	}
+	if want := schemasOf(sent); len(want) > 0 && !slices.Contains(schemasOf(got), want[0]) {
+		return "", fmt.Errorf("the answer is not a resource of schema %s (its schemas: %v)", want[0], schemasOf(got))
+	}
+	for _, attr := range match {
+		w, _ := sent[attr].(string)
+		g, _ := got[attr].(string)
+		if w == g || (attr != "externalId" && strings.EqualFold(w, g)) {
+			continue
+		}
+		return "", fmt.Errorf("the answer's %s is %q, not the %q sent", attr, c.Scrub(g), w)
+	}
+	return id, nil
+}
+
+// CheckID reports what is wrong with id as the SCIM id of a resource: it
+// goes into the journal, the results and the applied state, and into the
+// URL of every later request for that resource.
+func (c *Client) CheckID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("the answer has no id")
+	case len(id) > 1024:
+		return errors.New("the answer's id is longer than 1024 bytes")
+	case c.token != "" && strings.Contains(id, c.token):
+		return errors.New("the answer's id holds the credential")
+	case strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("the answer's id %q holds control characters", id)
+	}
+	return nil
+}
+
+// schemasOf reads a resource's schemas, whether built here ([]string) or
+// decoded from JSON ([]any).
+func schemasOf(r Resource) []string {
+	switch v := r["schemas"].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, s := range v {
+			if str, ok := s.(string); ok {
+				out = append(out, str)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // Eq is a filter `attr eq "value"` with value quoted as SCIM wants.
@@ -346,9 +488,14 @@ func (c *Client) Bulk(ctx context.Context, ops []BulkOp) ([]BulkResult, error) {
 		}
 		r := BulkResult{BulkID: ops[i].BulkID, Status: statusOf(o.Status)}
 		if r.Status >= 200 && r.Status <= 299 {
-			r.ID = o.Location[strings.LastIndex(o.Location, "/")+1:]
+			// An id that is not usable leaves r.ID empty: the create is then
+			// unconfirmed, and the loader looks it up.
+			if id := o.Location[strings.LastIndex(o.Location, "/")+1:]; c.CheckID(id) == nil {
+				r.ID = id
+			}
 		} else {
 			r.Err = parseError(ops[i].Method, ops[i].Path, r.Status, o.Response)
+			r.Err.SCIMType, r.Err.Detail = c.Scrub(r.Err.SCIMType), c.Scrub(r.Err.Detail)
 		}
 		res[i], seen[i] = r, true
 	}

@@ -3,8 +3,12 @@ package scim
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,6 +178,98 @@ func TestRetryAfter(t *testing.T) {
 	} {
 		if got := retryAfter(h, now); got != want {
 			t.Errorf("retryAfter(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+// A redirect is an error naming where it points, never followed: not from
+// https to http, not to the same host.
+func TestNoRedirectIsFollowed(t *testing.T) {
+	var reached atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.Header().Set("Content-Type", "application/scim+json")
+		io.WriteString(w, `{"patch":{"supported":true}}`)
+	}))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer secure.Close()
+	c, err := New(secure.URL+"/scim/v2", "secret-token-123456", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.WithTransport(secure.Client().Transport)
+	_, err = c.ServiceProviderConfig(context.Background())
+	if !IsStatus(err, http.StatusFound) || !strings.Contains(err.Error(), `redirected to "`+plain.URL+`/scim/v2/ServiceProviderConfig"`) {
+		t.Errorf("err = %v", err)
+	}
+	if reached.Load() != 0 {
+		t.Error("the redirect was followed")
+	}
+}
+
+// Every 2xx answer is 204 or a JSON object; the token the server echoes is
+// cut out of what the client hands on.
+func TestAnswersMustBeSCIM(t *testing.T) {
+	const token = "secret-token-123456"
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		want                    string // in the error; "" for none
+	}{
+		{"html sign-in page", "text/html", "<html>Sign in</html>", 200, `not SCIM: Content-Type "text/html"`},
+		{"empty 200", "application/scim+json", "", 200, "not SCIM: a SCIM answer is 204 or a JSON object, this one is an empty body"},
+		{"JSON array", "application/json", "[]", 200, "this one is \"[]\""},
+		{"no content", "", "", 204, ""},
+		{"SCIM object", "application/scim+json; charset=utf-8", `{"id":"1"}`, 200, ""},
+		{"echoed token", "application/scim+json", `{"detail":"you sent Bearer ` + token + `"}`, 400, "you sent Bearer [REDACTED]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			c, _ := New(srv.URL, token, 5*time.Second)
+			err := c.Delete(context.Background(), "Users", "1")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("err = %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want %q", err, tc.want)
+			case err != nil && strings.Contains(err.Error(), token):
+				t.Errorf("the token is in %v", err)
+			}
+		})
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	c, _ := New("http://127.0.0.1:1", "secret-token-123456", time.Second)
+	sent := user("100000", "ada@example.com")
+	answer := func(edit func(Resource)) Resource {
+		r := Resource{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "id": "abc", "userName": "Ada@Example.com", "externalId": "100000"}
+		edit(r)
+		return r
+	}
+	if id, err := c.Confirm(sent, answer(func(Resource) {}), "externalId", "userName"); id != "abc" || err != nil {
+		t.Errorf("Confirm = %q, %v", id, err)
+	}
+	for name, edit := range map[string]func(Resource){
+		"no id":            func(r Resource) { delete(r, "id") },
+		"the token as id":  func(r Resource) { r["id"] = "x-secret-token-123456" },
+		"a list response":  func(r Resource) { r["schemas"] = []any{SchemaListResponse} },
+		"another user":     func(r Resource) { r["externalId"] = "100001" },
+		"another userName": func(r Resource) { r["userName"] = "bob@example.com" },
+		"a control char":   func(r Resource) { r["id"] = "a\x1b[2Jb" },
+	} {
+		if id, err := c.Confirm(sent, answer(edit), "externalId", "userName"); err == nil || strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("%s: Confirm = %q, %v", name, id, err)
 		}
 	}
 }
