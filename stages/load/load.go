@@ -88,8 +88,8 @@ type loader struct {
 	// lookFirst: the target held such resources; a group's membership is
 	// then read before it is changed.
 	lookFirst bool
-	journal      *journal
-	prog         *progress
+	journal   *journal
+	prog      *progress
 
 	changes    []schemas.Change
 	userChange map[string]*schemas.Change // by UserID
