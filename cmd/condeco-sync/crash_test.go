@@ -35,8 +35,8 @@ func TestLoadSurvivesSIGKILL(t *testing.T) {
 	if err := exportgen.WriteLocations(&locs, exportgen.Locations); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(inbox, "users_20261124.csv"), users.Bytes(), 0o600)
-	os.WriteFile(filepath.Join(inbox, "locations_20261124.csv"), locs.Bytes(), 0o600)
+	writeSettled(filepath.Join(inbox, "users_20261124.csv"), users.Bytes())
+	writeSettled(filepath.Join(inbox, "locations_20261124.csv"), locs.Bytes())
 	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
 data: data

@@ -91,7 +91,8 @@ users: {invitations: suppress}
 	noSecret(t, token, []string{dir}, logs.String())
 }
 
-// dropSample copies a sample day's export set into inbox.
+// dropSample copies a sample day's export set into inbox, written a
+// minute ago (past the floor of exports.settle).
 func dropSample(t *testing.T, inbox, day string) {
 	t.Helper()
 	os.MkdirAll(inbox, 0o700)
@@ -101,8 +102,17 @@ func dropSample(t *testing.T, inbox, day string) {
 	}
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		if err := os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600); err != nil {
+		if err := writeSettled(filepath.Join(inbox, filepath.Base(f)), b); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// writeSettled writes an export file as one written a minute ago.
+func writeSettled(path string, b []byte) error {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	old := time.Now().Add(-time.Minute)
+	return os.Chtimes(path, old, old)
 }

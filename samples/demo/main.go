@@ -230,7 +230,14 @@ func drop(from, inbox string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(inbox, filepath.Base(f)), b, 0o600); err != nil {
+		// Written a minute ago, as a finished export is: condeco-sync takes
+		// no file changed within exports.settle.
+		p := filepath.Join(inbox, filepath.Base(f))
+		old := time.Now().Add(-time.Minute)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
 			return err
 		}
 	}
