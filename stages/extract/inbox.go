@@ -72,7 +72,7 @@ type Inbox struct {
 // LoneFile is a users or locations file with no partner of its stamp.
 type LoneFile struct {
 	Path, Stamp, Missing string // Missing: the partner's name
-	Changed                  time.Time
+	Changed              time.Time
 }
 
 // FindSets lists the complete export sets in inbox, newest first.
