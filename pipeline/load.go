@@ -86,6 +86,10 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		in.Attempt = run.Stage("load").Attempts
 		in.PriorJournal = latestJournal(run)
 		res, err := load.Run(ctx, in, dir)
+		var stopped *load.StoppedError
+		if errors.As(err, &stopped) {
+			return res, fmt.Errorf("%w; nothing more was sent: once the cause is fixed, resume with condeco-sync load --run %s", err, run.ID)
+		}
 		var failed *load.FailedError
 		if err == nil || errors.As(err, &failed) {
 			b, berr := SetBaseline(cfg, run, env.Now())

@@ -272,3 +272,46 @@ func TestLoadKeepsAnEchoedTokenOut(t *testing.T) {
 		return nil
 	})
 }
+
+// A 401 in the middle of a load stops it at once: the token is wrong or
+// revoked, and every further request would be refused too. The resume,
+// once the server takes the token again, sends the rest.
+func TestLoadStopsOnUnauthorized(t *testing.T) {
+	srv, proxy := lyingProxy(t)
+	proxy.Lie(faultproxy.Rule{Match: "POST Users", After: 20, Status: http.StatusUnauthorized, ContentType: "application/scim+json",
+		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"token revoked"}`})
+	f := loadFixture(t, proxy.URL)
+	run, err := runDay(t, f, "day1")
+	if err == nil || !strings.Contains(err.Error(), "refused the credential (401)") || !strings.Contains(err.Error(), "resume with condeco-sync load --run "+run.ID) {
+		t.Fatalf("load: %v", err)
+	}
+	_, injected := proxy.Counts()
+	if sent := proxy.Forwarded("POST Users") + injected["lie"]; sent > 20+f.env.Config.SCIM.Concurrency {
+		t.Errorf("%d creates were sent; the load should stop at the first 401 (20 accepted, %d in flight)", sent, f.env.Config.SCIM.Concurrency)
+	}
+	proxy.Lie()
+	if err := Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv}); err != nil {
+		t.Fatal(err)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, run.Dir)
+}
+
+// A server that fails everything trips the breaker: the load stops after
+// a few operations instead of trying every one six times.
+func TestLoadBreaker(t *testing.T) {
+	_, proxy := lyingProxy(t)
+	proxy.Lie(faultproxy.Rule{Match: "POST Users", After: 5, Status: http.StatusInternalServerError, ContentType: "application/scim+json",
+		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"database down"}`})
+	f := loadFixture(t, proxy.URL)
+	run, err := runDay(t, f, "day1")
+	if err == nil || !strings.Contains(err.Error(), "the server is failing") || !strings.Contains(err.Error(), "database down") {
+		t.Fatalf("load: %v", err)
+	}
+	_, injected := proxy.Counts()
+	if n := injected["lie"]; n > (20+f.env.Config.SCIM.Concurrency)*6 {
+		t.Errorf("%d failing requests were sent; the breaker should stop the load after about 20 operations", n)
+	}
+	if m, _ := ReadManifest(run.Dir, "load"); m == nil || m.Status != StatusFailed {
+		t.Errorf("load manifest %+v: want failed", m)
+	}
+}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/artifact"
@@ -19,8 +21,17 @@ const LogFile = "condeco-sync.log"
 const redacted = "[REDACTED]"
 
 // bearer matches a bearer credential however it is written: an
-// Authorization header, a header dump, an error quoting a request.
-var bearer = regexp.MustCompile(`(?i)(bearer)(\s+|%20)[^\s"'\\,;]+`)
+// Authorization header, a header dump, an error quoting a request. What
+// follows the word must look like a credential (see credential), so that
+// prose such as "a valid bearer token is required" stays readable.
+var bearer = regexp.MustCompile(`(?i)(bearer)(\s+|%20)([^\s"'\\,;]+)`)
+
+// credential reports whether s looks like a token rather than a word: 8
+// characters or more with a digit or a token character (-._~+/=), or 20
+// and more of any.
+func credential(s []byte) bool {
+	return len(s) >= 20 || (len(s) >= 8 && bytes.ContainsAny(s, "0123456789-._~+/="))
+}
 
 // redactor writes through to w with the SCIM token and any bearer
 // credential replaced by [REDACTED]: a secret that reaches a log line or
@@ -32,7 +43,13 @@ type redactor struct {
 }
 
 func (r *redactor) redact(p []byte) []byte {
-	q := bearer.ReplaceAll(p, []byte("${1} "+redacted))
+	q := bearer.ReplaceAllFunc(p, func(m []byte) []byte {
+		sub := bearer.FindSubmatch(m)
+		if !credential(sub[3]) {
+			return m
+		}
+		return append(append(sub[1], ' '), redacted...)
+	})
 	for _, s := range r.secrets {
 		q = bytes.ReplaceAll(q, s, []byte(redacted))
 	}
@@ -73,6 +90,7 @@ func (a *app) logTo(level zerolog.Level, file io.Writer) zerolog.Logger {
 	lowest := level
 	if file != nil {
 		lowest = min(level, zerolog.InfoLevel)
+		file = &logFile{w: file, console: a.stderr}
 		writers = append(writers, atLeast{&redactor{w: file, secrets: a.secrets}, lowest})
 	}
 	return zerolog.New(zerolog.MultiLevelWriter(writers...)).Level(lowest).With().Timestamp().Logger()
@@ -85,4 +103,27 @@ func openLogFile(data string) (*os.File, error) {
 		return nil, err
 	}
 	return os.OpenFile(filepath.Join(data, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+}
+
+// logFile is the log file, which may fail (a full disk): the first failure
+// is said once on the console, and later lines go to the console only,
+// instead of one "could not write event" per line.
+type logFile struct {
+	w       io.Writer
+	console io.Writer
+	mu      sync.Mutex
+	failed  bool
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failed {
+		return len(p), nil
+	}
+	if _, err := l.w.Write(p); err != nil {
+		l.failed = true
+		fmt.Fprintf(l.console, "condeco-sync: the log file cannot be written (%v): logging to the console only\n", err)
+	}
+	return len(p), nil
 }

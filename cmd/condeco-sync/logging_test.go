@@ -62,3 +62,43 @@ func noSecret(t *testing.T, secret string, dirs []string, outputs ...string) {
 		t.Error("no file to check: the check proves nothing")
 	}
 }
+
+// Redaction takes credentials, not the word after "bearer" in prose.
+func TestRedactionKeepsProse(t *testing.T) {
+	r := &redactor{secrets: [][]byte{[]byte("tok-3f9a-secret")}}
+	for in, want := range map[string]string{
+		"401: a valid bearer token is required":             "401: a valid bearer token is required",
+		"Bearer authentication failed":                      "Bearer authentication failed",
+		"Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig":     "Authorization: Bearer [REDACTED]",
+		"bearer%20abcdefgh1234":                             "bearer [REDACTED]",
+		"Bearer abcdefghijklmnopqrstuvwxyz":                 "Bearer [REDACTED]",
+		"the token tok-3f9a-secret, not in a header":        "the token [REDACTED], not in a header",
+		`{"detail":"Bearer 0123456789abcdef is not valid"}`: `{"detail":"Bearer [REDACTED] is not valid"}`,
+	} {
+		if got := string(r.redact([]byte(in))); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A log file that cannot be written (a full disk) is said once on the
+// console; the console goes on.
+func TestLogFileFailure(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full here:", err)
+	}
+	defer full.Close()
+	var console bytes.Buffer
+	a := &app{stderr: &console, logFormat: "json"}
+	log := a.logTo(zerolog.InfoLevel, full)
+	for i := range 50 {
+		log.Info().Int("i", i).Msg("a line")
+	}
+	if n := strings.Count(console.String(), "cannot be written"); n != 1 {
+		t.Errorf("the failure was said %d times:\n%s", n, console.String())
+	}
+	if strings.Count(console.String(), `"a line"`) != 50 || strings.Contains(console.String(), "could not write event") {
+		t.Errorf("the console lost lines or was flooded:\n%s", console.String())
+	}
+}

@@ -47,7 +47,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	refuse    string // requests whose body holds it get a 400
-	lies      []Rule
+	lies      []*lie
 	rnd       *rand.Rand
 	forwarded map[string]int // "POST Users" → count
 	injected  map[string]int // fault → count
@@ -95,6 +95,14 @@ type Rule struct {
 	// DropFilter forwards the request without its filter parameter and
 	// answers what the server answers: a server that ignores filters.
 	DropFilter bool
+	// After lets the first After matching requests through untouched: the
+	// lie starts mid-load.
+	After int
+}
+
+type lie struct {
+	Rule
+	seen int // matching requests so far
 }
 
 // Lie adds rules, the first matching one applying to a request; with no
@@ -105,7 +113,9 @@ func (p *Proxy) Lie(rules ...Rule) {
 	if len(rules) == 0 {
 		p.lies = nil
 	}
-	p.lies = append(p.lies, rules...)
+	for _, r := range rules {
+		p.lies = append(p.lies, &lie{Rule: r})
+	}
 }
 
 func (p *Proxy) rule(r *http.Request) (Rule, bool) {
@@ -114,7 +124,10 @@ func (p *Proxy) rule(r *http.Request) (Rule, bool) {
 	kind := r.Method + " " + resourceType(r.URL.Path, p.target.Path)
 	for _, l := range p.lies {
 		if l.Match == "" || l.Match == kind || l.Match == r.Method {
-			return l, true
+			if l.seen++; l.seen <= l.After {
+				return Rule{}, false
+			}
+			return l.Rule, true
 		}
 	}
 	return Rule{}, false

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -59,6 +60,9 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 	g.SetLimit(l.in.Concurrency)
 	for i := range batches {
 		g.Go(func() error {
+			if err := l.journal.err(); err != nil {
+				return &StoppedError{Why: "the journal cannot be written, so nothing more is sent", Err: err}
+			}
 			var st int
 			var results []scim.BulkResult
 			// Retried like any request. A create that an unanswered try
@@ -71,6 +75,9 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 			})
 			if gctx.Err() != nil {
 				return gctx.Err()
+			}
+			if err != nil && status(err) == http.StatusUnauthorized {
+				return l.stopFor(err)
 			}
 			l.mu.Lock()
 			defer l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/artifact"
@@ -49,9 +50,10 @@ type Entry struct {
 // a crash is safe: those operations are sent again, and every operation is
 // idempotent or adopts what it finds (see send.go).
 type journal struct {
-	f    *os.File
-	in   chan Entry
-	done chan error
+	f      io.WriteCloser
+	in     chan Entry
+	done   chan error
+	broken atomic.Pointer[error] // the first write that failed: the loader stops on it
 }
 
 func openJournal(path string, carried []Entry) (*journal, error) {
@@ -72,9 +74,26 @@ func openJournal(path string, carried []Entry) (*journal, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startJournal(f), nil
+}
+
+// syncer is a file that can be flushed to disk.
+type syncer interface{ Sync() error }
+
+func startJournal(f io.WriteCloser) *journal {
 	j := &journal{f: f, in: make(chan Entry, 1024), done: make(chan error, 1)}
 	go j.run()
-	return j, nil
+	return j
+}
+
+// err is the first write error of the journal, nil while it is whole. An
+// operation it cannot record must not be sent: a resume would not know
+// it was done.
+func (j *journal) err() error {
+	if p := j.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (j *journal) run() {
@@ -97,7 +116,13 @@ func (j *journal) run() {
 		}
 		if err == nil {
 			if _, err = j.f.Write(buf.Bytes()); err == nil {
-				err = j.f.Sync()
+				if s, ok := j.f.(syncer); ok {
+					err = s.Sync()
+				}
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", JournalFile, err)
+				j.broken.Store(&err)
 			}
 		}
 	}

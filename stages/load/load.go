@@ -10,8 +10,10 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -106,6 +108,8 @@ type loader struct {
 	history    []Entry                       // every entry, carried over and this attempt, in order
 	groupLocks map[string]*sync.Mutex        // one membership change of a group at a time
 	phaseTimes map[string]map[string]float64 // phase → operations, seconds: for the manifest
+
+	brk breaker
 
 	scanMu sync.Mutex
 	byName map[string]scim.Resource // the target's users by lower-cased userName, once read (see findUser)
@@ -392,6 +396,12 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 			continue
 		}
 		g.Go(func() error {
+			if err := l.journal.err(); err != nil {
+				return &StoppedError{Why: "the journal cannot be written, so nothing more is sent", Err: err}
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			var st int
 			sctx := scim.WithStatus(ctx, &st)
 			var outcome, id string
@@ -409,6 +419,9 @@ func (l *loader) runTasks(ctx context.Context, tasks []task) error {
 			})
 			if ctx.Err() != nil {
 				return ctx.Err() // interrupted: not an outcome, the rerun sends it
+			}
+			if stop := l.stopFor(err); stop != nil {
+				return stop // not journaled: the resume sends it again
 			}
 			e := t.e
 			e.Tries, e.Status, e.SCIMID, e.Outcome, e.Load, e.At = tries, st, id, outcome, l.in.Attempt, time.Now().UTC()
@@ -459,6 +472,69 @@ func (l *loader) indexTarget(ctx context.Context) error {
 	}
 	l.lookFirst = len(l.existingUsers)+len(l.existingNamed) > 0
 	return nil
+}
+
+// StoppedError is a load that stopped before its end, sending nothing
+// more: the server refused the credential, most recent operations failed
+// for want of a working server, or the journal could not be written. The
+// journal holds what was done; a rerun of the load resumes.
+type StoppedError struct {
+	Why string
+	Err error
+}
+
+func (e *StoppedError) Error() string { return fmt.Sprintf("%s: %v", e.Why, e.Err) }
+func (e *StoppedError) Unwrap() error { return e.Err }
+
+// stopFor says whether the outcome of one operation (err after its tries)
+// must stop the whole load, and why.
+func (l *loader) stopFor(err error) error {
+	if err == nil {
+		l.brk.record(false)
+		return nil
+	}
+	if status(err) == http.StatusUnauthorized {
+		return &StoppedError{Why: "the server refused the credential (401): check scim.token_env or scim.token_file", Err: err}
+	}
+	var p permanent
+	transient := !errors.As(err, &p) && (status(err) >= 500 || status(err) == http.StatusTooManyRequests || !answered(err))
+	if l.brk.record(transient) {
+		return &StoppedError{Why: fmt.Sprintf("the server is failing: %d of the last %d operations got no working answer after %d tries each",
+			breakerTrip, breakerWindow, maxTries), Err: err}
+	}
+	return nil
+}
+
+// The breaker stops a load when most recent operations failed for want of
+// a working server (5xx, 429 past the retries, no answer): sending the
+// rest would only add load to a server that is down.
+const (
+	breakerWindow = 20
+	breakerTrip   = 16
+)
+
+type breaker struct {
+	mu     sync.Mutex
+	recent [breakerWindow]bool // failed, a ring
+	n      int
+}
+
+// record adds one operation's outcome and reports whether the breaker trips.
+func (b *breaker) record(failed bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recent[b.n%breakerWindow] = failed
+	b.n++
+	if b.n < breakerWindow {
+		return false
+	}
+	bad := 0
+	for _, f := range b.recent {
+		if f {
+			bad++
+		}
+	}
+	return bad >= breakerTrip
 }
 
 // permanent marks an error that no retry can mend (a missing group, a

@@ -1,13 +1,18 @@
 package load
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
@@ -119,5 +124,43 @@ func TestVisitorAccess(t *testing.T) {
 	emails := ops[1].Value.([]any)
 	if len(emails) != 2 || emails[0].(map[string]any)["value"] != "ada@example.com" || emails[1].(map[string]any)["type"] != "other" {
 		t.Errorf("emails %v", emails)
+	}
+}
+
+// A journal that cannot be written (a full disk) stops the load before its
+// next request: an operation it cannot record must not be sent, or a
+// resume would not know it was done.
+func TestJournalFailureStopsTheLoad(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full here:", err)
+	}
+	log := zerolog.Nop()
+	l := &loader{in: Input{Concurrency: 2, Log: log}, send: newSender(0, log), outcomes: map[string]Entry{}, pairs: map[pairKey]string{},
+		userIDs: map[string]string{}, groupIDs: map[string]string{}}
+	l.journal = startJournal(full)
+	l.prog = newProgress(log, nil, 100)
+	defer l.prog.stop()
+	var sent atomic.Int32
+	var tasks []task
+	for i := range 100 {
+		key := strconv.Itoa(i)
+		tasks = append(tasks, task{e: Entry{Op: opID(schemas.EntityUser, schemas.OpCreate, key), Entity: schemas.EntityUser, Key: key, Kind: schemas.OpCreate},
+			run: func(context.Context, bool) (string, string, error) {
+				sent.Add(1)
+				time.Sleep(5 * time.Millisecond)
+				return OutcomeDone, "id-" + key, nil
+			}})
+	}
+	err = l.runTasks(context.Background(), tasks)
+	var stopped *StoppedError
+	if !errors.As(err, &stopped) || !strings.Contains(err.Error(), "journal.jsonl: write /dev/full: no space left on device") {
+		t.Fatalf("runTasks = %v, want a stop naming the journal", err)
+	}
+	if n := sent.Load(); n > 10 {
+		t.Errorf("%d operations were sent after the journal broke, want the few in flight", n)
+	}
+	if err := l.journal.close(); err == nil {
+		t.Error("close reports no error")
 	}
 }
