@@ -4,24 +4,28 @@
 package humancsv
 
 import (
-	"encoding/csv"
+	"bufio"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
-// Writer writes rows of strings under a header.
+// Writer writes rows of strings under a header, as RFC 4180 CSV with a
+// comma, quoting more cells than encoding/csv does: every cell holding a
+// comma or a semicolon is quoted, so that a spreadsheet whose list
+// separator is ";" still reads it as one cell (and cannot split
+// "x;=1+1" into a formula).
 type Writer struct {
-	w   *csv.Writer
+	w   *bufio.Writer
+	err error
 	row []string
 }
 
 // New writes the header and returns a Writer for the rows.
 func New(w io.Writer, header ...string) (*Writer, error) {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return nil, err
-	}
-	return &Writer{w: cw, row: make([]string, len(header))}, nil
+	cw := &Writer{w: bufio.NewWriter(w)}
+	cw.line(header)
+	return cw, cw.err
 }
 
 // Write writes one row, escaping each cell.
@@ -30,24 +34,47 @@ func (w *Writer) Write(cells ...string) error {
 	for _, c := range cells {
 		w.row = append(w.row, Escape(c))
 	}
-	return w.w.Write(w.row)
+	w.line(w.row)
+	return w.err
+}
+
+func (w *Writer) line(cells []string) {
+	for i, c := range cells {
+		if i > 0 {
+			w.put(",")
+		}
+		if strings.ContainsAny(c, ",;\"\r\n") || strings.TrimSpace(c) != c {
+			w.put(`"` + strings.ReplaceAll(c, `"`, `""`) + `"`)
+		} else {
+			w.put(c)
+		}
+	}
+	w.put("\n")
+}
+
+func (w *Writer) put(s string) {
+	if w.err == nil {
+		_, w.err = w.w.WriteString(s)
+	}
 }
 
 // Flush writes any buffered rows and reports the first error.
 func (w *Writer) Flush() error {
-	w.w.Flush()
-	return w.w.Error()
+	if w.err == nil {
+		w.err = w.w.Flush()
+	}
+	return w.err
 }
 
 // Escape neutralises a cell that a spreadsheet would read as a formula (one
-// starting with = + - @ TAB or CR) by prefixing a single quote, as OWASP's
-// CSV-injection guidance recommends. Other cells are returned unchanged.
+// starting with = + - @ TAB or CR, or their full-width forms ＝ ＋ － ＠,
+// which some spreadsheets also take) by prefixing a single quote, as
+// OWASP's CSV-injection guidance recommends. Other cells are returned
+// unchanged.
 func Escape(cell string) string {
-	if cell == "" {
-		return cell
-	}
-	switch cell[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	r, _ := utf8.DecodeRuneInString(cell)
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '\uff1d', '\uff0b', '\uff0d', '\uff20':
 		return "'" + cell
 	}
 	return cell

@@ -2,6 +2,8 @@ package humancsv
 
 import (
 	"bytes"
+	"encoding/csv"
+	"strings"
 	"testing"
 )
 
@@ -16,6 +18,10 @@ func TestEscape(t *testing.T) {
 		{"\tx", "'\tx"},
 		{"\rx", "'\rx"},
 		{"a=b", "a=b"},
+		{"\uff1dSUM(A1)", "'\uff1dSUM(A1)"},
+		{"\uff0b1", "'\uff0b1"},
+		{"\uff0d1", "'\uff0d1"},
+		{"\uff20cmd", "'\uff20cmd"},
 	} {
 		if got := Escape(tc.in); got != tc.want {
 			t.Errorf("Escape(%q) = %q, want %q", tc.in, got, tc.want)
@@ -30,11 +36,19 @@ func TestWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write("=1+1", "x,y")
+	w.Write("x;=1+1", `say "hi"`)
+	w.Write("line\nbreak", " padded")
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "a,b\n'=1+1,\"x,y\"\n"; got != want {
+	want := "a,b\n'=1+1,\"x,y\"\n\"x;=1+1\",\"say \"\"hi\"\"\"\n\"line\nbreak\",\" padded\"\n"
+	if got := buf.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+	// A strict CSV reader reads the cells back as written (escaped).
+	rows, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+	if err != nil || len(rows) != 4 || rows[2][0] != "x;=1+1" || rows[2][1] != `say "hi"` || rows[3][0] != "line\nbreak" {
+		t.Errorf("read back %q, %v", rows, err)
 	}
 }
 

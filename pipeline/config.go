@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,6 +37,10 @@ type Config struct {
 	// bytes, recorded in every manifest.
 	Path   string `yaml:"-"`
 	SHA256 string `yaml:"-"`
+	// Insecure (--insecure) lets the token go over clear-text http to a
+	// host that is not this machine, and be read from a file others can
+	// read; Token refuses both otherwise.
+	Insecure bool `yaml:"-"`
 }
 
 type ExportsConfig struct {
@@ -206,6 +212,11 @@ func (c *Config) validate() error {
 	if c.SCIM.Timeout <= 0 {
 		bad("scim.timeout: must be positive")
 	}
+	if u, err := url.Parse(c.SCIM.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("scim.url: %q is not an http(s) URL", c.SCIM.URL)
+	} else if u.User != nil {
+		bad("scim.url: must not hold credentials: use scim.token_env or scim.token_file")
+	}
 	if c.SCIM.TokenEnv == "" && c.SCIM.TokenFile == "" {
 		bad("scim: set token_env or token_file")
 	}
@@ -274,7 +285,19 @@ func (c *Config) Delimiter() rune {
 // Token returns the SCIM bearer token from the environment variable named by
 // scim.token_env, else from the file at scim.token_file. getenv is passed in
 // so that no stage reads the environment behind the caller's back.
+//
+// The token is refused for a channel that would expose it (see
+// insecurity), unless Insecure is set.
 func (c *Config) Token(getenv func(string) string) (string, error) {
+	if why := c.insecurity(); why != "" && !c.Insecure {
+		return "", &ConfigError{why + "; fix it, or pass --insecure to accept the risk"}
+	}
+	return c.Secret(getenv)
+}
+
+// Secret is the token as configured, whatever the channel: what logs and
+// messages must redact.
+func (c *Config) Secret(getenv func(string) string) (string, error) {
 	if c.SCIM.TokenEnv != "" {
 		if t := strings.TrimSpace(getenv(c.SCIM.TokenEnv)); t != "" {
 			return t, nil
@@ -291,4 +314,30 @@ func (c *Config) Token(getenv func(string) string) (string, error) {
 		return "", &ConfigError{fmt.Sprintf("scim.token_file: %s is empty", c.SCIM.TokenFile)}
 	}
 	return "", &ConfigError{fmt.Sprintf("no SCIM token: set the environment variable %s (scim.token_env) or scim.token_file", c.SCIM.TokenEnv)}
+}
+
+// insecurity says how the token would be exposed ("" when it would not):
+// sent in clear text to another machine (http:// to a host that is not
+// loopback), or read from a file that others can read.
+func (c *Config) insecurity() string {
+	var why []string
+	if u, err := url.Parse(c.SCIM.URL); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+		why = append(why, fmt.Sprintf("scim.url %s is clear-text http to another machine: the token and the users' data would cross the network readable", c.SCIM.URL))
+	}
+	if c.SCIM.TokenFile != "" {
+		if fi, err := os.Stat(c.SCIM.TokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			why = append(why, fmt.Sprintf("scim.token_file %s can be read by others (mode %04o): chmod 600 it", c.SCIM.TokenFile, fi.Mode().Perm()))
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// loopback reports whether host is this machine: localhost or a loopback
+// address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -84,7 +84,7 @@ func (a atLeast) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 func (a *app) logTo(level zerolog.Level, file io.Writer) zerolog.Logger {
 	var console io.Writer = a.stderr
 	if a.logFormat == "console" {
-		console = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: time.RFC3339, NoColor: true}
+		console = zerolog.ConsoleWriter{Out: &terminalSafe{w: a.stderr}, TimeFormat: time.RFC3339, NoColor: true}
 	}
 	writers := []io.Writer{atLeast{&redactor{w: console, secrets: a.secrets}, level}}
 	lowest := level

@@ -43,6 +43,7 @@ func usageErr(format string, a ...any) error {
 
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) int {
+	stdout = &terminalSafe{w: stdout} // what it prints comes from files and servers
 	app := &app{stdout: stdout, stderr: stderr, getenv: getenv, now: now}
 	root := app.rootCommand()
 	root.SetArgs(args)
@@ -56,7 +57,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, n
 		return exitOK
 	}
 	code := exitCode(err)
-	fmt.Fprintf(&redactor{w: stderr, secrets: app.secrets}, "condeco-sync: %v\n", err)
+	fmt.Fprintf(&redactor{w: &terminalSafe{w: stderr}, secrets: app.secrets}, "condeco-sync: %v\n", err)
 	return code
 }
 
@@ -87,6 +88,7 @@ type app struct {
 	configPath string
 	logLevel   string
 	logFormat  string
+	insecure   bool
 
 	cfg     *pipeline.Config
 	log     zerolog.Logger
@@ -114,10 +116,11 @@ func (a *app) setup() error {
 	if err != nil {
 		return err
 	}
+	cfg.Insecure = a.insecure
 	a.cfg = cfg
 	// From here on, the token is redacted wherever it shows up, and the
 	// log also goes to the data directory.
-	if token, err := cfg.Token(a.getenv); err == nil {
+	if token, err := cfg.Secret(a.getenv); err == nil {
 		a.secrets = append(a.secrets, []byte(token))
 	}
 	f, err := openLogFile(cfg.Data)
@@ -173,6 +176,7 @@ needed; 4 load finished with failed operations (they are retried next run).`,
 	pf.StringVar(&a.configPath, "config", "", "config file (default condeco-sync.yaml, or $CONDECO_SYNC_CONFIG)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	pf.StringVar(&a.logFormat, "log-format", "console", "console or json")
+	pf.BoolVar(&a.insecure, "insecure", false, "send the token over clear-text http to another machine, or read it from a file others can read (refused otherwise)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &exitError{exitUsage, err} })
 	root.AddCommand(
 		a.runCommand(), a.extractCommand(), a.transformCommand(), a.diffCommand(), a.loadCommand(),
