@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/parquetio"
 )
 
 // Baseline is state/baseline.json: which run's applied state the next diff
@@ -40,7 +41,11 @@ func SetBaseline(cfg *Config, run *Run, now time.Time) (*Baseline, error) {
 	b := &Baseline{RunID: run.ID, SetAt: now.UTC()}
 	for rel, f := range map[string]*artifact.File{"load/state/users.parquet": &b.Users, "load/state/locations.parquet": &b.Locations} {
 		dataRel := filepath.ToSlash(filepath.Join("runs", run.ID, rel))
-		d, err := artifact.Describe(cfg.Data, dataRel, 0)
+		rows, err := parquetio.NumRows(filepath.Join(cfg.Data, dataRel))
+		if err != nil {
+			return nil, err
+		}
+		d, err := artifact.Describe(cfg.Data, dataRel, rows)
 		if err != nil {
 			return nil, err
 		}

@@ -21,6 +21,9 @@ const (
 	StatusRunning = "running"
 	StatusStale   = "stale"
 	StatusPending = "pending"
+	// StatusInterrupted is a stage that a killed process left running, as
+	// the next process to take the data directory's lock finds it.
+	StatusInterrupted = "interrupted"
 )
 
 // Stages in the order a run goes through them.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,34 +62,98 @@ func TestPrune(t *testing.T) {
 	}
 }
 
-// Unfinished names the latest run when its load has yet to end: not when
-// its diff is halted and unapproved, nor once its load moved the baseline.
+// Unfinished names the latest run when it has stages yet to run, and the
+// stage to resume from: not before its extract ended ok, not when a stage
+// failed or its diff is halted and unapproved, nor once its load moved the
+// baseline.
 func TestUnfinished(t *testing.T) {
 	cfg := newFixture(t).env.Config
-	if run, err := Unfinished(cfg); run != nil || err != nil {
+	if run, _, err := Unfinished(cfg); run != nil || err != nil {
 		t.Fatalf("no runs: %v %v", run, err)
 	}
 	run, err := NewRun(cfg, time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC), "set")
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(what string, want bool) {
+	check := func(what, want string) {
 		t.Helper()
-		got, err := Unfinished(cfg)
-		if err != nil || (got != nil) != want {
-			t.Errorf("%s: unfinished %v (%v), want %v", what, got != nil, err, want)
+		got, from, err := Unfinished(cfg)
+		if err != nil || (got != nil) != (want != "") || from != want {
+			t.Errorf("%s: unfinished %v from %q (%v), want from %q", what, got != nil, from, err, want)
 		}
 	}
-	check("no diff yet", false)
+	setStage := func(stage, status string) {
+		run.Stage(stage).Status = status
+		run.Save()
+	}
+	check("no extract yet", "")
+	os.MkdirAll(run.StageDir("extract"), 0o700)
+	writeJSON(filepath.Join(run.StageDir("extract"), "manifest.json"), Manifest{Status: StatusFailed, Attempt: 1})
+	setStage("extract", StatusFailed)
+	check("extract failed: the set is taken again by a new run", "")
+	writeJSON(filepath.Join(run.StageDir("extract"), "manifest.json"), Manifest{Status: StatusOK, Attempt: 2})
+	setStage("extract", StatusOK)
+	check("stopped after extract", "transform")
+	setStage("transform", StatusInterrupted)
+	check("killed during transform", "transform")
+	setStage("transform", StatusFailed)
+	check("transform failed: a person looks", "")
+	setStage("transform", StatusOK)
+	setStage("diff", StatusStale)
+	check("diff made stale by a transform rerun", "diff")
+	setStage("diff", StatusHalted)
 	os.MkdirAll(run.StageDir("diff"), 0o700)
 	writeJSON(filepath.Join(run.StageDir("diff"), "manifest.json"), Manifest{Status: StatusHalted, Attempt: 1})
-	check("halted, not approved", false)
+	check("halted, not approved", "")
 	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: "diff", Attempt: 1})
 	run.Save()
-	check("halted and approved", true)
+	check("halted and approved", "load")
 	writeJSON(filepath.Join(run.StageDir("diff"), "manifest.json"), Manifest{Status: StatusOK, Attempt: 2})
-	check("diff ok, load stopped", true)
+	setStage("diff", StatusOK)
+	check("diff ok, load stopped", "load")
 	os.MkdirAll(filepath.Join(cfg.Data, "state"), 0o700)
 	writeJSON(baselinePath(cfg), Baseline{RunID: run.ID})
-	check("loaded: the baseline is its", false)
+	check("loaded: the baseline is its", "")
+}
+
+// A stage a killed process left running is marked interrupted by the next
+// process, and the temporaries it was writing are removed.
+func TestRecover(t *testing.T) {
+	f := newFixture(t)
+	f.drop("20261123", usersCSV, locsCSV)
+	run := f.extract()
+	run.Stage("transform").Status = StatusRunning
+	run.Save()
+	tmp := filepath.Join(run.Dir, "extract", "input", ".users_20261123.csv.tmp-123")
+	os.WriteFile(tmp, []byte("half an export"), 0o600)
+	dry := filepath.Join(run.Dir, ".load-dry-run-42")
+	os.MkdirAll(dry, 0o700)
+	did, err := Recover(f.env)
+	if err != nil || len(did) != 3 || !strings.Contains(did[0], "transform (attempt 0) was interrupted") {
+		t.Errorf("Recover = %q, %v", did, err)
+	}
+	for _, p := range []string{tmp, dry} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is left", p)
+		}
+	}
+	again, _ := OpenRun(f.env.Config, run.ID)
+	if again.Stage("transform").Status != StatusInterrupted || again.Manifest.Status != StatusInterrupted {
+		t.Errorf("run.json: %+v", again.Manifest)
+	}
+	if _, from, _ := Unfinished(f.env.Config); from != "transform" {
+		t.Errorf("the interrupted run resumes from %q, want transform", from)
+	}
+}
+
+// An attempt cut short holds no manifest: Interrupted names it.
+func TestInterruptedAttempts(t *testing.T) {
+	f := newFixture(t)
+	f.drop("20261123", usersCSV, locsCSV)
+	run := f.extract()
+	os.MkdirAll(run.StageDir("transform"), 0o700)
+	os.MkdirAll(filepath.Join(run.Dir, "load.attempt-1"), 0o700)
+	if got := Interrupted(run); strings.Join(got, " ") != "transform load.attempt-1" {
+		t.Errorf("Interrupted = %q", got)
+	}
 }

@@ -170,9 +170,15 @@ func (r *Run) begin(stage string, now time.Time) (attempt int, err error) {
 	st := r.Stage(stage)
 	dir := r.StageDir(stage)
 	if _, err := os.Stat(dir); err == nil {
-		prev := st.Attempts
-		if prev == 0 {
-			prev = 1
+		// The kept attempt's name comes from what is on disk: a directory
+		// no attempt was counted for (load --dry-run's) takes the next free
+		// number, so no sequence of commands can collide.
+		prev := max(st.Attempts, 1)
+		for {
+			if _, err := os.Stat(fmt.Sprintf("%s.attempt-%d", dir, prev)); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			prev++
 		}
 		if err := os.Rename(dir, fmt.Sprintf("%s.attempt-%d", dir, prev)); err != nil {
 			return 0, err

@@ -152,33 +152,54 @@ func catchUpDue(cfg *Config, now time.Time, loc *time.Location, hour, minute int
 	return true, missed, nil
 }
 
-// Unfinished returns the latest run when its load has yet to end: its diff
-// ended ok (or halted and was approved) and the baseline is not its applied
-// state, as after a load that was stopped or killed. nil when there is none.
-// A load that ended with failed operations has moved the baseline: it is
-// finished, and the next run sends what failed.
-func Unfinished(cfg *Config) (*Run, error) {
+// Unfinished returns the latest run when it has stages yet to run, with
+// the stage to resume it from; a nil run when there is none. A run is
+// unfinished when its extract ended ok and:
+//   - transform or diff has yet to end: pending (the process stopped
+//     between two stages), interrupted (killed during one), or stale (an
+//     earlier stage was rerun since);
+//   - or its diff ended ok (or halted and was approved) and the baseline is
+//     not its applied state, as after a load that was stopped or killed.
+//
+// A failed stage waits for a person, a halted diff for its approval. A
+// load that ended with failed operations has moved the baseline: it is
+// finished, and the next run sends what failed. Only the latest run is
+// resumed: an older one would undo what a newer one applied.
+func Unfinished(cfg *Config) (*Run, string, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil || len(ids) == 0 {
-		return nil, err
+		return nil, "", err
 	}
 	run, err := OpenRun(cfg, ids[len(ids)-1])
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if m, err := ReadManifest(run.Dir, "extract"); err != nil || m.Status != StatusOK {
+		return nil, "", nil // no run to resume: the export set is taken again by a new run
+	}
+	for _, stage := range []string{"transform", "diff"} {
+		switch run.Stage(stage).Status {
+		case StatusOK:
+		case StatusPending, StatusStale, StatusInterrupted, StatusRunning:
+			return run, stage, nil
+		case StatusHalted: // the diff: loaded once approved, below
+		default:
+			return nil, "", nil // failed: a person looks first
+		}
 	}
 	ok, err := Approved(run)
 	if errors.Is(err, os.ErrNotExist) || (err == nil && !ok) {
-		return nil, nil // no diff yet, a failed one, or a halt waiting for approval
+		return nil, "", nil // a failed transform or diff, or a halt waiting for approval
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	b, err := ReadBaseline(cfg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if b != nil && b.RunID == run.ID {
-		return nil, nil
+		return nil, "", nil
 	}
-	return run, nil
+	return run, "load", nil
 }

@@ -315,3 +315,39 @@ func TestLoadBreaker(t *testing.T) {
 		t.Errorf("load manifest %+v: want failed", m)
 	}
 }
+
+// state/baseline.json records the rows of the applied state it names.
+func TestBaselineCountsRows(t *testing.T) {
+	_, proxy := lyingProxy(t)
+	f := loadFixture(t, proxy.URL)
+	run, err := runDay(t, f, "day1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadBaseline(f.env.Config)
+	if err != nil || b.RunID != run.ID || b.Users.Rows != 211 || b.Locations.Rows != 6 {
+		t.Errorf("baseline %+v, %v: want run %s with 211 users and 6 locations", b, err, run.ID)
+	}
+}
+
+// load --dry-run, then load twice (the README's advice after exit 4): the
+// kept attempts never collide.
+func TestLoadAttemptsNeverCollide(t *testing.T) {
+	srv, proxy := lyingProxy(t)
+	f := loadFixture(t, proxy.URL)
+	copySample(t, f, "day1")
+	run := f.extract()
+	if err := Transform(f.env, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := Diff(f.env, run); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, dry := range []bool{true, true, false, false, true, false} {
+		if err := Load(ctx, f.env, run, LoadOptions{Getenv: getenv, DryRun: dry}); err != nil {
+			t.Fatalf("load %d (dry run %v): %v", i+1, dry, err)
+		}
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, run.Dir)
+}

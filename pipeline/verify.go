@@ -40,7 +40,7 @@ func Verify(run *Run) ([]Damage, int, error) {
 			if !errors.Is(err, os.ErrNotExist) {
 				damage = append(damage, Damage{Run: run.ID, Path: mpath, Err: err})
 			}
-			continue
+			continue // no manifest: an attempt interrupted before it ended (see Interrupted)
 		}
 		for _, f := range m.Outputs {
 			// A kept attempt (<stage>.attempt-N) lists its files under the
@@ -53,4 +53,20 @@ func Verify(run *Run) ([]Damage, int, error) {
 		}
 	}
 	return damage, checked, nil
+}
+
+// Interrupted lists run's stage directories (kept attempts included) that
+// hold no manifest: attempts a stop or a crash cut short, whose files no
+// manifest vouches for.
+func Interrupted(run *Run) []string {
+	var out []string
+	for _, s := range Stages {
+		dirs, _ := filepath.Glob(filepath.Join(run.Dir, s+"*"))
+		for _, d := range dirs {
+			if _, err := os.Stat(filepath.Join(d, "manifest.json")); errors.Is(err, os.ErrNotExist) {
+				out = append(out, filepath.Base(d))
+			}
+		}
+	}
+	return out
 }

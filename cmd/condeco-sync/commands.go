@@ -42,6 +42,15 @@ func (a *app) locked(command string, fn func() error) error {
 		return err
 	}
 	defer unlock()
+	// Holding the lock, no other process runs a stage: whatever a killed
+	// one left running is interrupted.
+	did, err := pipeline.Recover(a.env())
+	for _, d := range did {
+		a.log.Warn().Msg(d)
+	}
+	if err != nil {
+		return err
+	}
 	return fn()
 }
 
@@ -59,7 +68,9 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "A new run: extract → transform → diff → load",
 		Long: `Starts a new run from the newest complete export set in the inbox that no run has
 taken yet, and takes it through every stage. With --dry-run it stops after diff.
-With no new export set it says so and exits 0 without creating a run.`,
+With no new export set it says so and exits 0 without creating a run.
+The latest run, if it stopped before its end (a stop or a crash between or
+during stages, or a load that was stopped), is finished first.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.locked("run", func() error {
@@ -69,26 +80,9 @@ With no new export set it says so and exits 0 without creating a run.`,
 						return err
 					}
 				}
-				run, err := a.extract()
-				if err != nil || run == nil {
-					return err
-				}
-				if err := a.transform(run); err != nil {
-					return err
-				}
-				if err := a.diff(run); err != nil {
-					return err
-				}
-				if dryRun {
-					return a.printFile(run, "summary")
-				}
 				ctx, stop := signalContext()
 				defer stop()
-				if err := a.load(ctx, run, false); err != nil {
-					return err
-				}
-				a.prune()
-				return nil
+				return a.runStages(ctx, dryRun)
 			})
 		},
 	}
@@ -108,6 +102,63 @@ func (a *app) extractCommand() *cobra.Command {
 			})
 		},
 	}
+}
+
+// runStages is a run: the latest run finished if it stopped before its
+// end, then a new run from the inbox through every stage (to diff only,
+// with dryRun). ctx cancelled (SIGINT, SIGTERM) stops it between stages or
+// between a load's requests; the next run resumes it.
+func (a *app) runStages(ctx context.Context, dryRun bool) error {
+	if run, from, err := pipeline.Unfinished(a.cfg); err != nil {
+		return err
+	} else if run != nil && !(dryRun && from == "load") {
+		a.log.Info().Str("run", run.ID).Str("from", from).Msg("finishing the latest run, which stopped before its end")
+		if err := a.stagesFrom(ctx, run, from, dryRun); err != nil && !finished(err) {
+			return err
+		}
+		if dryRun {
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	run, err := a.extract()
+	if err != nil || run == nil {
+		return err
+	}
+	return a.stagesFrom(ctx, run, "transform", dryRun)
+}
+
+// stagesFrom takes run through the stages from the named one on: transform,
+// diff, then load (or, with dryRun, the plan printed instead). After a
+// load with no failure, retention prunes old runs.
+func (a *app) stagesFrom(ctx context.Context, run *pipeline.Run, from string, dryRun bool) error {
+	steps := []struct {
+		name string
+		do   func(*pipeline.Run) error
+	}{{"transform", a.transform}, {"diff", a.diff}}
+	started := from == "transform"
+	for _, s := range steps {
+		started = started || s.name == from
+		if !started {
+			continue
+		}
+		if err := s.do(run); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil // stopping: the next start takes it from here
+		}
+	}
+	if dryRun {
+		return a.printFile(run, "summary")
+	}
+	if err := a.load(ctx, run, false); err != nil {
+		return err
+	}
+	a.prune()
+	return nil
 }
 
 // extract starts a run; a nil run with a nil error means nothing new.
@@ -480,6 +531,9 @@ func (a *app) verifyCommand() *cobra.Command {
 				damaged += len(damage)
 				if len(damage) == 0 {
 					fmt.Fprintf(a.stdout, "run %s: %d files ok\n", run.ID, n)
+				}
+				for _, d := range pipeline.Interrupted(run) {
+					fmt.Fprintf(a.stdout, "run %s: %s/ has no manifest: that attempt was interrupted before it ended, and nothing vouches for its files\n", run.ID, d)
 				}
 			}
 			if damaged > 0 {

@@ -34,10 +34,10 @@ other stage finishes; then it exits 0.`,
 			}
 			a.daemon = true
 			var startNow string
-			if run, err := pipeline.Unfinished(a.cfg); err != nil {
+			if run, from, err := pipeline.Unfinished(a.cfg); err != nil {
 				return err
 			} else if run != nil {
-				startNow = fmt.Sprintf("run %s has a load to finish", run.ID)
+				startNow = fmt.Sprintf("run %s stopped before its end: it resumes from %s", run.ID, from)
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -61,36 +61,9 @@ other stage finishes; then it exits 0.`,
 // daemon goes on.
 func (a *app) scheduledRun(ctx context.Context) {
 	err := a.locked("schedule", func() error {
-		if run, err := pipeline.Unfinished(a.cfg); err != nil {
-			return err
-		} else if run != nil {
-			a.log.Info().Str("run", run.ID).Msg("finishing the load of the latest run")
-			if err := a.load(ctx, run, false); err != nil && !finished(err) {
-				return err
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		run, err := a.extract()
-		if err != nil || run == nil {
+		if err := a.runStages(ctx, false); err != nil && !finished(err) {
 			return err
 		}
-		for _, stage := range []func(*pipeline.Run) error{a.transform, a.diff} {
-			if err := stage(run); err != nil {
-				return err
-			}
-			if ctx.Err() != nil {
-				return nil // stopping: the next start takes it from here
-			}
-		}
-		if err := a.load(ctx, run, false); err != nil {
-			if finished(err) {
-				return nil
-			}
-			return err
-		}
-		a.prune()
 		return nil
 	})
 	var halt *stages.HaltError
