@@ -128,7 +128,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 	waitFor("the baseline", logs, func() bool { b, _ := pipeline.ReadBaseline(cfg); return b != nil })
 	waitFor("no new export", logs, func() bool { return strings.Contains(logs.String(), "no new export since") })
 	stop(cmd, logs)
-	if !strings.Contains(logs.String(), "has a load to finish") {
+	if !strings.Contains(logs.String(), "stopped before its end: it resumes from load") {
 		t.Errorf("the second start's log does not say it resumes:\n%s", logs.String())
 	}
 	ids, _ := pipeline.RunIDs(cfg)
@@ -165,7 +165,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 			}
 		}
 	}
-	if staged < 8 || strings.Count(string(logLines), "catching up") != 1 || !strings.Contains(string(logLines), "has a load to finish") {
+	if staged < 8 || strings.Count(string(logLines), "catching up") != 1 || !strings.Contains(string(logLines), "stopped before its end: it resumes from load") {
 		t.Errorf("%s has %d lines of stages; both starts should be there:\n%s", LogFile, staged, logLines)
 	}
 	noSecret(t, scimmytest.Token, []string{dir}, logs.String())

@@ -120,9 +120,10 @@ func (j *journal) run() {
 					err = s.Sync()
 				}
 			}
-			if err != nil {
+			if err != nil && j.broken.Load() == nil {
 				err = fmt.Errorf("%s: %w", JournalFile, err)
-				j.broken.Store(&err)
+				first := err // a copy: err goes on changing in this loop
+				j.broken.Store(&first)
 			}
 		}
 	}
