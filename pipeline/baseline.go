@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
-	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 )
 
 // Baseline is state/baseline.json: which run's applied state the next diff

@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"go.yaml.in/yaml/v3"
 )
@@ -101,8 +103,8 @@ func Default() Config {
 			Users: "users_*.csv", Locations: "locations_*.csv", Delimiter: "auto", Settle: 30 * time.Second,
 		},
 		SCIM: SCIMConfig{
-			URL: "http://127.0.0.1:8080/scim/v2", TokenEnv: "CONDECO_SYNC_SCIM_TOKEN", Profile: "visitor",
-			Extension:   "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User",
+			URL: "http://127.0.0.1:8080/scim/v2", TokenEnv: "CONDECO_SYNC_SCIM_TOKEN", Profile: contract.ProfileVisitor,
+			Extension:   contract.DefaultExtension,
 			Concurrency: 8, Timeout: 30 * time.Second,
 		},
 		Access:    AccessConfig{DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}},
@@ -198,10 +200,8 @@ func (c *Config) validate() error {
 	if c.Exports.Settle < 0 {
 		bad("exports.settle: must not be negative")
 	}
-	switch c.SCIM.Profile {
-	case "visitor", "scim2":
-	default:
-		bad("scim.profile: %q is not visitor or scim2", c.SCIM.Profile)
+	if !slices.Contains(contract.Profiles, c.SCIM.Profile) {
+		bad("scim.profile: %q is not one of %s", c.SCIM.Profile, strings.Join(contract.Profiles, ", "))
 	}
 	if c.SCIM.Concurrency < 1 || c.SCIM.Concurrency > 256 {
 		bad("scim.concurrency: %d is not between 1 and 256", c.SCIM.Concurrency)

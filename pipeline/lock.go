@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 )
 
 // Holder is who holds the data directory's lock, written into the lock file

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/rs/zerolog"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 )
 
 // RunManifest is run.json: what the run is and where each stage stands.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 	"github.com/condeco-sync/condeco-sync/stages/load"

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/rs/zerolog"
 )
 

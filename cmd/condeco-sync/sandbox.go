@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/sandbox"
+	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/spf13/cobra"
 )
 

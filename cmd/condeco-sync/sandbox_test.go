@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
-	"github.com/condeco-sync/condeco-sync/sandbox"
+	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )

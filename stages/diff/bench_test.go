@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/condeco-sync/condeco-sync/internal/bench"
-	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"golang.org/x/sync/errgroup"
 )

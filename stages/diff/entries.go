@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/zeebo/xxh3"
 )

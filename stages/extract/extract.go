@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
-	"github.com/condeco-sync/condeco-sync/humancsv"
-	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/humancsv"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/gocarina/gocsv"

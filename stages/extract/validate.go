@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/humancsv"
+	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 

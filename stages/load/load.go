@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"

@@ -4,28 +4,21 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
-// Schema URNs of the resources load writes (DESIGN §5).
+// Schema URNs and profiles: the names the sandbox and the config share
+// (package contract).
 const (
-	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
-	SchemaEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
-	// SchemaLocation is the schema of a /Locations resource (visitor
-	// profile): displayName, externalId (the LocationID), address, timeZone,
-	// active.
-	SchemaLocation = "urn:condeco-sync:scim:schemas:visitor:1.0:Location"
-	// DefaultExtension is the URN of the visitor profile's user extension
-	// (scim.extension): defaultLocation, locations, sendInvitation.
-	DefaultExtension = "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User"
-)
-
-// Profiles (scim.profile): how locations and access reach the target.
-const (
-	ProfileSCIM2   = "scim2"   // locations are Groups, access is membership
-	ProfileVisitor = "visitor" // locations are /Locations, access travels on the user
+	SchemaUser       = contract.SchemaUser
+	SchemaEnterprise = contract.SchemaEnterprise
+	SchemaGroup      = contract.SchemaGroup
+	SchemaLocation   = contract.SchemaLocation
+	DefaultExtension = contract.DefaultExtension
+	ProfileSCIM2     = contract.ProfileSCIM2
+	ProfileVisitor   = contract.ProfileVisitor
 )
 
 // profile is what the resources load writes depend on.

@@ -27,7 +27,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
@@ -46,7 +46,7 @@ const Base = "/scim/v2"
 
 // SchemaLocation is the schema of a /Locations resource: the one the
 // visitor profile of the loader sends.
-const SchemaLocation = load.SchemaLocation
+const SchemaLocation = contract.SchemaLocation
 
 // Sandbox is a running sandbox's state.
 type Sandbox struct {

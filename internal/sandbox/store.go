@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 )
 
 // StoreFile is the sandbox's data, under its data directory.

@@ -1,0 +1,28 @@
+// Package contract holds the names that both sides of the SCIM wire, and
+// the config, must spell alike: the target profiles and the schema URNs of
+// the resources condeco-sync writes. It imports nothing, so the sandbox (a
+// server) and the loader (a client) agree without one importing the other.
+package contract
+
+// Profiles (scim.profile): how locations and access reach the target.
+const (
+	ProfileSCIM2   = "scim2"   // any SCIM 2.0 server: locations are Groups, access is membership
+	ProfileVisitor = "visitor" // Eptura Visitor as the sandbox models it: access travels on the user
+)
+
+// Profiles lists the profiles, for messages.
+var Profiles = []string{ProfileVisitor, ProfileSCIM2}
+
+// Schema URNs of the resources condeco-sync writes.
+const (
+	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SchemaEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	// SchemaLocation is the schema of a /Locations resource (visitor
+	// profile): displayName, externalId (the LocationID), address,
+	// timeZone, active.
+	SchemaLocation = "urn:condeco-sync:scim:schemas:visitor:1.0:Location"
+	// DefaultExtension is the URN of the visitor profile's user extension
+	// (scim.extension): defaultLocation, locations, sendInvitation.
+	DefaultExtension = "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User"
+)
