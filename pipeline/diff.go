@@ -10,14 +10,13 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
-	"github.com/condeco-sync/condeco-sync/stages/transform"
 )
 
 // Diff (re)runs diff on run. A rerun compares against the baseline the
 // first attempt used, recorded in its manifest, even if later runs moved
 // state/baseline.json since.
 func Diff(env Env, run *Run) error {
-	inputs, err := verifiedInputs(run, "transform", transform.UsersFile, transform.LocationsFile)
+	inputs, err := verifiedInputs(run, StageReads[StageDiff]...)
 	if err != nil {
 		return err
 	}
@@ -51,7 +50,7 @@ func Diff(env Env, run *Run) error {
 		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
 		baseRun = base.RunID
 	}
-	return runStage(env, run, "diff", inputs, func(dir string) (stages.Result, error) {
+	return runStage(env, run, StageDiff, inputs, func(dir string) (stages.Result, error) {
 		res, err := diff.Run(in, dir, run.ID, baseRun)
 		if res.Details != nil {
 			res.Details["baseline"] = base // null on the initial synchronization
@@ -66,7 +65,7 @@ func Diff(env Env, run *Run) error {
 // diffBaseline is the baseline a diff of run uses: the one its earlier
 // attempt recorded, else the current one.
 func diffBaseline(cfg *Config, run *Run) (*Baseline, error) {
-	m, err := ReadManifest(run.Dir, "diff")
+	m, err := ReadManifest(run.Dir, StageDiff)
 	if err == nil {
 		raw, _ := json.Marshal(m.Details["baseline"])
 		var b *Baseline
@@ -83,7 +82,7 @@ func diffBaseline(cfg *Config, run *Run) (*Baseline, error) {
 
 // Approval is a person's word that a halted run may be loaded.
 type Approval struct {
-	Stage   string    `json:"stage"`
+	Stage   Stage     `json:"stage"`
 	Attempt int       `json:"attempt"`
 	By      string    `json:"by"`
 	At      time.Time `json:"at"`
@@ -92,7 +91,7 @@ type Approval struct {
 
 // Approve records by's approval of run's halted diff.
 func Approve(env Env, run *Run, by, reason string) error {
-	m, err := ReadManifest(run.Dir, "diff")
+	m, err := ReadManifest(run.Dir, StageDiff)
 	if err != nil {
 		return fmt.Errorf("run %s has no diff to approve", run.ID)
 	}
@@ -102,14 +101,14 @@ func Approve(env Env, run *Run, by, reason string) error {
 	if reason == "" {
 		return errors.New("approve: --reason must say why the deletions are right")
 	}
-	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: "diff", Attempt: m.Attempt, By: by, At: env.Now().UTC(), Reason: reason})
+	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: StageDiff, Attempt: m.Attempt, By: by, At: env.Now().UTC(), Reason: reason})
 	return run.Save()
 }
 
 // Approved reports whether run's current diff attempt may be loaded: it
 // ended ok, or it halted and was approved. Load asks before sending.
 func Approved(run *Run) (bool, error) {
-	m, err := ReadManifest(run.Dir, "diff")
+	m, err := ReadManifest(run.Dir, StageDiff)
 	if err != nil {
 		return false, err
 	}
@@ -117,13 +116,19 @@ func Approved(run *Run) (bool, error) {
 	case StatusOK:
 		return true, nil
 	case StatusHalted:
-		for _, a := range run.Manifest.Approvals {
-			if a.Stage == "diff" && a.Attempt == m.Attempt {
-				return true, nil
-			}
-		}
+		return approval(run, m) != nil, nil
 	}
 	return false, nil
+}
+
+// approval is the approval of the diff attempt whose manifest is m, or nil.
+func approval(run *Run, m *Manifest) *Approval {
+	for i, a := range run.Manifest.Approvals {
+		if a.Stage == StageDiff && a.Attempt == m.Attempt {
+			return &run.Manifest.Approvals[i]
+		}
+	}
+	return nil
 }
 
 // loadedRuns lists the runs other than id whose load ran to its end: with
@@ -135,7 +140,7 @@ func loadedRuns(cfg *Config, id string) []string {
 		if other == id {
 			continue
 		}
-		if m, err := ReadManifest(filepath.Join(runsDir(cfg.Data), other), "load"); err == nil {
+		if m, err := ReadManifest(filepath.Join(runsDir(cfg.Data), other), StageLoad); err == nil {
 			if _, ended := LoadEnded(m); ended {
 				out = append(out, other)
 			}

@@ -178,7 +178,7 @@ func takenSets(cfg *Config) (map[string][]takenSet, error) {
 		if err != nil || run.Manifest.Export == "" {
 			continue
 		}
-		m, err := ReadManifest(run.Dir, "extract")
+		m, err := ReadManifest(run.Dir, StageExtract)
 		if err != nil {
 			continue // never extracted: killed before, or a run being made
 		}

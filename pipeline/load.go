@@ -13,15 +13,13 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/stages"
-	"github.com/condeco-sync/condeco-sync/stages/diff"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
-	"github.com/condeco-sync/condeco-sync/stages/transform"
 )
 
 // LoadOptions are how a load is asked for.
 type LoadOptions struct {
-	Getenv   func(string) string // where the token comes from
+	Getenv   func(string) string // where the token comes from; nil: env.Getenv
 	DryRun   bool                // record the requests in load/requests.jsonl, send nothing
 	Progress io.Writer           // a terminal for a progress line, or nil
 }
@@ -36,14 +34,20 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		return fmt.Errorf("run %s has no diff to load: run it first (%w)", run.ID, err)
 	}
 	if !ok {
-		return &StageError{Run: run.ID, Stage: "load", Err: &stages.HaltError{Msg: fmt.Sprintf(
+		return &StageError{Run: run.ID, Stage: StageLoad, Err: &stages.HaltError{Msg: fmt.Sprintf(
 			"the mass-deletion guard halted this run's diff; read its summary, then approve it: condeco-sync approve --run %s --reason TEXT", run.ID)}}
 	}
-	changes, err := checkedOutputs(run, "diff", diff.ChangesFile)
+	// A halted diff is read once approved (above): its manifest need not
+	// read ok.
+	dm, err := ReadManifest(run.Dir, StageDiff)
 	if err != nil {
 		return err
 	}
-	desired, err := verifiedInputs(run, "transform", transform.UsersFile, transform.LocationsFile)
+	changes, err := checkedFile(run, dm, DiffChanges)
+	if err != nil {
+		return err
+	}
+	desired, err := verifiedInputs(run, TransformUsers, TransformLocations)
 	if err != nil {
 		return err
 	}
@@ -54,7 +58,14 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	if err := baselineStillCurrent(cfg, run, base); err != nil {
 		return err
 	}
-	token, err := cfg.Token(opt.Getenv)
+	getenv := opt.Getenv
+	if getenv == nil {
+		getenv = env.Getenv
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	token, err := cfg.Token(getenv)
 	if opt.DryRun {
 		token, err = "dry-run", nil
 	}
@@ -66,7 +77,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		return &ConfigError{Msg: err.Error()}
 	}
 	in := load.Input{
-		Changes: filepath.Join(run.Dir, changes[0].Path),
+		Changes: filepath.Join(run.Dir, changes.Path),
 		Users:   filepath.Join(run.Dir, desired[0].Path), Locations: filepath.Join(run.Dir, desired[1].Path),
 		Client: client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
 		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
@@ -78,12 +89,14 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		in.BaselineUsers = filepath.Join(cfg.Data, base.Users.Path)
 		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
 	}
-	inputs := append(changes, desired...)
+	inputs := append([]artifact.File{changes}, desired...)
 	if opt.DryRun {
-		return dryRunLoad(ctx, run, in)
+		return runStage(env, run, StageLoad, inputs, func(dir string) (stages.Result, error) {
+			return dryRunLoad(ctx, run, in, dir)
+		})
 	}
-	return runStage(env, run, "load", inputs, func(dir string) (stages.Result, error) {
-		in.Attempt = run.Stage("load").Attempts
+	return runStage(env, run, StageLoad, inputs, func(dir string) (stages.Result, error) {
+		in.Attempt = run.Stage(StageLoad).Attempts
 		in.PriorJournal = latestJournal(run)
 		res, err := load.Run(ctx, in, dir)
 		var stopped *load.StoppedError
@@ -100,16 +113,6 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		}
 		return res, err
 	})
-}
-
-// checkedOutputs is verifiedInputs for a stage that may have halted: load
-// reads a halted diff once it is approved.
-func checkedOutputs(run *Run, stage string, names ...string) ([]artifact.File, error) {
-	m, err := ReadManifest(run.Dir, stage)
-	if err != nil {
-		return nil, err
-	}
-	return checkedFiles(run, m, stage, names...)
 }
 
 // baselineStillCurrent refuses to load a change set made against a
@@ -155,30 +158,31 @@ func attemptOf(dir string) int {
 	return i
 }
 
-// dryRunLoad plays the load against a recorder instead of the server and
-// writes the requests it would send to load/requests.jsonl. It starts from
-// the journal, so on an interrupted load it shows what a resume would send.
-func dryRunLoad(ctx context.Context, run *Run, in load.Input) error {
+// dryRunLoad is a load attempt in dry-run mode: it plays the load against
+// a recorder instead of the server and writes the requests it would send
+// to dir/requests.jsonl. It starts from the journal of the latest attempt
+// that wrote one, so on an interrupted load it shows what a resume would
+// send. What the recorded load writes besides is thrown away.
+func dryRunLoad(ctx context.Context, run *Run, in load.Input, dir string) (stages.Result, error) {
+	res := stages.Result{Mode: stages.ModeDryRun, Details: map[string]any{}}
 	tmp, err := os.MkdirTemp(run.Dir, ".load-dry-run-")
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer os.RemoveAll(tmp)
 	rec := load.NewRecorder()
 	in.Client = in.Client.WithTransport(rec)
 	in.Concurrency = 1 // the requests in a stable order
-	in.PriorJournal = filepath.Join(run.Dir, "load", load.JournalFile)
-	if _, err := os.Stat(in.PriorJournal); err != nil {
-		in.PriorJournal = latestJournal(run)
-	}
-	_, err = load.Run(ctx, in, tmp)
+	in.PriorJournal = latestJournal(run)
+	rr, err := load.Run(ctx, in, tmp)
 	var failed *load.FailedError
 	if err != nil && !errors.As(err, &failed) {
-		return err
+		return res, err
 	}
-	dir := filepath.Join(run.Dir, "load")
-	if err := artifact.MkdirAll(dir); err != nil {
-		return err
-	}
-	return artifact.WriteBytes(filepath.Join(dir, load.RequestsFile), rec.Bytes())
+	// The recorded load's counts are what it would do; they stay out of
+	// Counts, where a "failed" count means a load that ran to its end.
+	res.Details["would_do"], res.Details["resumes_from"] = rr.Counts, in.PriorJournal
+	res.Counts = map[string]int64{"requests": int64(rec.Requests())}
+	res.Outputs = []stages.Output{{Path: load.RequestsFile, Rows: int64(rec.Requests())}}
+	return res, artifact.WriteBytes(filepath.Join(dir, load.RequestsFile), rec.Bytes())
 }

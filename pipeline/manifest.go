@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/stages"
 )
 
 // Version is the program version written into every manifest.
@@ -24,18 +25,19 @@ const (
 	// StatusInterrupted is a stage that a killed process left running, as
 	// the next process to take the data directory's lock finds it.
 	StatusInterrupted = "interrupted"
+	// StatusDryRun is a load attempt that sent nothing (load --dry-run).
+	StatusDryRun = stages.ModeDryRun
 )
 
-// Stages in the order a run goes through them.
-var Stages = []string{"extract", "transform", "diff", "load"}
 
 // Manifest is a stage's manifest.json (DESIGN §4). Paths are relative to the
 // run directory.
 type Manifest struct {
-	Stage         string           `json:"stage"`
+	Stage         Stage            `json:"stage"`
 	RunID         string           `json:"run_id"`
 	Attempt       int              `json:"attempt"`
 	Status        string           `json:"status"`
+	Mode          string           `json:"mode,omitempty"` // stages.ModeDryRun, or "" for the real thing
 	Started       time.Time        `json:"started"`
 	Ended         time.Time        `json:"ended"`
 	Inputs        []artifact.File  `json:"inputs"`
@@ -78,9 +80,9 @@ func readJSON(path string, v any) error {
 }
 
 // ReadManifest reads the manifest of stage in runDir.
-func ReadManifest(runDir, stage string) (*Manifest, error) {
+func ReadManifest(runDir string, stage Stage) (*Manifest, error) {
 	var m Manifest
-	if err := readJSON(filepath.Join(runDir, stage, "manifest.json"), &m); err != nil {
+	if err := readJSON(filepath.Join(runDir, string(stage), "manifest.json"), &m); err != nil {
 		return nil, err
 	}
 	return &m, nil

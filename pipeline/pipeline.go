@@ -25,6 +25,7 @@ type Env struct {
 	Config *Config
 	Now    func() time.Time
 	Log    zerolog.Logger
+	Getenv func(string) string // where the token comes from (scim.token_env); nil: nowhere
 }
 
 // NoNewExportError says there is nothing to do: not an error for the
@@ -35,8 +36,9 @@ func (e *NoNewExportError) Error() string { return e.Why }
 
 // StageError is a stage that ended failed; its manifest says why.
 type StageError struct {
-	Run, Stage string
-	Err        error
+	Run   string
+	Stage Stage
+	Err   error
 }
 
 func (e *StageError) Error() string {
@@ -55,19 +57,19 @@ func Extract(env Env, exp *Export) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run, runStage(env, run, "extract", exp.Files, func(dir string) (stages.Result, error) {
+	return run, runStage(env, run, StageExtract, exp.Files, func(dir string) (stages.Result, error) {
 		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers}, dir)
 	})
 }
 
 // Transform (re)runs transform on run from its extract artifacts.
 func Transform(env Env, run *Run) error {
-	inputs, err := verifiedInputs(run, "extract", extract.UsersFile, extract.LocationsFile)
+	inputs, err := verifiedInputs(run, StageReads[StageTransform]...)
 	if err != nil {
 		return err
 	}
 	cfg := env.Config
-	return runStage(env, run, "transform", inputs, func(dir string) (stages.Result, error) {
+	return runStage(env, run, StageTransform, inputs, func(dir string) (stages.Result, error) {
 		return transform.Run(transform.Input{
 			RawUsers:          filepath.Join(run.Dir, inputs[0].Path),
 			RawLocations:      filepath.Join(run.Dir, inputs[1].Path),
@@ -78,10 +80,28 @@ func Transform(env Env, run *Run) error {
 	})
 }
 
-// verifiedInputs returns the named outputs of stage from its manifest, each
+// verifiedInputs returns the artifacts from their stages' manifests, each
 // checked against its sha256 before anyone reads it: a file changed or
-// damaged since it was written is refused, naming it.
-func verifiedInputs(run *Run, stage string, names ...string) ([]artifact.File, error) {
+// damaged since it was written is refused, naming it. Each stage must have
+// ended ok.
+func verifiedInputs(run *Run, arts ...Artifact) ([]artifact.File, error) {
+	var out []artifact.File
+	for _, a := range arts {
+		m, err := okManifest(run, a.Stage)
+		if err != nil {
+			return nil, err
+		}
+		f, err := checkedFile(run, m, a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// okManifest is the manifest of a stage that ended ok.
+func okManifest(run *Run, stage Stage) (*Manifest, error) {
 	m, err := ReadManifest(run.Dir, stage)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("run %s has no %s stage yet: run it first", run.ID, stage)
@@ -95,30 +115,26 @@ func verifiedInputs(run *Run, stage string, names ...string) ([]artifact.File, e
 	if m.SchemaVersion != schemas.Version {
 		return nil, fmt.Errorf("run %s: %s wrote snapshot layout %d, this program reads %d", run.ID, stage, m.SchemaVersion, schemas.Version)
 	}
-	return checkedFiles(run, m, stage, names...)
+	return m, nil
 }
 
-// checkedFiles returns the named outputs that manifest m of stage lists,
-// each checked against its sha256.
-func checkedFiles(run *Run, m *Manifest, stage string, names ...string) ([]artifact.File, error) {
-	var out []artifact.File
-	for _, n := range names {
-		f, ok := m.Output(stage + "/" + n)
-		if !ok {
-			return nil, fmt.Errorf("run %s: %s/manifest.json lists no %s", run.ID, stage, n)
-		}
-		if err := artifact.Check(run.Dir, f); err != nil {
-			return nil, fmt.Errorf("refusing to read it: %w", err)
-		}
-		out = append(out, f)
+// checkedFile is artifact a as manifest m of its stage lists it, checked
+// against its sha256.
+func checkedFile(run *Run, m *Manifest, a Artifact) (artifact.File, error) {
+	f, ok := m.Output(a.Path())
+	if !ok {
+		return f, fmt.Errorf("run %s: %s/manifest.json lists no %s", run.ID, a.Stage, a.File)
 	}
-	return out, nil
+	if err := artifact.Check(run.Dir, f); err != nil {
+		return f, fmt.Errorf("refusing to read it: %w", err)
+	}
+	return f, nil
 }
 
 // runStage runs one attempt of stage and writes its manifest, whatever the
 // outcome.
-func runStage(env Env, run *Run, stage string, inputs []artifact.File, fn func(dir string) (stages.Result, error)) error {
-	log := env.Log.With().Str("run", run.ID).Str("stage", stage).Logger()
+func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(dir string) (stages.Result, error)) error {
+	log := env.Log.With().Str("run", run.ID).Str("stage", string(stage)).Logger()
 	started := env.Now()
 	attempt, err := run.begin(stage, started)
 	if err != nil {
@@ -127,12 +143,12 @@ func runStage(env Env, run *Run, stage string, inputs []artifact.File, fn func(d
 	log.Info().Int("attempt", attempt).Msg("stage started")
 	res, runErr := fn(run.StageDir(stage))
 	m := Manifest{
-		Stage: stage, RunID: run.ID, Attempt: attempt, Status: StatusOK, Started: started.UTC(),
+		Stage: stage, RunID: run.ID, Attempt: attempt, Status: StatusOK, Mode: res.Mode, Started: started.UTC(),
 		Inputs: inputs, Counts: res.Counts, Details: res.Details,
 		ConfigSHA256: env.Config.SHA256, Version: Version, SchemaVersion: schemas.Version,
 	}
 	for _, o := range res.Outputs {
-		rel := stage + "/" + o.Path
+		rel := Artifact{stage, o.Path}.Path()
 		if _, err := os.Stat(filepath.Join(run.Dir, rel)); err != nil {
 			continue // not written: the stage failed before it
 		}
@@ -155,7 +171,11 @@ func runStage(env Env, run *Run, stage string, inputs []artifact.File, fn func(d
 	if err := writeJSON(filepath.Join(run.StageDir(stage), "manifest.json"), m); err != nil {
 		return err
 	}
-	if err := run.end(stage, m.Status, m.Ended); err != nil {
+	status := m.Status
+	if status == StatusOK && m.Mode != "" {
+		status = m.Mode // run.json says what the attempt was: not a load that ran
+	}
+	if err := run.end(stage, status, m.Ended); err != nil {
 		return err
 	}
 	ev := log.Info()

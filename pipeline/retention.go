@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/condeco-sync/condeco-sync/stages/load"
 )
 
 // Prune removes the runs older than the newest retention.keep_runs, and
@@ -52,10 +54,10 @@ func Prune(cfg *Config) ([]string, error) {
 // worthKeeping reports whether run is halted, or its load had failed
 // operations or did not end.
 func worthKeeping(run *Run) (bool, error) {
-	if m, err := ReadManifest(run.Dir, "diff"); err == nil && m.Status == StatusHalted {
+	if m, err := ReadManifest(run.Dir, StageDiff); err == nil && m.Status == StatusHalted {
 		return true, nil
 	}
-	m, err := ReadManifest(run.Dir, "load")
+	m, err := ReadManifest(run.Dir, StageLoad)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil // stopped before load: nothing was sent
 	}
@@ -69,6 +71,6 @@ func worthKeeping(run *Run) (bool, error) {
 // LoadEnded reads a load manifest: whether the load ran to its end (it
 // then counts its failures, zero or more) and how many operations failed.
 func LoadEnded(m *Manifest) (failed int64, ended bool) {
-	failed, ended = m.Counts["failed"]
+	failed, ended = m.Counts[load.CountFailed]
 	return failed, ended
 }

@@ -18,7 +18,7 @@ func TestPrune(t *testing.T) {
 	cfg.Retention.KeepRuns = 2
 	start := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
 	var ids []string
-	manifest := func(run *Run, stage string, m Manifest) {
+	manifest := func(run *Run, stage Stage, m Manifest) {
 		os.MkdirAll(run.StageDir(stage), 0o700)
 		if err := writeJSON(filepath.Join(run.StageDir(stage), "manifest.json"), m); err != nil {
 			t.Fatal(err)
@@ -75,14 +75,14 @@ func TestUnfinished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(what, want string) {
+	check := func(what string, want Stage) {
 		t.Helper()
 		got, from, err := Unfinished(cfg)
 		if err != nil || (got != nil) != (want != "") || from != want {
 			t.Errorf("%s: unfinished %v from %q (%v), want from %q", what, got != nil, from, err, want)
 		}
 	}
-	setStage := func(stage, status string) {
+	setStage := func(stage Stage, status string) {
 		run.Stage(stage).Status = status
 		run.Save()
 	}
@@ -146,14 +146,14 @@ func TestRecover(t *testing.T) {
 	}
 }
 
-// An attempt cut short holds no manifest: Interrupted names it.
+// An attempt cut short holds no manifest: CutShort names it.
 func TestInterruptedAttempts(t *testing.T) {
 	f := newFixture(t)
 	f.drop("20261123", usersCSV, locsCSV)
 	run := f.extract()
 	os.MkdirAll(run.StageDir("transform"), 0o700)
 	os.MkdirAll(filepath.Join(run.Dir, "load.attempt-1"), 0o700)
-	if got := Interrupted(run); strings.Join(got, " ") != "transform load.attempt-1" {
-		t.Errorf("Interrupted = %q", got)
+	if got := CutShort(run); strings.Join(got, " ") != "transform load.attempt-1" {
+		t.Errorf("CutShort = %q", got)
 	}
 }

@@ -28,7 +28,7 @@ type RunManifest struct {
 
 // StageState is one stage's line in run.json.
 type StageState struct {
-	Name     string    `json:"name"`
+	Name     Stage     `json:"name"`
 	Status   string    `json:"status"`
 	Attempts int       `json:"attempts"`
 	Started  time.Time `json:"started,omitzero"`
@@ -151,22 +151,22 @@ func splitRunID(id string) (string, int) {
 func (r *Run) Save() error { return writeJSON(filepath.Join(r.Dir, "run.json"), r.Manifest) }
 
 // Stage returns the state of the named stage.
-func (r *Run) Stage(name string) *StageState {
+func (r *Run) Stage(name Stage) *StageState {
 	for i := range r.Manifest.Stages {
 		if r.Manifest.Stages[i].Name == name {
 			return &r.Manifest.Stages[i]
 		}
 	}
-	panic("unknown stage " + name)
+	panic("unknown stage " + string(name))
 }
 
 // StageDir is where a stage's current attempt writes.
-func (r *Run) StageDir(stage string) string { return filepath.Join(r.Dir, stage) }
+func (r *Run) StageDir(stage Stage) string { return filepath.Join(r.Dir, string(stage)) }
 
 // begin prepares the directory for a new attempt of stage: a previous attempt
 // is kept as <stage>.attempt-N, and the stages after it are marked stale,
 // since they were made from what is now replaced.
-func (r *Run) begin(stage string, now time.Time) (attempt int, err error) {
+func (r *Run) begin(stage Stage, now time.Time) (attempt int, err error) {
 	st := r.Stage(stage)
 	dir := r.StageDir(stage)
 	if _, err := os.Stat(dir); err == nil {
@@ -202,7 +202,7 @@ func (r *Run) begin(stage string, now time.Time) (attempt int, err error) {
 }
 
 // end records the outcome of stage in run.json.
-func (r *Run) end(stage, status string, now time.Time) error {
+func (r *Run) end(stage Stage, status string, now time.Time) error {
 	st := r.Stage(stage)
 	st.Status = status
 	st.Ended = now.UTC()

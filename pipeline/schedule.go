@@ -165,7 +165,7 @@ func catchUpDue(cfg *Config, now time.Time, loc *time.Location, hour, minute int
 // load that ended with failed operations has moved the baseline: it is
 // finished, and the next run sends what failed. Only the latest run is
 // resumed: an older one would undo what a newer one applied.
-func Unfinished(cfg *Config) (*Run, string, error) {
+func Unfinished(cfg *Config) (*Run, Stage, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil || len(ids) == 0 {
 		return nil, "", err
@@ -174,10 +174,10 @@ func Unfinished(cfg *Config) (*Run, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if m, err := ReadManifest(run.Dir, "extract"); err != nil || m.Status != StatusOK {
+	if m, err := ReadManifest(run.Dir, StageExtract); err != nil || m.Status != StatusOK {
 		return nil, "", nil // no run to resume: the export set is taken again by a new run
 	}
-	for _, stage := range []string{"transform", "diff"} {
+	for _, stage := range []Stage{StageTransform, StageDiff} {
 		switch run.Stage(stage).Status {
 		case StatusOK:
 		case StatusPending, StatusStale, StatusInterrupted, StatusRunning:
@@ -201,5 +201,5 @@ func Unfinished(cfg *Config) (*Run, string, error) {
 	if b != nil && b.RunID == run.ID {
 		return nil, "", nil
 	}
-	return run, "load", nil
+	return run, StageLoad, nil
 }

@@ -40,12 +40,12 @@ func Verify(run *Run) ([]Damage, int, error) {
 			if !errors.Is(err, os.ErrNotExist) {
 				damage = append(damage, Damage{Run: run.ID, Path: mpath, Err: err})
 			}
-			continue // no manifest: an attempt interrupted before it ended (see Interrupted)
+			continue // no manifest: an attempt interrupted before it ended (see CutShort)
 		}
 		for _, f := range m.Outputs {
 			// A kept attempt (<stage>.attempt-N) lists its files under the
 			// stage's own name, where they were written.
-			f.Path = e.Name() + strings.TrimPrefix(f.Path, m.Stage)
+			f.Path = e.Name() + strings.TrimPrefix(f.Path, string(m.Stage))
 			checked++
 			if err := artifact.Check(run.Dir, f); err != nil {
 				damage = append(damage, Damage{Run: run.ID, Path: f.Path, Err: err})
@@ -55,13 +55,13 @@ func Verify(run *Run) ([]Damage, int, error) {
 	return damage, checked, nil
 }
 
-// Interrupted lists run's stage directories (kept attempts included) that
+// CutShort lists run's stage directories (kept attempts included) that
 // hold no manifest: attempts a stop or a crash cut short, whose files no
 // manifest vouches for.
-func Interrupted(run *Run) []string {
+func CutShort(run *Run) []string {
 	var out []string
 	for _, s := range Stages {
-		dirs, _ := filepath.Glob(filepath.Join(run.Dir, s+"*"))
+		dirs, _ := filepath.Glob(filepath.Join(run.Dir, string(s)+"*"))
 		for _, d := range dirs {
 			if _, err := os.Stat(filepath.Join(d, "manifest.json")); errors.Is(err, os.ErrNotExist) {
 				out = append(out, filepath.Base(d))

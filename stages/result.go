@@ -17,7 +17,14 @@ type Result struct {
 	Outputs []Output
 	Counts  map[string]int64
 	Details map[string]any
+	// Mode names an attempt that did not do the stage's work for real
+	// (ModeDryRun); its status then reads so.
+	Mode string
 }
+
+// ModeDryRun is a load that recorded the requests it would send, and sent
+// nothing.
+const ModeDryRun = "dry-run"
 
 // HaltError is a stage that did its work but stops the run until a person
 // approves it (the mass-deletion guard): its outputs stand, its status is

@@ -17,13 +17,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes of DESIGN §6.
+// Exit codes (docs/configuration.md).
 const (
 	exitOK       = 0
 	exitFailed   = 1
 	exitUsage    = 2
 	exitHalted   = 3
 	exitLoadFail = 4
+	// exitInterrupted: stopped by SIGINT or SIGTERM, not a failure; the
+	// next run resumes (128 + SIGINT, the shell's convention).
+	exitInterrupted = 130
 )
 
 func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv, time.Now)) }
@@ -95,9 +98,6 @@ type app struct {
 	level   zerolog.Level
 	secrets [][]byte // redacted from every log line and message: the token, once the config is read
 	logFile *os.File // <data>/condeco-sync.log, once the config is read
-	// daemon: running as condeco-sync schedule, where what the commands
-	// would print goes to the log.
-	daemon bool
 }
 
 // setup loads the config and the logger; every command but sandbox needs it.
@@ -146,7 +146,7 @@ func (a *app) setupLog() error {
 }
 
 func (a *app) env() pipeline.Env {
-	return pipeline.Env{Config: a.cfg, Now: a.now, Log: a.log}
+	return pipeline.Env{Config: a.cfg, Now: a.now, Log: a.log, Getenv: a.getenv}
 }
 
 // lock takes the data directory for command until the returned func runs.
@@ -164,7 +164,8 @@ change set to the visitor system's SCIM 2.0 API. Every stage leaves files behind
 <data>/runs/<run-id>/ so that any run can be audited and any stage rerun.
 
 Exit codes: 0 done; 1 failed; 2 bad usage or config; 3 halted by a guard, approval
-needed; 4 load finished with failed operations (they are retried next run).`,
+needed; 4 load finished with failed operations (they are retried next run);
+130 interrupted by SIGINT or SIGTERM (the next run resumes).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       pipeline.Version,

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )

@@ -21,6 +21,10 @@ const (
 	SummaryFile    = "summary.md"
 )
 
+// CountOf is the key of the manifest's count of changes of one kind:
+// "user_create", "location_update" …
+func CountOf(entity, op string) string { return entity + "_" + op }
+
 // Verdict is the mass-deletion guard's reading of a change set (rule 10).
 type Verdict struct {
 	Removals, Baseline int
@@ -63,7 +67,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	}
 	v := Judge(cs, in.Guard)
 	for _, c := range cs.Changes {
-		res.Counts[c.Entity+"_"+c.Op]++
+		res.Counts[CountOf(c.Entity, c.Op)]++
 	}
 	res.Details["guard"] = v.String()
 	// The three files only read the change set: write them side by side.

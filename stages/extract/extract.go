@@ -35,6 +35,14 @@ const (
 	InputDir      = "input"
 )
 
+// Keys of the manifest's counts.
+const (
+	CountUsersRows     = "users_rows"     // rows in the users file
+	CountUsersValid    = "users_valid"    // of them, rows that decoded and validated
+	CountRejects       = "rejects"        // rows set aside (rejects.csv)
+	CountLocationsRows = "locations_rows" // rows in the locations file
+)
+
 // TooFewUsersError refuses an export with fewer valid users than
 // guards.min_users: a truncated or empty export must never look like
 // everybody left.
@@ -100,7 +108,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	locHeld := schemas.Duplicates(locIDs, "LocationID")
 	rejects = append(rejects, duplicateRejects(filepath.Base(locsCopy), locIDs, locHeld)...)
-	res.Counts["locations_rows"] = nLocs
+	res.Counts[CountLocationsRows] = nLocs
 	res.Outputs = append(res.Outputs, stages.Output{Path: LocationsFile, Rows: nLocs})
 
 	var ids []schemas.Identity
@@ -150,9 +158,9 @@ func Run(in Input, dir string) (stages.Result, error) {
 		}
 		return nil
 	})
-	res.Counts["users_rows"] = nUsers
-	res.Counts["users_valid"] = int64(valid)
-	res.Counts["rejects"] = int64(len(rejects))
+	res.Counts[CountUsersRows] = nUsers
+	res.Counts[CountUsersValid] = int64(valid)
+	res.Counts[CountRejects] = int64(len(rejects))
 	res.Details["unknown_columns"] = unknown
 	if werr := writeRejects(filepath.Join(dir, RejectsFile), rejects); werr != nil {
 		return res, werr

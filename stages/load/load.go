@@ -36,6 +36,10 @@ const (
 	RequestsFile       = "requests.jsonl" // load --dry-run
 )
 
+// CountFailed is the key of the manifest's count of failed operations:
+// present once a load ran to its end (see pipeline.LoadEnded).
+const CountFailed = "failed"
+
 // Input is what load needs.
 type Input struct {
 	Changes                          string // diff's change set
@@ -201,7 +205,7 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	for _, e := range l.outcomes {
 		res.Counts[e.Entity+" "+e.Kind+" "+e.Outcome]++
 	}
-	res.Counts["failed"] = int64(failed)
+	res.Counts[CountFailed] = int64(failed)
 	if failed > 0 {
 		return res, &FailedError{Failed: failed, Total: total}
 	}

@@ -24,6 +24,13 @@ type Recorder struct {
 
 func NewRecorder() *Recorder { return &Recorder{} }
 
+// Requests is how many requests it recorded.
+func (r *Recorder) Requests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
 // Bytes is requests.jsonl.
 func (r *Recorder) Bytes() []byte {
 	r.mu.Lock()

@@ -37,6 +37,17 @@ const (
 	WarningsFile  = "warnings.csv"
 )
 
+// Keys of the manifest's counts.
+const (
+	CountUsers               = "users"                 // users in the desired state
+	CountUsersHeld           = "users_held"            // of them, held (rule 9)
+	CountUsersNotProvisioned = "users_not_provisioned" // visitors, never provisioned
+	CountUsersAdmin          = "users_admin"           // users with admin rights
+	CountWarnings            = "warnings"              // rows of warnings.csv
+	CountLocations           = "locations"
+	CountLocationsHeld       = "locations_held"
+)
+
 // Warning is a problem that does not stop a user from being provisioned,
 // such as a phone number left out (rule 7).
 type Warning struct {
@@ -69,14 +80,14 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	for _, l := range locs {
 		if l.Held {
-			res.Counts["locations_held"]++
+			res.Counts[CountLocationsHeld]++
 		}
 	}
 	nLocs, err := parquetio.WriteSlice(filepath.Join(dir, LocationsFile), locs)
 	if err != nil {
 		return res, err
 	}
-	res.Counts["locations"] = nLocs
+	res.Counts[CountLocations] = nLocs
 
 	held, err := heldUsers(in.RawUsers)
 	if err != nil {
@@ -103,11 +114,11 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Counts["users"] = nUsers
-	res.Counts["users_held"] = counts.held
-	res.Counts["users_not_provisioned"] = counts.visitors
-	res.Counts["users_admin"] = counts.admin
-	res.Counts["warnings"] = int64(len(warnings))
+	res.Counts[CountUsers] = nUsers
+	res.Counts[CountUsersHeld] = counts.held
+	res.Counts[CountUsersNotProvisioned] = counts.visitors
+	res.Counts[CountUsersAdmin] = counts.admin
+	res.Counts[CountWarnings] = int64(len(warnings))
 	if err := writeWarnings(filepath.Join(dir, WarningsFile), warnings); err != nil {
 		return res, err
 	}

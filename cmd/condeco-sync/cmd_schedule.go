@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
-	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/jonboulle/clockwork"
 	"github.com/spf13/cobra"
 )
@@ -32,7 +30,6 @@ other stage finishes; then it exits 0.`,
 			if _, err := a.cfg.Token(a.getenv); err != nil {
 				return err // refuse at start, not at 02:00
 			}
-			a.daemon = true
 			var startNow string
 			if run, from, err := pipeline.Unfinished(a.cfg); err != nil {
 				return err
@@ -56,30 +53,13 @@ other stage finishes; then it exits 0.`,
 	}
 }
 
-// scheduledRun is one scheduled run: finish the latest run's load if it
-// was stopped, then a new run from the inbox. Errors are logged; the
-// daemon goes on.
+// scheduledRun is one scheduled run (pipeline.Scheduled), under the data
+// directory's lock. Errors are logged; the daemon goes on.
 func (a *app) scheduledRun(ctx context.Context) {
-	err := a.locked("schedule", func() error {
-		if err := a.runStages(ctx, false); err != nil && !finished(err) {
-			return err
-		}
+	if err := a.locked("schedule", func() error {
+		pipeline.Scheduled(ctx, a.env())
 		return nil
-	})
-	var halt *stages.HaltError
-	switch {
-	case ctx.Err() != nil:
-		a.log.Info().Msg("the run was stopped; the next start resumes it")
-	case errors.As(err, &halt):
-		a.log.Warn().Err(err).Msg("the run is halted by the mass-deletion guard: nothing was sent; approve it and the next scheduled run loads it")
-	case err != nil:
-		a.log.Error().Err(err).Msg("the scheduled run failed")
+	}); err != nil {
+		a.log.Error().Err(err).Msg("the scheduled run could not start")
 	}
-}
-
-// finished reports whether a load error still ended the load: exit 4,
-// failed operations that the next run sends again.
-func finished(err error) bool {
-	var e *exitError
-	return errors.As(err, &e) && e.code == exitLoadFail
 }

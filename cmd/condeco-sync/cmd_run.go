@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) runCommand() *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "A new run: extract → transform → diff → load",
+		Long: `Starts a new run from the newest export set in the inbox dated after the last one
+taken, and takes it through every stage. With --dry-run it stops after diff and prints
+the plan. With no new export set it says so and exits 0 without creating a run.
+The latest run, if it stopped before its end (a stop or a crash between or during
+stages, or a load that was stopped), is finished first.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.locked(cmd.Name(), func() error {
+				if !dryRun {
+					// Load will need the token: refuse now, before any work.
+					if _, err := a.cfg.Token(a.getenv); err != nil {
+						return err
+					}
+				}
+				ctx, stop := signalContext()
+				defer stop()
+				opt := pipeline.SyncOptions{DryRun: dryRun, Ended: a.stageEnded}
+				if f := a.progress(); f != nil {
+					opt.Progress = f
+				}
+				res, err := pipeline.Sync(ctx, a.env(), opt)
+				return a.synced(res, err, dryRun)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "stop after diff and print the plan; send nothing")
+	return cmd
+}
+
+// synced renders how a sync ended, and turns it into the exit code.
+func (a *app) synced(res pipeline.SyncResult, err error, dryRun bool) error {
+	switch res.Outcome {
+	case pipeline.NothingNew:
+		fmt.Fprintln(a.stdout, res.Why)
+		return nil
+	case pipeline.Interrupted:
+		return a.interrupted(res.Run, res.Stage)
+	case pipeline.Halted:
+		return &exitError{exitHalted, fmt.Errorf("%w\n  read the plan: %s\n  approve it:   %s\n  then load:    %s", err,
+			a.advice("show summary --run "+res.Run.ID), a.advice("approve --run "+res.Run.ID+" --reason TEXT"), a.advice("load --run "+res.Run.ID))}
+	case pipeline.LoadFailed:
+		return &exitError{exitLoadFail, err}
+	}
+	if err != nil {
+		return err
+	}
+	if dryRun && res.Run != nil {
+		return a.print(res.Run, pipeline.DiffSummary)
+	}
+	return nil
+}

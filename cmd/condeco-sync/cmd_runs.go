@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) runsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "runs",
+		Short: "One line per run: id, start, status of each stage, counts",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			ids, err := pipeline.RunIDs(a.cfg)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				fmt.Fprintf(a.stdout, "no runs in %s\n", a.cfg.Data)
+				return nil
+			}
+			head := []string{"RUN", "STARTED", "EXPORT"}
+			for _, s := range pipeline.Stages {
+				head = append(head, strings.ToUpper(string(s)))
+			}
+			a.runsLine(append(head, "COUNTS"))
+			for _, id := range ids {
+				run, err := pipeline.OpenRun(a.cfg, id)
+				if err != nil {
+					fmt.Fprintf(a.stdout, "%-20s %v\n", id, err)
+					continue
+				}
+				r := pipeline.Report(run)
+				line := append([]string{r.ID, r.Started.Format("2006-01-02 15:04:05"), r.Export}, r.Status...)
+				a.runsLine(append(line, a.counts(r)))
+			}
+			return nil
+		},
+	}
+}
+
+// runsLine prints one line of the runs table: the run, its start and
+// export in columns, each stage's status, then the counts.
+func (a *app) runsLine(cells []string) {
+	for i, c := range cells {
+		switch {
+		case i == len(cells)-1:
+			fmt.Fprintln(a.stdout, c)
+		case i < 2:
+			fmt.Fprintf(a.stdout, "%-20s ", c)
+		default:
+			fmt.Fprintf(a.stdout, "%-10s ", c)
+		}
+	}
+}
+
+// counts summarises a run's counts for the runs list.
+func (a *app) counts(r pipeline.RunReport) string {
+	var parts []string
+	if r.Users >= 0 {
+		parts = append(parts, fmt.Sprintf("users %d", r.Users), fmt.Sprintf("rejects %d", r.Rejects))
+	}
+	if r.Holds >= 0 {
+		parts = append(parts, fmt.Sprintf("holds %d", r.Holds), fmt.Sprintf("warnings %d", r.Warnings))
+	}
+	if p := r.Plan; p != nil {
+		parts = append(parts, fmt.Sprintf("plan +%d ~%d -%d !%d", p.Create, p.Change, p.Delete, p.Hold))
+	}
+	switch {
+	case r.LoadEnded:
+		parts = append(parts, fmt.Sprintf("failed %d", r.LoadFailed))
+	case r.LoadNeedsResuming:
+		parts = append(parts, "load unfinished: "+a.advice("load --run "+r.ID))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/spf13/cobra"
+)
+
+// The commands that run one stage: extract starts a run; transform, diff
+// and load rerun a stage of an existing run from the artifacts of the
+// stage before it.
+
+func (a *app) extractCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "extract",
+		Short: "A new run from the next export set (extract only)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.locked(cmd.Name(), func() error {
+				set, err := pipeline.NextExport(a.env())
+				var none *pipeline.NoNewExportError
+				if errors.As(err, &none) {
+					fmt.Fprintln(a.stdout, none.Why)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				run, err := pipeline.Extract(a.env(), set)
+				if run != nil {
+					a.stageEnded(run, pipeline.StageExtract)
+				}
+				return err
+			})
+		},
+	}
+}
+
+func (a *app) transformCommand() *cobra.Command {
+	var runID string
+	cmd := &cobra.Command{
+		Use:   "transform",
+		Short: "Rerun transform on a run (default: the latest) from its extract artifacts",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.locked(cmd.Name(), func() error { return a.rerun(runID, pipeline.StageTransform, pipeline.Transform) })
+		},
+	}
+	addRunFlag(cmd, &runID)
+	return cmd
+}
+
+func (a *app) diffCommand() *cobra.Command {
+	var runID string
+	cmd := &cobra.Command{
+		Use:   "diff",
+		Short: "Rerun diff on a run (default: the latest) against its baseline",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.locked(cmd.Name(), func() error { return a.rerun(runID, pipeline.StageDiff, pipeline.Diff) })
+		},
+	}
+	addRunFlag(cmd, &runID)
+	return cmd
+}
+
+func (a *app) loadCommand() *cobra.Command {
+	var runID string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load (or resume loading) a run's change set into the SCIM server",
+		Long: `Sends a run's change set (default: the latest run's) to the SCIM server, or resumes
+its load: what the journal of earlier attempts records as done is not sent again.
+With --dry-run it records the requests it would send in load/requests.jsonl, as an
+attempt of its own, and sends nothing.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if !dryRun { // refuse before anything else, naming the variable
+				if _, err := a.cfg.Token(a.getenv); err != nil {
+					return err
+				}
+			}
+			return a.locked(cmd.Name(), func() error {
+				ctx, stop := signalContext()
+				defer stop()
+				return a.rerun(runID, pipeline.StageLoad, func(env pipeline.Env, run *pipeline.Run) error {
+					return a.load(ctx, env, run, dryRun)
+				})
+			})
+		},
+	}
+	addRunFlag(cmd, &runID)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write the requests to load/requests.jsonl and send nothing")
+	return cmd
+}
+
+// load runs (or resumes) the load of run, or with dryRun records the
+// requests it would send. A cancelled ctx (SIGINT, SIGTERM) stops it
+// between requests: the journal keeps what was done, and load --run
+// resumes.
+func (a *app) load(ctx context.Context, env pipeline.Env, run *pipeline.Run, dryRun bool) error {
+	opt := pipeline.LoadOptions{DryRun: dryRun}
+	if f := a.progress(); f != nil {
+		opt.Progress = f
+	}
+	err := pipeline.Load(ctx, env, run, opt)
+	var failed *load.FailedError
+	switch {
+	case ctx.Err() != nil:
+		return a.interrupted(run, pipeline.StageLoad)
+	case errors.As(err, &failed):
+		return &exitError{exitLoadFail, err}
+	case err == nil && dryRun:
+		fmt.Fprintf(a.stdout, "run %s: load dry run: the requests it would send are in %s\n", run.ID,
+			run.StageDir(pipeline.StageLoad)+"/"+pipeline.LoadRequests.File)
+	}
+	return err
+}
