@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
-	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"

@@ -29,7 +29,6 @@ const (
 	StatusDryRun = stages.ModeDryRun
 )
 
-
 // Manifest is a stage's manifest.json (DESIGN §4). Paths are relative to the
 // run directory.
 type Manifest struct {
