@@ -161,7 +161,7 @@ func TestGuardHaltsAndApprovalReleases(t *testing.T) {
 	}
 	err := Diff(f.env, day2)
 	var halt *stages.HaltError
-	if !errors.As(err, &halt) || !strings.Contains(err.Error(), "diff halted: mass-deletion guard: 210 of 211 users") {
+	if !errors.As(err, &halt) || !strings.Contains(err.Error(), "diff halted: the mass-deletion guard: 210 of 211 users") {
 		t.Fatalf("Diff = %v, want a halt", err)
 	}
 	m, _ := ReadManifest(day2.Dir, "diff")
@@ -182,7 +182,9 @@ func TestGuardHaltsAndApprovalReleases(t *testing.T) {
 		t.Errorf("approval not recorded: %+v", reopened.Manifest.Approvals)
 	}
 	// A new diff attempt needs a new approval.
-	Diff(f.env, reopened)
+	if err := Diff(f.env, reopened); !errors.As(err, &halt) {
+		t.Fatalf("second diff = %v, want a halt again", err)
+	}
 	if ok, _ := Approved(reopened); ok {
 		t.Error("an approval of attempt 1 released attempt 2")
 	}

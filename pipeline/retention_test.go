@@ -19,7 +19,7 @@ func TestPrune(t *testing.T) {
 	start := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
 	var ids []string
 	manifest := func(run *Run, stage Stage, m Manifest) {
-		os.MkdirAll(run.StageDir(stage), 0o700)
+		must(t, os.MkdirAll(run.StageDir(stage), 0o700))
 		if err := writeJSON(filepath.Join(run.StageDir(stage), "manifest.json"), m); err != nil {
 			t.Fatal(err)
 		}
@@ -40,8 +40,8 @@ func TestPrune(t *testing.T) {
 			manifest(run, "load", Manifest{Status: StatusFailed, Error: "context canceled"})
 		case 4: // the baseline's
 			manifest(run, "load", Manifest{Status: StatusOK, Counts: map[string]int64{"failed": 0}})
-			os.MkdirAll(filepath.Join(cfg.Data, "state"), 0o700)
-			writeJSON(baselinePath(cfg), Baseline{RunID: run.ID})
+			must(t, os.MkdirAll(filepath.Join(cfg.Data, "state"), 0o700))
+			must(t, writeJSON(baselinePath(cfg), Baseline{RunID: run.ID}))
 		default:
 			manifest(run, "load", Manifest{Status: StatusOK, Counts: map[string]int64{"failed": 0}})
 		}
@@ -83,15 +83,20 @@ func TestUnfinished(t *testing.T) {
 		}
 	}
 	setStage := func(stage Stage, status string) {
+		t.Helper()
 		run.Stage(stage).Status = status
-		run.Save()
+		must(t, run.Save())
+	}
+	manifest := func(stage Stage, m Manifest) {
+		t.Helper()
+		must(t, os.MkdirAll(run.StageDir(stage), 0o700))
+		must(t, writeJSON(filepath.Join(run.StageDir(stage), "manifest.json"), m))
 	}
 	check("no extract yet", "")
-	os.MkdirAll(run.StageDir("extract"), 0o700)
-	writeJSON(filepath.Join(run.StageDir("extract"), "manifest.json"), Manifest{Status: StatusFailed, Attempt: 1})
+	manifest(StageExtract, Manifest{Status: StatusFailed, Attempt: 1})
 	setStage("extract", StatusFailed)
 	check("extract failed: the set is taken again by a new run", "")
-	writeJSON(filepath.Join(run.StageDir("extract"), "manifest.json"), Manifest{Status: StatusOK, Attempt: 2})
+	manifest(StageExtract, Manifest{Status: StatusOK, Attempt: 2})
 	setStage("extract", StatusOK)
 	check("stopped after extract", "transform")
 	setStage("transform", StatusInterrupted)
@@ -102,17 +107,16 @@ func TestUnfinished(t *testing.T) {
 	setStage("diff", StatusStale)
 	check("diff made stale by a transform rerun", "diff")
 	setStage("diff", StatusHalted)
-	os.MkdirAll(run.StageDir("diff"), 0o700)
-	writeJSON(filepath.Join(run.StageDir("diff"), "manifest.json"), Manifest{Status: StatusHalted, Attempt: 1})
+	manifest(StageDiff, Manifest{Status: StatusHalted, Attempt: 1})
 	check("halted, not approved", "")
-	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: "diff", Attempt: 1})
-	run.Save()
+	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: StageDiff, Attempt: 1})
+	must(t, run.Save())
 	check("halted and approved", "load")
-	writeJSON(filepath.Join(run.StageDir("diff"), "manifest.json"), Manifest{Status: StatusOK, Attempt: 2})
+	manifest(StageDiff, Manifest{Status: StatusOK, Attempt: 2})
 	setStage("diff", StatusOK)
 	check("diff ok, load stopped", "load")
-	os.MkdirAll(filepath.Join(cfg.Data, "state"), 0o700)
-	writeJSON(baselinePath(cfg), Baseline{RunID: run.ID})
+	must(t, os.MkdirAll(filepath.Join(cfg.Data, "state"), 0o700))
+	must(t, writeJSON(baselinePath(cfg), Baseline{RunID: run.ID}))
 	check("loaded: the baseline is its", "")
 }
 
@@ -123,11 +127,11 @@ func TestRecover(t *testing.T) {
 	f.drop("20261123", usersCSV, locsCSV)
 	run := f.extract()
 	run.Stage("transform").Status = StatusRunning
-	run.Save()
+	must(t, run.Save())
 	tmp := filepath.Join(run.Dir, "extract", "input", ".users_20261123.csv.tmp-123")
-	os.WriteFile(tmp, []byte("half an export"), 0o600)
+	must(t, os.WriteFile(tmp, []byte("half an export"), 0o600))
 	dry := filepath.Join(run.Dir, ".load-dry-run-42")
-	os.MkdirAll(dry, 0o700)
+	must(t, os.MkdirAll(dry, 0o700))
 	did, err := Recover(f.env)
 	if err != nil || len(did) != 3 || !strings.Contains(did[0], "transform (attempt 0) was interrupted") {
 		t.Errorf("Recover = %q, %v", did, err)
@@ -151,9 +155,18 @@ func TestInterruptedAttempts(t *testing.T) {
 	f := newFixture(t)
 	f.drop("20261123", usersCSV, locsCSV)
 	run := f.extract()
-	os.MkdirAll(run.StageDir("transform"), 0o700)
-	os.MkdirAll(filepath.Join(run.Dir, "load.attempt-1"), 0o700)
+	must(t, os.MkdirAll(run.StageDir("transform"), 0o700))
+	must(t, os.MkdirAll(filepath.Join(run.Dir, "load.attempt-1"), 0o700))
 	if got := CutShort(run); strings.Join(got, " ") != "transform load.attempt-1" {
 		t.Errorf("CutShort = %q", got)
+	}
+}
+
+// must fails the test on a setup step that went wrong: a test whose setup
+// failed silently proves nothing.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

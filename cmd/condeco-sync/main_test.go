@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/sandbox"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -25,20 +30,87 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// age FILE…: the files were written a minute ago, as a finished
-			// export is (exports.settle has a floor).
-			"age": func(ts *testscript.TestScript, neg bool, args []string) {
-				old := time.Now().Add(-time.Minute)
-				for _, a := range args {
-					ts.Check(os.Chtimes(ts.MkAbs(a), old, old))
-				}
-			},
-		},
+		Cmds:          scriptCmds,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SAMPLES", samples)
 			env.Setenv("CONDECO_SYNC_SCIM_TOKEN", "")
+			// SCIM_URL: a free loopback port, for a script's own sandbox.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			env.Setenv("SCIM_URL", "http://"+ln.Addr().String()+sandbox.Base)
 			return nil
 		},
 	})
+}
+
+// scriptCmds are the commands the scripts have besides testscript's own.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// age FILE…: the files were written a minute ago, as a finished
+	// export is (exports.settle has a floor).
+	"age": func(ts *testscript.TestScript, neg bool, args []string) {
+		old := time.Now().Add(-time.Minute)
+		for _, a := range args {
+			ts.Check(os.Chtimes(ts.MkAbs(a), old, old))
+		}
+	},
+	// expand FILE…: replaces $VAR in the files with the script's
+	// environment (a config that names $SCIM_URL).
+	"expand": func(ts *testscript.TestScript, neg bool, args []string) {
+		for _, a := range args {
+			b, err := os.ReadFile(ts.MkAbs(a))
+			ts.Check(err)
+			ts.Check(os.WriteFile(ts.MkAbs(a), []byte(os.Expand(string(b), ts.Getenv)), 0o600))
+		}
+	},
+	// scim-ready: waits until the SCIM server at $SCIM_URL answers with
+	// $CONDECO_SYNC_SCIM_TOKEN (a sandbox started in the background).
+	"scim-ready": func(ts *testscript.TestScript, neg bool, args []string) {
+		c := scriptClient(ts)
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, err := c.ServiceProviderConfig(context.Background())
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("the SCIM server at %s does not answer: %v", ts.Getenv("SCIM_URL"), err)
+			}
+		}
+	},
+	// scim-user add|remove USERNAME [EXTERNALID]: makes or removes a user
+	// in the SCIM server by hand, as a person in the target would.
+	"scim-user": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: scim-user add|remove USERNAME [EXTERNALID]")
+		}
+		c, ctx := scriptClient(ts), context.Background()
+		switch args[0] {
+		case "add":
+			u := scim.Resource{"schemas": []string{contract.SchemaUser}, "userName": args[1], "active": true,
+				"name":   map[string]any{"givenName": "By", "familyName": "Hand"},
+				"emails": []any{map[string]any{"value": args[1], "type": "work", "primary": true}}}
+			if len(args) > 2 {
+				u["externalId"] = args[2]
+			}
+			_, err := c.Create(ctx, "Users", u)
+			ts.Check(err)
+		case "remove":
+			found, err := c.Filter(ctx, "Users", scim.Eq("userName", args[1]), 10)
+			ts.Check(err)
+			if len(found) != 1 {
+				ts.Fatalf("scim-user remove: %d users named %s", len(found), args[1])
+			}
+			ts.Check(c.Delete(ctx, "Users", found[0]["id"].(string)))
+		default:
+			ts.Fatalf("scim-user: %q is not add or remove", args[0])
+		}
+	},
+}
+
+func scriptClient(ts *testscript.TestScript) *scim.Client {
+	c, err := scim.New(ts.Getenv("SCIM_URL"), ts.Getenv("CONDECO_SYNC_SCIM_TOKEN"), 5*time.Second)
+	ts.Check(err)
+	return c
 }
