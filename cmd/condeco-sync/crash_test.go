@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/exportgen"
+	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -104,4 +105,57 @@ guards: {min_users: 1}
 		t.Errorf("results.csv lists failures:\n%s", results)
 	}
 	noSecret(t, scimmytest.Token, []string{dir})
+}
+
+// SIGINT during `run` stops the load between two requests: the command
+// exits 130, not 1, and says which command resumes it; that command
+// finishes the load.
+func TestInterruptedRunExits130(t *testing.T) {
+	srv := scimmytest.ForTest(t)
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{Latency: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	dir := t.TempDir()
+	dropSample(t, filepath.Join(dir, "inbox"), "day1")
+	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
+data: data
+scim: {url: %q, profile: scim2, concurrency: 2}
+guards: {min_users: 100}
+`, proxy.URL)), 0o600)
+	cli := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("condeco-sync", append([]string{"--config", cfgPath}, args...)...)
+		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
+		return cmd
+	}
+	run := cli("run")
+	var stderr syncBuffer
+	run.Stderr = &stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); proxy.Forwarded("POST Users") < 20; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			run.Process.Kill()
+			t.Fatalf("the load did not start:\n%s", stderr.String())
+		}
+	}
+	run.Process.Signal(os.Interrupt)
+	err = run.Wait()
+	if code := run.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitInterrupted, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted during load; resume with condeco-sync --config "+cfgPath+" load --run ") {
+		t.Errorf("the message does not say how to resume:\n%s", stderr.String())
+	}
+	if out, err := cli("run").CombinedOutput(); err != nil || !strings.Contains(string(out), "load ok") {
+		t.Fatalf("run after the interruption: %v\n%s", err, out)
+	}
+	ids, _ := os.ReadDir(filepath.Join(dir, "data", "runs"))
+	if len(ids) != 1 {
+		t.Fatalf("runs %v: the interrupted run should be finished, not a new one made", ids)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, filepath.Join(dir, "data", "runs", ids[0].Name()))
 }
