@@ -16,7 +16,7 @@ import (
 // first attempt used, recorded in its manifest, even if later runs moved
 // state/baseline.json since.
 func Diff(env Env, run *Run) error {
-	inputs, err := verifiedInputs(run, StageReads[StageDiff]...)
+	inputs, err := verifiedInputs(env, run, StageReads[StageDiff]...)
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,13 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	}
 	if !ok {
 		return &StageError{Run: run.ID, Stage: StageLoad, Err: &stages.HaltError{Msg: fmt.Sprintf(
-			"the mass-deletion guard halted this run's diff; read its summary, then approve it: condeco-sync approve --run %s --reason TEXT", run.ID)}}
+			"the mass-deletion guard halted this run's diff; read its summary, then approve it: %s", env.command("approve --run %s --reason TEXT", run.ID))}}
 	}
 	// A halted diff is read once approved (above): its manifest need not
 	// read ok.
+	if err := fresh(env, run, StageDiff); err != nil {
+		return err
+	}
 	dm, err := ReadManifest(run.Dir, StageDiff)
 	if err != nil {
 		return err
@@ -47,7 +50,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	if err != nil {
 		return err
 	}
-	desired, err := verifiedInputs(run, TransformUsers, TransformLocations)
+	desired, err := verifiedInputs(env, run, TransformUsers, TransformLocations)
 	if err != nil {
 		return err
 	}
@@ -55,7 +58,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := baselineStillCurrent(cfg, run, base); err != nil {
+	if err := baselineStillCurrent(env, run, base); err != nil {
 		return err
 	}
 	getenv := opt.Getenv
@@ -101,7 +104,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		res, err := load.Run(ctx, in, dir)
 		var stopped *load.StoppedError
 		if errors.As(err, &stopped) {
-			return res, fmt.Errorf("%w; nothing more was sent: once the cause is fixed, resume with condeco-sync load --run %s", err, run.ID)
+			return res, fmt.Errorf("%w; nothing more was sent: once the cause is fixed, resume with %s", err, env.command("load --run %s", run.ID))
 		}
 		var failed *load.FailedError
 		if err == nil || errors.As(err, &failed) {
@@ -118,8 +121,8 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 // baselineStillCurrent refuses to load a change set made against a
 // baseline that a later run's load has replaced: applying it would undo
 // that run's work. The run's own earlier attempt may have moved it.
-func baselineStillCurrent(cfg *Config, run *Run, diffBase *Baseline) error {
-	cur, err := ReadBaseline(cfg)
+func baselineStillCurrent(env Env, run *Run, diffBase *Baseline) error {
+	cur, err := ReadBaseline(env.Config)
 	if err != nil {
 		return err
 	}
@@ -133,8 +136,8 @@ func baselineStillCurrent(cfg *Config, run *Run, diffBase *Baseline) error {
 	if curID == diffID || curID == run.ID {
 		return nil
 	}
-	return fmt.Errorf("run %s was diffed against the applied state of run %q, but the baseline is now run %s's: rerun its diff (condeco-sync diff --run %s) before loading it",
-		run.ID, diffID, curID, run.ID)
+	return fmt.Errorf("run %s was diffed against the applied state of run %q, but the baseline is now run %s's: rerun its diff (%s) before loading it",
+		run.ID, diffID, curID, env.command("diff --run %s", run.ID))
 }
 
 // latestJournal is the journal of the latest earlier load attempt that

@@ -26,6 +26,39 @@ type Env struct {
 	Now    func() time.Time
 	Log    zerolog.Logger
 	Getenv func(string) string // where the token comes from (scim.token_env); nil: nowhere
+	// Command spells a command for a message that tells the operator what
+	// to run next ("load --run ID" → "condeco-sync --config c.yaml load
+	// --run ID"); nil: plain "condeco-sync ARGS".
+	Command func(args string) string
+}
+
+// command is args as the operator runs it.
+func (env Env) command(format string, a ...any) string {
+	args := fmt.Sprintf(format, a...)
+	if env.Command != nil {
+		return env.Command(args)
+	}
+	return "condeco-sync " + args
+}
+
+// StaleError refuses a stage's input that a later rerun of an earlier
+// stage made stale: what it was made from is replaced.
+type StaleError struct {
+	Run   string
+	Stage Stage  // the stale stage
+	Rerun string // the command that makes it anew
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("run %s: %s is stale (an earlier stage was rerun after it): rerun it first: %s", e.Run, e.Stage, e.Rerun)
+}
+
+// fresh refuses to read the outputs of stage when they are stale.
+func fresh(env Env, run *Run, stage Stage) error {
+	if run.Stage(stage).Status == StatusStale {
+		return &StaleError{Run: run.ID, Stage: stage, Rerun: env.command("%s --run %s", stage, run.ID)}
+	}
+	return nil
 }
 
 // NoNewExportError says there is nothing to do: not an error for the
@@ -64,7 +97,7 @@ func Extract(env Env, exp *Export) (*Run, error) {
 
 // Transform (re)runs transform on run from its extract artifacts.
 func Transform(env Env, run *Run) error {
-	inputs, err := verifiedInputs(run, StageReads[StageTransform]...)
+	inputs, err := verifiedInputs(env, run, StageReads[StageTransform]...)
 	if err != nil {
 		return err
 	}
@@ -84,9 +117,12 @@ func Transform(env Env, run *Run) error {
 // checked against its sha256 before anyone reads it: a file changed or
 // damaged since it was written is refused, naming it. Each stage must have
 // ended ok.
-func verifiedInputs(run *Run, arts ...Artifact) ([]artifact.File, error) {
+func verifiedInputs(env Env, run *Run, arts ...Artifact) ([]artifact.File, error) {
 	var out []artifact.File
 	for _, a := range arts {
+		if err := fresh(env, run, a.Stage); err != nil {
+			return nil, err
+		}
 		m, err := okManifest(run, a.Stage)
 		if err != nil {
 			return nil, err

@@ -189,7 +189,8 @@ func Scheduled(ctx context.Context, env Env) SyncResult {
 	case res.Outcome == NothingNew:
 		log.Info().Msg(res.Why)
 	case res.Outcome == Halted:
-		log.Warn().Err(err).Msgf("the run is halted by the mass-deletion guard: nothing was sent. Read its plan (condeco-sync show summary --run %[1]s), approve it (condeco-sync approve --run %[1]s --reason TEXT), and the next scheduled run loads it", res.Run.ID)
+		log.Warn().Err(err).Msgf("the run is halted by the mass-deletion guard: nothing was sent. Read its plan (%s), approve it (%s), and the next scheduled run loads it",
+			env.command("show summary --run %s", res.Run.ID), env.command("approve --run %s --reason TEXT", res.Run.ID))
 	case res.Outcome == LoadFailed:
 		log.Warn().Err(err).Msg("the load ended with failed operations; the next run sends them again")
 	case err != nil:

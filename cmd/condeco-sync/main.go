@@ -67,13 +67,14 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, n
 func exitCode(err error) int {
 	var ee *exitError
 	var ce *pipeline.ConfigError
+	var stale *pipeline.StaleError
 	var halt *stages.HaltError
 	switch {
 	case errors.As(err, &halt):
 		return exitHalted
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ce):
+	case errors.As(err, &ce), errors.As(err, &stale):
 		return exitUsage
 	case isUsage(err):
 		return exitUsage
@@ -146,7 +147,7 @@ func (a *app) setupLog() error {
 }
 
 func (a *app) env() pipeline.Env {
-	return pipeline.Env{Config: a.cfg, Now: a.now, Log: a.log, Getenv: a.getenv}
+	return pipeline.Env{Config: a.cfg, Now: a.now, Log: a.log, Getenv: a.getenv, Command: a.advice}
 }
 
 // lock takes the data directory for command until the returned func runs.
