@@ -220,7 +220,7 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 	} else if runErr != nil {
 		ev = log.Error().Err(runErr)
 	}
-	ev.Str("status", m.Status).Dur("took", m.Ended.Sub(m.Started)).Interface("counts", m.Counts).Msg("stage ended")
+	ev.Str("status", m.Status).Str("took", m.Ended.Sub(m.Started).Round(time.Millisecond).String()).Interface("counts", m.Counts).Msg("stage ended")
 	if runErr != nil {
 		return &StageError{Run: run.ID, Stage: stage, Err: runErr}
 	}

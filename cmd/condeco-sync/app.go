@@ -67,8 +67,11 @@ func (a *app) stageEnded(run *pipeline.Run, stage pipeline.Stage) {
 	if m.Mode != "" {
 		status += " (" + m.Mode + ")"
 	}
-	fmt.Fprintf(a.stdout, "run %s: %s %s (%s)\n  artifacts: %s\n", run.ID, stage, status,
-		strings.Join(parts, ", "), run.StageDir(stage))
+	counts := ""
+	if len(parts) > 0 {
+		counts = " (" + strings.Join(parts, ", ") + ")"
+	}
+	fmt.Fprintf(a.stdout, "run %s: %s %s%s\n  artifacts: %s\n", run.ID, stage, status, counts, run.StageDir(stage))
 }
 
 // rerun runs one stage of the run given by --run (default the latest) and

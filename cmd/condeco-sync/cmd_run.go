@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -59,7 +60,48 @@ func (a *app) synced(res pipeline.SyncResult, err error, dryRun bool) error {
 		return err
 	}
 	if dryRun && res.Run != nil {
-		return a.print(res.Run, pipeline.DiffSummary)
+		return a.printPlan(res.Run)
+	}
+	return nil
+}
+
+// Long plans: the console gets the head and the tail (the counts), and
+// the command that prints the whole file.
+const (
+	planHead = 60
+	planTail = 3
+)
+
+// printPlan prints run's plan (summary.md), cut in the middle when it is
+// longer than planHead+planTail lines; the file keeps everything.
+func (a *app) printPlan(run *pipeline.Run) error {
+	in, err := pipeline.OpenArtifact(run, pipeline.DiffSummary)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var tail []string
+	n := 0
+	for ; sc.Scan(); n++ {
+		if n < planHead {
+			fmt.Fprintln(a.stdout, sc.Text())
+			continue
+		}
+		tail = append(tail, sc.Text())
+		if len(tail) > planTail {
+			tail = tail[1:]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if left := n - planHead - len(tail); left > 0 {
+		fmt.Fprintf(a.stdout, "… %d more lines; the whole plan: %s\n", left, a.advice("show summary --run "+run.ID))
+	}
+	for _, l := range tail {
+		fmt.Fprintln(a.stdout, l)
 	}
 	return nil
 }

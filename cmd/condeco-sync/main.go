@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -169,7 +170,7 @@ needed; 4 load finished with failed operations (they are retried next run);
 130 interrupted by SIGINT or SIGTERM (the next run resumes).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       pipeline.Version,
+		Version:       version(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return a.setupLog()
 		},
@@ -197,4 +198,29 @@ func isUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// version is the program's version and the commit it was built from, as
+// the Go toolchain recorded it ("0.1.0-dev (commit 1a2b3c4d5e6f, modified)").
+func version() string {
+	v := pipeline.Version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	var commit, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value[:min(len(s.Value), 12)]
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if commit == "" {
+		return v + " (commit unknown: built without version control information)"
+	}
+	return fmt.Sprintf("%s (commit %s%s)", v, commit, modified)
 }
