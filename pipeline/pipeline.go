@@ -91,7 +91,7 @@ func Extract(env Env, exp *Export) (*Run, error) {
 		return nil, err
 	}
 	return run, runStage(env, run, StageExtract, exp.Files, func(dir string) (stages.Result, error) {
-		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers}, dir)
+		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
 	})
 }
 
@@ -109,6 +109,7 @@ func Transform(env Env, run *Run) error {
 			DefaultLocation:   cfg.Access.DefaultLocation,
 			AdminAccessLevels: cfg.Access.AdminAccessLevels,
 			Invitations:       cfg.Users.Invitations,
+			RunID:             run.ID,
 		}, dir)
 	})
 }

@@ -42,23 +42,30 @@ func Recover(env Env) ([]string, error) {
 			}
 		}
 	}
-	err = filepath.WalkDir(cfg.Data, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // gone meanwhile, or unreadable: nothing to tidy there
-		}
-		if p == cfg.Data || !temporary(d.Name()) {
+	// Only where the lock's holders write: the sandbox, a process of its
+	// own that takes no lock, writes its store beside them.
+	for _, root := range []string{runsDir(cfg.Data), filepath.Join(cfg.Data, "state")} {
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // gone meanwhile, or unreadable: nothing to tidy there
+			}
+			if p == root || !temporary(d.Name()) {
+				return nil
+			}
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			did = append(did, "removed a temporary file left by an interrupted process: "+p)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
+		})
+		if err != nil {
+			return did, err
 		}
-		if err := os.RemoveAll(p); err != nil {
-			return err
-		}
-		did = append(did, "removed a temporary file left by an interrupted process: "+p)
-		if d.IsDir() {
-			return filepath.SkipDir
-		}
-		return nil
-	})
-	return did, err
+	}
+	return did, nil
 }
 
 // temporary reports whether a file name is one of the temporaries written

@@ -130,6 +130,11 @@ func TestRecover(t *testing.T) {
 	must(t, run.Save())
 	tmp := filepath.Join(run.Dir, "extract", "input", ".users_20261123.csv.tmp-123")
 	must(t, os.WriteFile(tmp, []byte("half an export"), 0o600))
+	// The sandbox's store is written by a process that takes no lock:
+	// its temporary is none of Recover's business.
+	sandboxTmp := filepath.Join(f.env.Config.Data, "sandbox", ".store.json.tmp-7")
+	must(t, os.MkdirAll(filepath.Dir(sandboxTmp), 0o700))
+	must(t, os.WriteFile(sandboxTmp, []byte("{}"), 0o600))
 	dry := filepath.Join(run.Dir, ".load-dry-run-42")
 	must(t, os.MkdirAll(dry, 0o700))
 	did, err := Recover(f.env)
@@ -140,6 +145,9 @@ func TestRecover(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s is left", p)
 		}
+	}
+	if _, err := os.Stat(sandboxTmp); err != nil {
+		t.Errorf("the sandbox's temporary was removed: %v", err)
 	}
 	again, _ := OpenRun(f.env.Config, run.ID)
 	if again.Stage("transform").Status != StatusInterrupted || again.Manifest.Status != StatusInterrupted {

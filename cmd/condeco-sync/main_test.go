@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"flag"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -54,6 +58,41 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		old := time.Now().Add(-time.Minute)
 		for _, a := range args {
 			ts.Check(os.Chtimes(ts.MkAbs(a), old, old))
+		}
+	},
+	// cmpcsv GOLDEN: the last command's stdout is a CSV for people, as
+	// Excel opens it right (a UTF-8 BOM, CRLF line ends, the run id last
+	// on every line, every line read back by a strict CSV reader), and
+	// without the BOM and run ids it is GOLDEN.
+	"cmpcsv": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: cmpcsv GOLDEN")
+		}
+		out := ts.ReadFile("stdout")
+		body, ok := strings.CutPrefix(out, humancsv.BOM)
+		if !ok {
+			ts.Fatalf("the CSV does not start with a UTF-8 BOM")
+		}
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		ts.Check(err)
+		runID := regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$`)
+		var plain []string
+		for i, r := range rows {
+			last := r[len(r)-1]
+			if (i == 0 && last != "run_id") || (i > 0 && !runID.MatchString(last)) {
+				ts.Fatalf("line %d does not end with the run id: %q", i+1, r)
+			}
+			var b strings.Builder
+			w := csv.NewWriter(&b)
+			w.Write(r[:len(r)-1])
+			w.Flush()
+			plain = append(plain, b.String())
+		}
+		if strings.Count(body, "\r\n") < len(rows) {
+			ts.Fatalf("the CSV's lines do not end with CRLF")
+		}
+		if got, want := strings.Join(plain, ""), ts.ReadFile(args[0]); got != want {
+			ts.Fatalf("the CSV, without BOM and run ids, differs from %s:\n%s", args[0], got)
 		}
 	},
 	// expand FILE…: replaces $VAR in the files with the script's

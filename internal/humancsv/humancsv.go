@@ -10,21 +10,30 @@ import (
 	"unicode/utf8"
 )
 
-// Writer writes rows of strings under a header, as RFC 4180 CSV with a
-// comma, quoting more cells than encoding/csv does: every cell holding a
-// comma or a semicolon is quoted, so that a spreadsheet whose list
-// separator is ";" still reads it as one cell (and cannot split
-// "x;=1+1" into a formula).
+// Writer writes rows of strings under a header, as RFC 4180 CSV that
+// Excel opens right: UTF-8 with a byte-order mark, CRLF line ends, a comma
+// between cells. It quotes more cells than encoding/csv does: every cell
+// holding a comma or a semicolon is quoted, so that a spreadsheet whose
+// list separator is ";" still reads it as one cell (and cannot split
+// "x;=1+1" into a formula). Every row ends with the run it belongs to
+// (column run_id): a file mailed on its own still says where it is from.
 type Writer struct {
-	w   *bufio.Writer
-	err error
-	row []string
+	w     *bufio.Writer
+	err   error
+	runID string
+	row   []string
 }
 
-// New writes the header and returns a Writer for the rows.
-func New(w io.Writer, header ...string) (*Writer, error) {
-	cw := &Writer{w: bufio.NewWriter(w)}
-	cw.line(header)
+// BOM is the UTF-8 byte-order mark each file starts with: without it,
+// Excel reads UTF-8 as the machine's code page.
+const BOM = "\ufeff"
+
+// New writes the BOM and the header (with run_id last) and returns a
+// Writer for the rows of run runID.
+func New(w io.Writer, runID string, header ...string) (*Writer, error) {
+	cw := &Writer{w: bufio.NewWriter(w), runID: runID}
+	cw.put(BOM)
+	cw.line(append(header[:len(header):len(header)], "run_id"))
 	return cw, cw.err
 }
 
@@ -34,7 +43,7 @@ func (w *Writer) Write(cells ...string) error {
 	for _, c := range cells {
 		w.row = append(w.row, Escape(c))
 	}
-	w.line(w.row)
+	w.line(append(w.row, w.runID))
 	return w.err
 }
 
@@ -49,7 +58,7 @@ func (w *Writer) line(cells []string) {
 			w.put(c)
 		}
 	}
-	w.put("\n")
+	w.put("\r\n")
 }
 
 func (w *Writer) put(s string) {

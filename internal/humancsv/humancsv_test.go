@@ -31,7 +31,7 @@ func TestEscape(t *testing.T) {
 
 func TestWriter(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := New(&buf, "a", "b")
+	w, err := New(&buf, "20261123T020000Z", "a", "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +41,16 @@ func TestWriter(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := "a,b\n'=1+1,\"x,y\"\n\"x;=1+1\",\"say \"\"hi\"\"\"\n\"line\nbreak\",\" padded\"\n"
+	const r = ",20261123T020000Z\r\n"
+	want := BOM + "a,b,run_id\r\n'=1+1,\"x,y\"" + r + "\"x;=1+1\",\"say \"\"hi\"\"\"" + r + "\"line\nbreak\",\" padded\"" + r
 	if got := buf.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	// A strict CSV reader reads the cells back as written (escaped).
-	rows, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
-	if err != nil || len(rows) != 4 || rows[2][0] != "x;=1+1" || rows[2][1] != `say "hi"` || rows[3][0] != "line\nbreak" {
+	rd := csv.NewReader(strings.NewReader(strings.TrimPrefix(buf.String(), BOM)))
+	rd.FieldsPerRecord = 3
+	rows, err := rd.ReadAll()
+	if err != nil || len(rows) != 4 || rows[2][0] != "x;=1+1" || rows[2][1] != `say "hi"` || rows[3][0] != "line\nbreak" || rows[3][2] != "20261123T020000Z" {
 		t.Errorf("read back %q, %v", rows, err)
 	}
 }

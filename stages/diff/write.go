@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
@@ -77,7 +78,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		nRows, err = parquetio.WriteSlice(filepath.Join(dir, ChangesFile), cs.Changes)
 		return err
 	})
-	g.Go(func() error { return writeChangesCSV(filepath.Join(dir, ChangesCSVFile), cs.Changes) })
+	g.Go(func() error { return writeChangesCSV(filepath.Join(dir, ChangesCSVFile), runID, cs.Changes) })
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
 			return writeSummary(w, cs, v, runID, baselineRun)
@@ -94,15 +95,15 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	return res, nil
 }
 
-func writeChangesCSV(path string, changes []schemas.Change) error {
+func writeChangesCSV(path, runID string, changes []schemas.Change) error {
 	return artifact.Write(path, func(w io.Writer) error {
-		cw, err := humancsv.New(w, "entity", "key", "name", "op", "changes", "grant", "reason")
+		cw, err := humancsv.New(w, runID, "entity", "key", "name", "op", "changes", "grant", "reason")
 		if err != nil {
 			return err
 		}
 		for _, c := range changes {
 			grant := strings.ReplaceAll(c.Grant, "\n", " ")
-			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, describe(c, "; "), grant, c.Reason); err != nil {
+			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, describe(c, "; ", plain), grant, c.Reason); err != nil {
 				return err
 			}
 		}
@@ -111,7 +112,7 @@ func writeChangesCSV(path string, changes []schemas.Change) error {
 }
 
 // describe says what a change does to its fields: `email: "a" → "b"`.
-func describe(c schemas.Change, sep string) string {
+func describe(c schemas.Change, sep string, quote func(string) string) string {
 	if c.Fields == "" {
 		return ""
 	}
@@ -119,10 +120,15 @@ func describe(c schemas.Change, sep string) string {
 	before, after := strings.Split(c.Before, "\n"), strings.Split(c.After, "\n")
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = fmt.Sprintf("%s: %q → %q", n, at(before, i), at(after, i))
+		parts[i] = fmt.Sprintf("%s: %s → %s", n, quote(at(before, i)), quote(at(after, i)))
 	}
 	return strings.Join(parts, sep)
 }
+
+// plain quotes a value for a CSV cell: the CSV writer doubles its quotes,
+// and nothing else is escaped (Excel shows no Go escapes). The summary,
+// one change a line, quotes with strconv.Quote instead.
+func plain(v string) string { return `"` + v + `"` }
 
 func at(s []string, i int) string {
 	if i < len(s) {
@@ -163,7 +169,7 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, runID, baselineRun stri
 		for _, c := range cs.Changes {
 			fmt.Fprintf(&b, "%s %s %s %s", symbols[c.Op], c.Op, c.Entity, display(c))
 			// A deprovision's lone "active" flip is said by its reason.
-			if d := describe(c, ", "); d != "" && c.Fields != "active" {
+			if d := describe(c, ", ", strconv.Quote); d != "" && c.Fields != "active" {
 				fmt.Fprintf(&b, ": %s", d)
 			}
 			if c.Grant != "" {

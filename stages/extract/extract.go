@@ -25,6 +25,7 @@ type Input struct {
 	Set       ExportSet
 	Delimiter rune // 0: detect
 	MinUsers  int
+	RunID     string // named in rejects.csv
 }
 
 // Output file names, relative to the stage directory.
@@ -162,7 +163,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	res.Counts[CountUsersValid] = int64(valid)
 	res.Counts[CountRejects] = int64(len(rejects))
 	res.Details["unknown_columns"] = unknown
-	if werr := writeRejects(filepath.Join(dir, RejectsFile), rejects); werr != nil {
+	if werr := writeRejects(filepath.Join(dir, RejectsFile), in.RunID, rejects); werr != nil {
 		return res, werr
 	}
 	res.Outputs = append(res.Outputs, stages.Output{Path: RejectsFile, Rows: int64(len(rejects))})
@@ -213,7 +214,7 @@ func duplicateRejects(file string, ids []schemas.Identity, held map[int]string) 
 }
 
 // writeRejects writes rejects.csv sorted by file, line and column.
-func writeRejects(path string, rejects []Reject) error {
+func writeRejects(path, runID string, rejects []Reject) error {
 	sort.SliceStable(rejects, func(i, j int) bool {
 		a, b := rejects[i], rejects[j]
 		if a.File != b.File {
@@ -225,7 +226,7 @@ func writeRejects(path string, rejects []Reject) error {
 		return a.Column < b.Column
 	})
 	return artifact.Write(path, func(w io.Writer) error {
-		cw, err := humancsv.New(w, "file", "line", "column", "column_name", "key", "reason", "value")
+		cw, err := humancsv.New(w, runID, "file", "line", "column", "column_name", "key", "reason", "value")
 		if err != nil {
 			return err
 		}

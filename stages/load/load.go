@@ -50,6 +50,7 @@ type Input struct {
 	// sent again.
 	PriorJournal string
 	Attempt      int
+	RunID        string // named in results.csv
 
 	Client      *scim.Client
 	Profile     string  // scim.profile: ProfileSCIM2 or ProfileVisitor

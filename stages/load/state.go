@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
@@ -170,21 +171,26 @@ func (l *loader) appliedLocations() []schemas.Location {
 }
 
 // resultsHeader is results.csv's header: one row per operation, for people.
-var resultsHeader = []string{"entity", "key", "name", "operation", "outcome", "http_status", "scim_id", "tries", "load_attempt", "detail"}
+// A user's create or delete also carries the user's name and email (the
+// row is then readable when the user is gone from both systems); at is
+// when the operation finished.
+var resultsHeader = []string{"entity", "key", "name", "operation", "outcome", "http_status", "scim_id", "tries", "load_attempt", "detail",
+	"at", "full_name", "email"}
 
 // writeResults writes results.csv: every change of the change set with
 // what became of it, then every membership PATCH. It returns how many
 // rows are failures and how many rows there are.
 func (l *loader) writeResults(path string) (failed, total int, err error) {
 	err = artifact.Write(path, func(w io.Writer) error {
-		cw, err := humancsv.New(w, resultsHeader...)
+		cw, err := humancsv.New(w, l.in.RunID, resultsHeader...)
 		if err != nil {
 			return err
 		}
 		row := func(entity, key, name, op string, e Entry, sent bool, detail string) error {
 			total++
+			full, email := l.person(entity, key, op)
 			if !sent {
-				return cw.Write(entity, key, name, op, "not sent", "", "", "", "", detail)
+				return cw.Write(entity, key, name, op, "not sent", "", "", "", "", detail, "", full, email)
 			}
 			switch e.Outcome {
 			case OutcomeFailed:
@@ -193,7 +199,11 @@ func (l *loader) writeResults(path string) (failed, total int, err error) {
 			case OutcomeUnsupported:
 				detail = unsupportedDetail + " (" + detail + ")"
 			}
-			return cw.Write(entity, key, name, op, e.Outcome, itoa(e.Status), e.SCIMID, itoa(e.Tries), itoa(e.Load), detail)
+			at := ""
+			if !e.At.IsZero() {
+				at = e.At.UTC().Format(time.RFC3339)
+			}
+			return cw.Write(entity, key, name, op, e.Outcome, itoa(e.Status), e.SCIMID, itoa(e.Tries), itoa(e.Load), detail, at, full, email)
 		}
 		for _, c := range l.changes {
 			keys := []string{c.Key}
@@ -224,6 +234,24 @@ func (l *loader) writeResults(path string) (failed, total int, err error) {
 		return cw.Flush()
 	})
 	return failed, total, err
+}
+
+// person is the full name and email of the user a create or delete is
+// about ("" for any other row): the desired row of a create, the baseline
+// row of a delete.
+func (l *loader) person(entity, key, op string) (full, email string) {
+	var u *schemas.User
+	switch {
+	case entity != schemas.EntityUser:
+	case op == schemas.OpCreate:
+		u = l.desired[key]
+	case op == schemas.OpDelete:
+		u = l.base[key]
+	}
+	if u == nil {
+		return "", ""
+	}
+	return strings.TrimSpace(u.GivenName + " " + u.FamilyName), u.Email
 }
 
 func (l *loader) allPairsDone(e Entry) bool {

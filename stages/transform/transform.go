@@ -28,6 +28,7 @@ type Input struct {
 	AdminAccessLevels      []string
 	Invitations            string // send | suppress
 	Workers                int    // 0: one per CPU
+	RunID                  string // named in warnings.csv
 }
 
 // Output file names, relative to the stage directory.
@@ -119,7 +120,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	res.Counts[CountUsersNotProvisioned] = counts.visitors
 	res.Counts[CountUsersAdmin] = counts.admin
 	res.Counts[CountWarnings] = int64(len(warnings))
-	if err := writeWarnings(filepath.Join(dir, WarningsFile), warnings); err != nil {
+	if err := writeWarnings(filepath.Join(dir, WarningsFile), in.RunID, warnings); err != nil {
 		return res, err
 	}
 	res.Outputs = []stages.Output{
@@ -414,9 +415,9 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) sch
 	return u
 }
 
-func writeWarnings(path string, ws []Warning) error {
+func writeWarnings(path, runID string, ws []Warning) error {
 	return artifact.Write(path, func(w io.Writer) error {
-		cw, err := humancsv.New(w, "entity", "key", "line", "field", "value", "warning")
+		cw, err := humancsv.New(w, runID, "entity", "key", "line", "field", "value", "warning")
 		if err != nil {
 			return err
 		}
