@@ -103,7 +103,7 @@ func writeChangesCSV(path, runID string, changes []schemas.Change) error {
 		}
 		for _, c := range changes {
 			grant := strings.ReplaceAll(c.Grant, "\n", " ")
-			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, describe(c, "; ", plain), grant, c.Reason); err != nil {
+			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, Describe(c, "; ", plain), grant, c.Reason); err != nil {
 				return err
 			}
 		}
@@ -111,8 +111,10 @@ func writeChangesCSV(path, runID string, changes []schemas.Change) error {
 	})
 }
 
-// describe says what a change does to its fields: `email: "a" → "b"`.
-func describe(c schemas.Change, sep string, quote func(string) string) string {
+// Describe is what a change does to its fields (`email: "a" → "b"`): each
+// field with its old and new value, joined by sep, each value quoted by
+// quote.
+func Describe(c schemas.Change, sep string, quote func(string) string) string {
 	if c.Fields == "" {
 		return ""
 	}
@@ -169,7 +171,7 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, runID, baselineRun stri
 		for _, c := range cs.Changes {
 			fmt.Fprintf(&b, "%s %s %s %s", symbols[c.Op], c.Op, c.Entity, display(c))
 			// A deprovision's lone "active" flip is said by its reason.
-			if d := describe(c, ", ", strconv.Quote); d != "" && c.Fields != "active" {
+			if d := Describe(c, ", ", strconv.Quote); d != "" && c.Fields != "active" {
 				fmt.Fprintf(&b, ": %s", d)
 			}
 			if c.Grant != "" {

@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/diff"
+)
+
+// Chapter is what one run did with one user, stage by stage, in words.
+type Chapter struct {
+	Run, Export string
+	Lines       []string
+}
+
+// History tells one user's story across the kept runs, oldest first: who
+// names the user by Condeco UserID, or by userName or email in any case
+// (matched in each run's export, so a user renamed since is followed by
+// its UserID). Each run the user appears in gives a chapter: the export
+// row (line, AccessLevel, active, deleted), a reject or warning and its
+// reason, the desired state with the Condeco value behind each derived
+// field (the AccessLevel behind admin), the plan's change with each field's
+// old and new value and why, and what the server answered (outcome, HTTP
+// status, SCIM id, error). Every file is read through its manifest, its
+// sha256 checked; a run whose files are missing or damaged says so.
+func History(env Env, who string) ([]Chapter, error) {
+	ids, err := RunIDs(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	if !strings.Contains(who, "@") {
+		keys[who] = true
+	} else { // the UserIDs that have had this userName or email in any run
+		for _, id := range ids {
+			if run, err := OpenRun(env.Config, id); err == nil {
+				readRows(run, ExtractUsers, func(u *schemas.RawUser) bool {
+					if strings.EqualFold(u.UserName, who) || strings.EqualFold(u.Email, who) {
+						keys[u.UserID] = true
+					}
+					return false
+				})
+			}
+		}
+	}
+	var out []Chapter
+	for _, id := range ids {
+		run, err := OpenRun(env.Config, id)
+		if err != nil {
+			continue
+		}
+		ch := Chapter{Run: id, Export: run.Manifest.Export}
+		say := func(format string, a ...any) { ch.Lines = append(ch.Lines, fmt.Sprintf(format, a...)) }
+		raw, err := readRows[schemas.RawUser](run, ExtractUsers, func(u *schemas.RawUser) bool { return keys[u.UserID] })
+		if err != nil {
+			say("extract: %v", err)
+		}
+		for _, u := range raw {
+			say("export: %s line %d: UserID %s, UserName %s, Email %s, AccessLevel %s, active %v, deleted %v",
+				run.Manifest.Export, u.Line, u.UserID, u.UserName, u.Email, u.AccessLevel, u.Active, u.Deleted)
+		}
+		for _, r := range peopleRows(run, ExtractRejects, 4, keys) {
+			say("rejected: %s line %s column %s (%s): %s", r[0], r[1], r[2], r[3], r[5])
+		}
+		desired, err := readRows[schemas.User](run, TransformUsers, func(u *schemas.User) bool { return keys[u.UserID] })
+		if err != nil && len(raw) > 0 {
+			say("transform: %v", err)
+		}
+		for _, u := range desired {
+			access := ""
+			for _, r := range raw {
+				access = r.AccessLevel
+			}
+			admin := fmt.Sprintf("admin %v", u.Admin)
+			if u.Admin {
+				admin = fmt.Sprintf("admin at %s (AccessLevel %s is in access.admin_access_levels)", u.DefaultLocation, access)
+			}
+			state := fmt.Sprintf("desired: userName %s, active %v, %s, default location %s", u.UserName, u.Active, admin, u.DefaultLocation)
+			if u.Held {
+				state += ", held: " + u.HoldReason
+			}
+			say("%s", state)
+		}
+		for _, r := range peopleRows(run, TransformWarnings, 1, keys) {
+			say("warning: %s %q: %s", r[3], r[4], r[5])
+		}
+		changes, err := readRows[schemas.Change](run, DiffChanges, func(c *schemas.Change) bool {
+			return c.Entity == schemas.EntityUser && keys[c.Key]
+		})
+		if err != nil && len(desired) > 0 {
+			say("diff: %v", err)
+		}
+		for _, c := range changes {
+			line := fmt.Sprintf("plan: %s %s: %s", c.Op, c.Name, c.Reason)
+			if d := diff.Describe(c, ", ", strconv.Quote); d != "" {
+				line += "; " + d
+			}
+			say("%s", line)
+		}
+		for _, r := range peopleRows(run, LoadResults, 1, keys) {
+			if r[0] != schemas.EntityUser {
+				continue
+			}
+			line := fmt.Sprintf("server: %s %s", r[3], r[4])
+			if r[5] != "" {
+				line += " (HTTP " + r[5] + ")"
+			}
+			if r[6] != "" {
+				line += ", SCIM id " + r[6]
+			}
+			if r[4] == "failed" {
+				line += ": " + r[9]
+			}
+			say("%s", line)
+		}
+		if len(ch.Lines) > 0 {
+			out = append(out, ch)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no kept run knows a user %q (a UserID, userName or email)", who)
+	}
+	return out, nil
+}
+
+// readRows reads the rows of a Parquet artifact that keep wants, once its
+// sha256 is checked; none when the stage has not written it.
+func readRows[T any](run *Run, a Artifact, keep func(*T) bool) ([]T, error) {
+	m, err := ReadManifest(run.Dir, a.Stage)
+	if err != nil {
+		return nil, nil // the stage has not run
+	}
+	f, err := checkedFile(run, m, a)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	_, err = parquetio.Read(filepath.Join(run.Dir, f.Path), nil, func(batch []T) error {
+		for i := range batch {
+			if keep(&batch[i]) {
+				out = append(out, batch[i])
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// peopleRows reads the rows of a people's CSV artifact whose cell at
+// column keyCol is one of keys (none when the file is missing or damaged).
+func peopleRows(run *Run, a Artifact, keyCol int, keys map[string]bool) [][]string {
+	in, err := OpenArtifact(run, a)
+	if err != nil {
+		return nil
+	}
+	defer in.Close()
+	r := csv.NewReader(in)
+	r.FieldsPerRecord = -1
+	var out [][]string
+	for first := true; ; first = false {
+		rec, err := r.Read()
+		if err == io.EOF || (err != nil && !first) {
+			return out
+		}
+		if err == nil && !first && keyCol < len(rec) && keys[rec[keyCol]] {
+			for len(rec) < 14 {
+				rec = append(rec, "")
+			}
+			out = append(out, rec)
+		}
+	}
+}
