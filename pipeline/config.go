@@ -21,7 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Config is the YAML file of DESIGN §7. Relative paths are resolved against
+// Config is the YAML file of docs/configuration.md. Relative paths are resolved against
 // the directory of the config file.
 type Config struct {
 	Inbox     string          `yaml:"inbox"`
@@ -94,7 +94,8 @@ type RetentionConfig struct {
 	KeepRuns int `yaml:"keep_runs"`
 }
 
-// Default returns the configuration of DESIGN §7 with every default filled.
+// Default returns the configuration with every default filled
+// (docs/configuration.md).
 func Default() Config {
 	return Config{
 		Inbox: "./inbox",

@@ -29,7 +29,7 @@ const (
 	StatusDryRun = stages.ModeDryRun
 )
 
-// Manifest is a stage's manifest.json (DESIGN §4). Paths are relative to the
+// Manifest is a stage's manifest.json (docs/artifacts.md). Paths are relative to the
 // run directory.
 type Manifest struct {
 	Stage         Stage            `json:"stage"`

@@ -42,7 +42,8 @@ type Run struct {
 	Manifest RunManifest
 }
 
-// RunIDLayout is the UTC start time of a run, as DESIGN §4 names runs.
+// RunIDLayout is the UTC start time of a run, as runs are named
+// (docs/artifacts.md).
 const RunIDLayout = "20060102T150405Z"
 
 func runsDir(data string) string { return filepath.Join(data, "runs") }

@@ -1,6 +1,6 @@
 package schemas
 
-// Entities and operations of a change set (DESIGN §2, issue #3).
+// Entities and operations of a change set (docs/rules.md).
 const (
 	EntityUser     = "user"
 	EntityLocation = "location"

@@ -29,12 +29,12 @@ var Locations = []Location{
 	{"AMS", "Amsterdam", "NL", "EMEA", "Amsterdam", "Keizersgracht 62", "1015 CS", "Europe/Amsterdam", "020 624 1111", true},
 }
 
-// UsersHeader is the users header in DESIGN §3's spelling.
+// UsersHeader is the users header in the spelling of docs/rules.md.
 var UsersHeader = []string{"UserID", "UserName", "FirstName", "LastName", "Email", "Telephone", "Mobile", "Country",
 	"Location", "Group", "Floor", "Language", "Department", "CostCode", "JobTitle", "AccessLevel", "UserType",
 	"Active", "Deleted", "SSO"}
 
-// LocationsHeader is the locations header in DESIGN §3's spelling.
+// LocationsHeader is the locations header in the spelling of docs/rules.md.
 var LocationsHeader = []string{"LocationID", "Name", "Country", "Region", "City", "Address", "PostalCode", "TimeZone", "Active"}
 
 var (

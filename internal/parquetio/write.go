@@ -1,5 +1,5 @@
 // Package parquetio writes Parquet files with xitongsys/parquet-go from typed
-// structs and reads them back with Apache Arrow, as DESIGN §8 says:
+// structs and reads them back with Apache Arrow, for the reasons below:
 // parquet-go is never used to read, because on a damaged file it returns
 // wrong rows without an error. Whole rows come through pqarrow's record
 // batches (Read, ReadRows, ReadAll). A reader that looks at a few columns of

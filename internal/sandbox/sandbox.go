@@ -206,7 +206,7 @@ func (s *Sandbox) invite(rec *record) error {
 }
 
 // visitorExtension is the user extension of the visitor profile
-// (DESIGN §5): defaultLocation, locations [{value, display, role}] and the
+// (the visitor profile, README): defaultLocation, locations [{value, display, role}] and the
 // write-only sendInvitation.
 func visitorExtension(urn string) schema.Schema {
 	return schema.Schema{

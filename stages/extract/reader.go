@@ -260,7 +260,7 @@ func firstBadText(rec []string) (int, bool) {
 	return 0, false
 }
 
-// candidates are the delimiters DESIGN §3 allows.
+// candidates are the delimiters an export may use (docs/rules.md).
 var candidates = []rune{',', ';', '\t', '|'}
 
 // detectDelimiter picks the candidate that occurs most often, outside quotes,
@@ -306,7 +306,7 @@ func displayNames(names []string) []string {
 }
 
 // displayName turns a normalised header name back into the spelling of
-// DESIGN §3, for messages.
+// the export layout (docs/rules.md), for messages.
 func displayName(n string) string {
 	for _, d := range []string{"UserID", "UserName", "FirstName", "LastName", "Email", "Telephone", "Mobile",
 		"Country", "Location", "Group", "Floor", "Language", "Department", "CostCode", "JobTitle", "AccessLevel",

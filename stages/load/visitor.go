@@ -10,7 +10,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
-// The visitor profile (DESIGN §5): Eptura Visitor takes /Users only.
+// The visitor profile (README, "The visitor profile"): Eptura Visitor takes /Users only.
 // Locations, access and the default location travel on the user, in the
 // extension scim.extension; locations themselves go to /Locations when the
 // target lists that resource type, and are otherwise reported as not
