@@ -10,64 +10,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// The commands that run one stage: extract starts a run; transform, diff
-// and load rerun a stage of an existing run from the artifacts of the
-// stage before it.
-
-func (a *app) extractCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "extract",
-		Short: "A new run from the next export set (extract only)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.locked(cmd.Name(), func() error {
-				set, err := pipeline.NextExport(a.env())
-				var none *pipeline.NoNewExportError
-				if errors.As(err, &none) {
-					fmt.Fprintln(a.stdout, none.Why)
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				run, err := pipeline.Extract(a.env(), set)
-				if run != nil {
-					a.stageEnded(run, pipeline.StageExtract)
-				}
-				return err
-			})
-		},
-	}
-}
-
-func (a *app) transformCommand() *cobra.Command {
-	var runID string
-	cmd := &cobra.Command{
-		Use:   "transform",
-		Short: "Rerun transform on a run (default: the latest) from its extract artifacts",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.locked(cmd.Name(), func() error { return a.rerun(runID, pipeline.StageTransform, pipeline.Transform) })
-		},
-	}
-	addRunFlag(cmd, &runID)
-	return cmd
-}
-
-func (a *app) diffCommand() *cobra.Command {
-	var runID string
-	cmd := &cobra.Command{
-		Use:   "diff",
-		Short: "Rerun diff on a run (default: the latest) against its baseline",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.locked(cmd.Name(), func() error { return a.rerun(runID, pipeline.StageDiff, pipeline.Diff) })
-		},
-	}
-	addRunFlag(cmd, &runID)
-	return cmd
-}
-
+// load sends (or resumes sending) a run's plan, or records it with
+// --dry-run.
 func (a *app) loadCommand() *cobra.Command {
 	var runID string
 	var dryRun bool
