@@ -21,6 +21,7 @@ type Batch struct {
 	Start int64 // row number in the file of the batch's first row
 	Len   int
 	cols  []columnBuf
+	types []parquet.Type // each column's physical type
 }
 
 type columnBuf struct {
@@ -67,9 +68,10 @@ func Scan(path string, columns []string, fn func(b *Batch) error) (rows int64, e
 		return 0, err
 	}
 	defer pf.Close()
-	b := &Batch{cols: make([]columnBuf, len(columns))}
+	b := &Batch{cols: make([]columnBuf, len(columns)), types: make([]parquet.Type, len(columns))}
 	for c := range columns {
-		b.cols[c] = newColumnBuf(pf.MetaData().Schema.Column(idx[c]).PhysicalType())
+		b.types[c] = pf.MetaData().Schema.Column(idx[c]).PhysicalType()
+		b.cols[c] = newColumnBuf(b.types[c])
 	}
 	readers := make([]file.ColumnChunkReader, len(columns))
 	for g := 0; g < pf.NumRowGroups(); g++ {

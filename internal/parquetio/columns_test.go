@@ -42,7 +42,7 @@ func manyRowGroups(t *testing.T, n int) (string, []dictRow) {
 
 func TestScanAcrossRowGroupsAndPages(t *testing.T) {
 	path, in := manyRowGroups(t, 50_000)
-	// The same rows as pqarrow reads them: the two readers agree.
+	// The same rows as ReadAll reads them: the two readers agree.
 	all, err := ReadAll[dictRow](path)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestScanAcrossRowGroupsAndPages(t *testing.T) {
 	}
 	for i := range in {
 		if got[i] != in[i] || all[i] != in[i] {
-			t.Fatalf("row %d: Scan %+v, pqarrow %+v, written %+v", i, got[i], all[i], in[i])
+			t.Fatalf("row %d: Scan %+v, ReadAll %+v, written %+v", i, got[i], all[i], in[i])
 		}
 	}
 	if rg := rowGroups(t, path); rg < 3 || batches <= rg {
@@ -83,7 +83,7 @@ type plainRow struct {
 	Line   int64  `parquet:"name=line, type=INT64"`
 }
 
-// ReadRowsAt gives the rows pqarrow gives, on plain and dictionary-encoded
+// ReadRowsAt gives the rows ReadAll gives, on plain and dictionary-encoded
 // files of several row groups, for rows on page and row-group boundaries,
 // repeated row numbers included.
 func TestReadRowsAt(t *testing.T) {
@@ -120,7 +120,7 @@ func TestReadRowsAt(t *testing.T) {
 		}
 		for i, r := range at {
 			if got[i] != all[r] || got[i] != in[r] {
-				t.Fatalf("%s: row %d = %+v, pqarrow %+v, written %+v", name, r, got[i], all[r], in[r])
+				t.Fatalf("%s: row %d = %+v, ReadAll %+v, written %+v", name, r, got[i], all[r], in[r])
 			}
 		}
 		// Only the columns asked are filled.

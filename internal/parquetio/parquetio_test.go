@@ -21,7 +21,7 @@ type row struct {
 func TestRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "r.parquet")
 	var in []row
-	for i := 0; i < 3*BatchSize/2; i++ {
+	for i := 0; i < 3*scanBatch/2; i++ {
 		in = append(in, row{Key: fmt.Sprintf("k%06d", i), Active: i%3 == 0, Line: int64(i + 2), Hash: -int64(i) * 7919})
 	}
 	n, err := WriteSlice(path, in)
@@ -167,7 +167,8 @@ func TestReadRows(t *testing.T) {
 	if _, err := WriteSlice(path, in); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"k3": true, "k16390": true}
+	second := fmt.Sprintf("k%d", BatchSize+6) // in the second batch
+	want := map[string]bool{"k3": true, second: true}
 	var got []row
 	n, err := ReadRows(path, []string{"key", "line"}, "key", func(k string) bool { return want[k] }, func(r *row) error {
 		got = append(got, *r)
@@ -176,7 +177,7 @@ func TestReadRows(t *testing.T) {
 	if err != nil || n != int64(len(in)) {
 		t.Fatalf("ReadRows = %d, %v", n, err)
 	}
-	if len(got) != 2 || got[0] != (row{Key: "k3", Line: 3}) || got[1] != (row{Key: "k16390", Line: 16390}) {
+	if len(got) != 2 || got[0] != (row{Key: "k3", Line: 3}) || got[1] != (row{Key: second, Line: BatchSize + 6}) {
 		t.Errorf("rows = %+v", got)
 	}
 	if _, err := ReadRows(path, []string{"line"}, "key", nil, func(*row) error { return nil }); err == nil {

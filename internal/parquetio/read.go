@@ -1,36 +1,38 @@
 package parquetio
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 
-	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 )
 
-// BatchSize is how many rows a record batch holds when reading. Small
-// enough that the batches in flight in a pipeline stay a few MB each.
-const BatchSize = 16 * 1024
+// BatchSize is how many rows a batch of Read holds.
+const BatchSize = scanBatch
 
 // Read streams the rows of the Parquet file at path into batches of T and
 // calls fn for each batch. Only the struct fields whose parquet names are in
 // columns are filled (all fields when columns is nil), so a caller that needs
 // keys and hashes reads only those column chunks. The batch slice is reused
-// between calls. Read checks that it delivered as many rows as the file's
-// metadata says it holds.
+// between calls; the strings of a batch share one buffer per column, which
+// they keep alive while they are kept. Read checks that it delivered as many
+// rows as the file's metadata says it holds.
+//
+// It reads through Arrow's column-chunk readers (Scan), not pqarrow: pqarrow
+// copies every value into an Arrow builder first, and its package pulls
+// gRPC and protobuf into the build.
 func Read[T any](path string, columns []string, fn func(batch []T) error) (rows int64, err error) {
+	fields, names, err := selectFields[T](path, columns)
+	if err != nil {
+		return 0, err
+	}
 	var batch []T
-	return scan[T](path, columns, func(rec arrow.Record, fields []fieldInfo) error {
-		batch = resize(batch, int(rec.NumRows()))
-		if err := fill(batch, rec, fields); err != nil {
+	return Scan(path, names, func(b *Batch) error {
+		batch = resize(batch, b.Len)
+		if err := fill(batch, b, fields); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		return fn(batch)
@@ -38,36 +40,41 @@ func Read[T any](path string, columns []string, fn func(batch []T) error) (rows 
 }
 
 // ReadRows is Read for the rows whose keyColumn passes keep, one at a
-// time. Arrow still decodes every row, but only the kept ones are filled,
-// which is most of the cost when few rows of a large file are wanted.
-// keyColumn must be among columns (or columns nil: all). The rows' strings are copies, safe to
-// keep: a string of Read's rows points into its batch's Arrow buffer and
-// keeps the whole buffer alive.
+// time: only the kept rows are filled, which is most of the cost when few
+// rows of a large file are wanted. keyColumn must be among columns (or
+// columns nil: all). The rows' strings are copies, safe to keep.
 func ReadRows[T any](path string, columns []string, keyColumn string, keep func(key string) bool, fn func(row *T) error) (rows int64, err error) {
 	if columns != nil && !slices.Contains(columns, keyColumn) {
 		return 0, fmt.Errorf("%s: key column %q is not among the columns read", path, keyColumn)
 	}
-	var one [1]T
-	return scan[T](path, columns, func(rec arrow.Record, fields []fieldInfo) error {
-		var keys *array.String
-		for c, f := range fields {
-			if f.name == keyColumn {
-				k, ok := rec.Column(c).(*array.String)
-				if !ok {
-					return fmt.Errorf("key column %q is not a string column", keyColumn)
-				}
-				keys = k
-			}
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if !keep(keys.Value(i)) {
+	fields, names, err := selectFields[T](path, columns)
+	if err != nil {
+		return 0, err
+	}
+	key := slices.Index(names, keyColumn)
+	if key < 0 || fields[key].kind != reflect.String {
+		return 0, fmt.Errorf("%s: key column %q is not a string field of %v", path, keyColumn, reflect.TypeFor[T]())
+	}
+	var one, zero T
+	row := reflect.ValueOf(&one).Elem()
+	return Scan(path, names, func(b *Batch) error {
+		for i, k := range b.Bytes(key) {
+			if !keep(string(k)) {
 				continue
 			}
-			clear(one[:])
-			if err := fillRow(&one[0], rec, i, fields); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+			one = zero
+			for c, f := range fields {
+				fv := row.Field(f.index)
+				switch f.kind {
+				case reflect.String:
+					fv.SetString(string(b.Bytes(c)[i]))
+				case reflect.Bool:
+					fv.SetBool(b.Bools(c)[i])
+				default:
+					fv.SetInt(b.Int64s(c)[i])
+				}
 			}
-			if err := fn(&one[0]); err != nil {
+			if err := fn(&one); err != nil {
 				return err
 			}
 		}
@@ -75,66 +82,32 @@ func ReadRows[T any](path string, columns []string, keyColumn string, keep func(
 	})
 }
 
-// scan opens path, projects the columns T's fields name (those in columns,
-// or all when nil), and hands each record batch to fn, checking at the end
-// that as many rows came as the file's metadata says.
-func scan[T any](path string, columns []string, fn func(rec arrow.Record, fields []fieldInfo) error) (rows int64, err error) {
-	var safe guard
-	defer safe.recover(path, &err)
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: BatchSize}, memory.DefaultAllocator)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	sc := pf.MetaData().Schema
-	var colIdx []int
-	var want []fieldInfo
+// selectFields lists T's fields to fill (those named in columns, or all),
+// and their column names.
+func selectFields[T any](path string, columns []string) ([]fieldInfo, []string, error) {
+	var fields []fieldInfo
+	var names []string
 	for _, f := range structFields(reflect.TypeFor[T]()) {
 		if columns != nil && !slices.Contains(columns, f.name) {
 			continue
 		}
-		i := sc.ColumnIndexByName(f.name)
-		if i < 0 {
-			return 0, fmt.Errorf("%s: no column %q", path, f.name)
+		switch f.kind {
+		case reflect.String, reflect.Bool, reflect.Int64:
+		default:
+			return nil, nil, fmt.Errorf("%s: field for column %q is a %v: only string, bool and int64 fields are read", path, f.name, f.kind)
 		}
-		colIdx = append(colIdx, i)
-		want = append(want, f)
+		fields, names = append(fields, f), append(names, f.name)
 	}
-	rr, err := fr.GetRecordReader(context.Background(), colIdx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	defer rr.Release()
-	for {
-		rec, err := rr.Read()
-		if rec == nil || errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return rows, fmt.Errorf("%s: %w", path, err)
-		}
-		rows += rec.NumRows()
-		if err := safe.call(func() error { return fn(rec, want) }); err != nil {
-			return rows, err // the caller's own error, or one that names path already
-		}
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return rows, fmt.Errorf("%s: %w", path, err)
-	}
-	if want := pf.NumRows(); rows != want {
-		return rows, fmt.Errorf("%s: read %d rows, file metadata says %d", path, rows, want)
-	}
-	return rows, nil
+	return fields, names, nil
 }
 
-// ReadAll reads every row of path into memory.
+// ReadAll reads every row of path into a slice.
 func ReadAll[T any](path string) ([]T, error) {
 	var out []T
-	_, err := Read(path, nil, func(b []T) error { out = append(out, b...); return nil })
+	_, err := Read(path, nil, func(batch []T) error {
+		out = append(out, batch...)
+		return nil
+	})
 	return out, err
 }
 
@@ -142,7 +115,7 @@ func ReadAll[T any](path string) ([]T, error) {
 func NumRows(path string) (int64, error) {
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	defer pf.Close()
 	return pf.NumRows(), nil
@@ -178,68 +151,39 @@ func tagName(tag string) string {
 	return ""
 }
 
-// kindOK reports whether an Arrow column of col's type can fill a field of kind k.
-func kindOK(col arrow.Array, k reflect.Kind) bool {
-	switch col.(type) {
-	case *array.String:
-		return k == reflect.String
-	case *array.Boolean:
-		return k == reflect.Bool
-	case *array.Int64:
-		return k == reflect.Int64
-	case *array.Int32:
-		return k == reflect.Int32 || k == reflect.Int64
-	}
-	return false
-}
-
-func fill[T any](batch []T, rec arrow.Record, fields []fieldInfo) error {
+// fill fills batch from b's columns, one per field. A column's strings
+// are cut from one buffer, so that a batch costs an allocation a column,
+// not one a value.
+func fill[T any](batch []T, b *Batch, fields []fieldInfo) error {
 	base := reflect.ValueOf(batch)
 	for c, f := range fields {
-		col := rec.Column(c)
-		if !kindOK(col, f.kind) {
-			return fmt.Errorf("column %q: Arrow type %s cannot fill a %v field", f.name, col.DataType(), f.kind)
+		if fills[b.types[c]] != f.kind {
+			return fmt.Errorf("column %q (%s) cannot fill a %v field", f.name, b.types[c], f.kind)
 		}
-		switch a := col.(type) {
-		case *array.String:
-			for i := range batch {
-				base.Index(i).Field(f.index).SetString(a.Value(i))
+		switch f.kind {
+		case reflect.String:
+			vals := b.Bytes(c)
+			n := 0
+			for _, v := range vals {
+				n += len(v)
 			}
-		case *array.Boolean:
-			for i := range batch {
-				base.Index(i).Field(f.index).SetBool(a.Value(i))
+			buf := make([]byte, 0, n)
+			for _, v := range vals {
+				buf = append(buf, v...)
 			}
-		case *array.Int64:
-			for i := range batch {
-				base.Index(i).Field(f.index).SetInt(a.Value(i))
+			at := 0
+			for i, v := range vals {
+				base.Index(i).Field(f.index).SetString(unsafe.String(unsafe.SliceData(buf[at:]), len(v)))
+				at += len(v)
 			}
-		case *array.Int32:
-			for i := range batch {
-				base.Index(i).Field(f.index).SetInt(int64(a.Value(i)))
+		case reflect.Bool:
+			for i, v := range b.Bools(c) {
+				base.Index(i).Field(f.index).SetBool(v)
 			}
-		}
-	}
-	return nil
-}
-
-// fillRow fills dst from row i of rec.
-func fillRow[T any](dst *T, rec arrow.Record, i int, fields []fieldInfo) error {
-	v := reflect.ValueOf(dst).Elem()
-	for c, f := range fields {
-		fv := v.Field(f.index)
-		col := rec.Column(c)
-		if !kindOK(col, f.kind) {
-			return fmt.Errorf("column %q: Arrow type %s cannot fill a %v field", f.name, col.DataType(), f.kind)
-		}
-		switch a := col.(type) {
-		case *array.String:
-			fv.SetString(strings.Clone(a.Value(i)))
-		case *array.Boolean:
-			fv.SetBool(a.Value(i))
-		case *array.Int64:
-			fv.SetInt(a.Value(i))
-		case *array.Int32:
-			fv.SetInt(int64(a.Value(i)))
+		case reflect.Int64:
+			for i, v := range b.Int64s(c) {
+				base.Index(i).Field(f.index).SetInt(v)
+			}
 		}
 	}
 	return nil

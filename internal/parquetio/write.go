@@ -1,11 +1,11 @@
 // Package parquetio writes Parquet files with xitongsys/parquet-go from typed
 // structs and reads them back with Apache Arrow, for the reasons below:
 // parquet-go is never used to read, because on a damaged file it returns
-// wrong rows without an error. Whole rows come through pqarrow's record
-// batches (Read, ReadRows, ReadAll). A reader that looks at a few columns of
-// every row, or at a few rows of a file, uses Arrow's column-chunk and page
-// readers instead (Scan, ReadRowsAt): pqarrow copies every value into an
-// Arrow builder, which at a million rows is most of the time.
+// wrong rows without an error. Every reader goes through Arrow's
+// column-chunk readers (parquet/file): Read, ReadRows and ReadAll fill
+// structs from them, Scan hands over raw columns, ReadRowsAt picks rows by
+// number. pqarrow is not used: it copies every value into an Arrow builder
+// (at a million rows most of the time), and it pulls gRPC into the build.
 package parquetio
 
 import (
