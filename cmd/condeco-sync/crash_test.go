@@ -111,20 +111,12 @@ guards: {min_users: 1}
 // exits 130, not 1, and says which command resumes it; that command
 // finishes the load.
 func TestInterruptedRunExits130(t *testing.T) {
-	srv := scimmytest.ForTest(t)
-	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{Latency: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	dir := t.TempDir()
-	dropSample(t, filepath.Join(dir, "inbox"), "day1")
-	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
+	srv, proxy := slowTarget(t, 20*time.Millisecond)
+	dir, cfgPath := sampleSetup(t, "day1", fmt.Sprintf(`inbox: inbox
 data: data
 scim: {url: %q, profile: scim2, concurrency: 2}
 guards: {min_users: 100}
-`, proxy.URL)), 0o600)
+`, proxy.URL))
 	cli := func(args ...string) *exec.Cmd {
 		cmd := exec.Command("condeco-sync", append([]string{"--config", cfgPath}, args...)...)
 		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
@@ -143,7 +135,7 @@ guards: {min_users: 100}
 		}
 	}
 	run.Process.Signal(os.Interrupt)
-	err = run.Wait()
+	err := run.Wait()
 	if code := run.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitInterrupted, stderr.String())
 	}
@@ -158,4 +150,30 @@ guards: {min_users: 100}
 		t.Fatalf("runs %v: the interrupted run should be finished, not a new one made", ids)
 	}
 	targetcheck.Check(t, scimmytest.Token, srv.URL, filepath.Join(dir, "data", "runs", ids[0].Name()))
+}
+
+// slowTarget is a SCIMMY of the test's own behind a proxy that adds
+// latency to every answer: a load lasts long enough to be stopped.
+func slowTarget(t *testing.T, latency time.Duration) (*scimmytest.Server, *faultproxy.Proxy) {
+	t.Helper()
+	srv := scimmytest.ForTest(t)
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	return srv, proxy
+}
+
+// sampleSetup makes a directory with a sample day in its inbox and cfg as
+// its condeco-sync.yaml.
+func sampleSetup(t *testing.T, day, cfg string) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
+	dropSample(t, filepath.Join(dir, "inbox"), day)
+	cfgPath = filepath.Join(dir, "condeco-sync.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, cfgPath
 }

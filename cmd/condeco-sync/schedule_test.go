@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -47,22 +46,13 @@ func TestScheduleStopAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SCIMMY")
 	}
-	srv := scimmytest.ForTest(t)
-	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{Latency: 25 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-
-	dir := t.TempDir()
-	dropSample(t, filepath.Join(dir, "inbox"), "day1")
-	cfgPath := filepath.Join(dir, "condeco-sync.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
+	srv, proxy := slowTarget(t, 25*time.Millisecond)
+	dir, cfgPath := sampleSetup(t, "day1", fmt.Sprintf(`inbox: inbox
 data: data
 exports: {settle: 0s}
 scim: {url: %q, profile: scim2, concurrency: 2, timeout: 10s}
 schedule: {at: "00:00", timezone: UTC, catch_up: true}
-`, proxy.URL)), 0o600)
+`, proxy.URL))
 	if time.Now().UTC().Format("15:04") == "00:00" {
 		t.Skip("run at 00:00 UTC, when the catch-up is not due yet")
 	}
