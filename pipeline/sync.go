@@ -70,10 +70,15 @@ type SyncResult struct {
 // outcome (and, for a halt or a failed load, the error that says so); a
 // load with failed operations of the run resumed in step 1 does not stop
 // step 2, since the new run sends them again. A dry run stops after the
-// run it resumed, if any. Errors of a stage that could
-// not do its work come back as a *StageError; others mean no stage ran.
-func Sync(ctx context.Context, env Env, opt SyncOptions) (SyncResult, error) {
-	var res SyncResult
+// run it resumed, if any. Errors of a stage that could not do its work
+// come back as a *StageError; others mean no stage ran.
+func Sync(ctx context.Context, env Env, opt SyncOptions) (res SyncResult, err error) {
+	loaded := false // a load of this sync ended with no failed operation
+	defer func() {
+		if loaded && err == nil && (res.Outcome == Done || res.Outcome == NothingNew) {
+			res.Pruned = prune(env)
+		}
+	}()
 	run, from, err := Unfinished(env.Config)
 	if err != nil {
 		return res, err
@@ -86,6 +91,7 @@ func Sync(ctx context.Context, env Env, opt SyncOptions) (SyncResult, error) {
 			res.Outcome, res.Run, res.Stage = out, run, stage
 			return res, err
 		}
+		loaded = out == Done
 	}
 	if ctx.Err() != nil {
 		res.Outcome, res.Run, res.Stage = Interrupted, run, StageLoad
@@ -109,9 +115,7 @@ func Sync(ctx context.Context, env Env, opt SyncOptions) (SyncResult, error) {
 		return res, err
 	}
 	res.Outcome, res.Stage, err = stagesFrom(ctx, env, opt, res.Run, StageTransform)
-	if res.Outcome == Done && !opt.DryRun {
-		res.Pruned = prune(env)
-	}
+	loaded = loaded || (res.Outcome == Done && err == nil && !opt.DryRun)
 	return res, err
 }
 
