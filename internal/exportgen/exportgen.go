@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 )
 
@@ -138,6 +139,25 @@ func WriteUsers(w io.Writer, seed uint64, n int) error {
 	return writeRows(w, UsersHeader, func(emit func([]string) error) error {
 		for i := 0; i < n; i++ {
 			if err := emit(User(seed, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// WriteUsersNextDay writes the export of the day after WriteUsers(seed, n):
+// the first 0.5 % of the users gone, 1 % changed (a new job title), and
+// 0.5 % new ones at the end: a day of a large tenant.
+func WriteUsersNextDay(w io.Writer, seed uint64, n int) error {
+	title := slices.Index(UsersHeader, "JobTitle")
+	return writeRows(w, UsersHeader, func(emit func([]string) error) error {
+		for i := n / 200; i < n+n/200; i++ {
+			row := User(seed, i)
+			if i%100 == 50 && i < n {
+				row[title] = "Principal " + row[title]
+			}
+			if err := emit(row); err != nil {
 				return err
 			}
 		}
