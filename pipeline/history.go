@@ -40,11 +40,18 @@ func History(env Env, who string) ([]Chapter, error) {
 	} else { // the UserIDs that have had this userName or email in any run
 		for _, id := range ids {
 			if run, err := OpenRun(env.Config, id); err == nil {
-				readRows(run, ExtractUsers, func(u *schemas.RawUser) bool {
-					if strings.EqualFold(u.UserName, who) || strings.EqualFold(u.Email, who) {
-						keys[u.UserID] = true
+				f, err := verified(run, ExtractUsers)
+				if err != nil || f == "" {
+					continue
+				}
+				// Three columns of every row: the userName and email to match.
+				parquetio.Read(f, []string{"user_id", "user_name", "email"}, func(batch []schemas.RawUser) error {
+					for _, u := range batch {
+						if strings.EqualFold(u.UserName, who) || strings.EqualFold(u.Email, who) {
+							keys[u.UserID] = true
+						}
 					}
-					return false
+					return nil
 				})
 			}
 		}
@@ -57,7 +64,7 @@ func History(env Env, who string) ([]Chapter, error) {
 		}
 		ch := Chapter{Run: id, Export: run.Manifest.Export}
 		say := func(format string, a ...any) { ch.Lines = append(ch.Lines, fmt.Sprintf(format, a...)) }
-		raw, err := readRows[schemas.RawUser](run, ExtractUsers, func(u *schemas.RawUser) bool { return keys[u.UserID] })
+		raw, err := rowsOf[schemas.RawUser](run, ExtractUsers, "user_id", keys)
 		if err != nil {
 			say("extract: %v", err)
 		}
@@ -68,7 +75,7 @@ func History(env Env, who string) ([]Chapter, error) {
 		for _, r := range peopleRows(run, ExtractRejects, 4, keys) {
 			say("rejected: %s line %s column %s (%s): %s", r[0], r[1], r[2], r[3], r[5])
 		}
-		desired, err := readRows[schemas.User](run, TransformUsers, func(u *schemas.User) bool { return keys[u.UserID] })
+		desired, err := rowsOf[schemas.User](run, TransformUsers, "user_id", keys)
 		if err != nil && len(raw) > 0 {
 			say("transform: %v", err)
 		}
@@ -90,13 +97,14 @@ func History(env Env, who string) ([]Chapter, error) {
 		for _, r := range peopleRows(run, TransformWarnings, 1, keys) {
 			say("warning: %s %q: %s", r[3], r[4], r[5])
 		}
-		changes, err := readRows[schemas.Change](run, DiffChanges, func(c *schemas.Change) bool {
-			return c.Entity == schemas.EntityUser && keys[c.Key]
-		})
+		changes, err := rowsOf[schemas.Change](run, DiffChanges, "key", keys)
 		if err != nil && len(desired) > 0 {
 			say("diff: %v", err)
 		}
 		for _, c := range changes {
+			if c.Entity != schemas.EntityUser { // a location with the same key
+				continue
+			}
 			line := fmt.Sprintf("plan: %s %s: %s", c.Op, c.Name, c.Reason)
 			if d := diff.Describe(c, ", ", strconv.Quote); d != "" {
 				line += "; " + d
@@ -129,27 +137,34 @@ func History(env Env, who string) ([]Chapter, error) {
 	return out, nil
 }
 
-// readRows reads the rows of a Parquet artifact that keep wants, once its
-// sha256 is checked; none when the stage has not written it.
-func readRows[T any](run *Run, a Artifact, keep func(*T) bool) ([]T, error) {
-	m, err := ReadManifest(run.Dir, a.Stage)
-	if err != nil {
-		return nil, nil // the stage has not run
-	}
-	f, err := checkedFile(run, m, a)
-	if err != nil {
+// rowsOf reads the rows of a Parquet artifact whose keyColumn is one of
+// keys, once its sha256 is checked (only those rows are filled); none when
+// the stage has not written it.
+func rowsOf[T any](run *Run, a Artifact, keyColumn string, keys map[string]bool) ([]T, error) {
+	f, err := verified(run, a)
+	if err != nil || f == "" {
 		return nil, err
 	}
 	var out []T
-	_, err = parquetio.Read(filepath.Join(run.Dir, f.Path), nil, func(batch []T) error {
-		for i := range batch {
-			if keep(&batch[i]) {
-				out = append(out, batch[i])
-			}
-		}
+	_, err = parquetio.ReadRows(f, nil, keyColumn, func(k string) bool { return keys[k] }, func(row *T) error {
+		out = append(out, *row)
 		return nil
 	})
 	return out, err
+}
+
+// verified is the path of artifact a of run once its sha256 is checked, ""
+// when its stage has not run.
+func verified(run *Run, a Artifact) (string, error) {
+	m, err := ReadManifest(run.Dir, a.Stage)
+	if err != nil {
+		return "", nil // the stage has not run
+	}
+	f, err := checkedFile(run, m, a)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(run.Dir, f.Path), nil
 }
 
 // peopleRows reads the rows of a people's CSV artifact whose cell at
