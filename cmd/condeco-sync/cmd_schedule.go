@@ -16,10 +16,10 @@ func (a *app) scheduleCommand() *cobra.Command {
 		Use:   "schedule",
 		Short: "Daemon: a daily run at schedule.at in schedule.timezone",
 		Long: `schedule stays running and starts a run every day at schedule.at in schedule.timezone:
-it first finishes the latest run if its load was stopped, then takes the newest export set
-not yet processed (with none, it logs "no new export since <time>" and creates no run).
-Runs never overlap. Started after the day's time with no run since (schedule.catch_up),
-or with a load to finish, it runs at once. SIGINT or SIGTERM stop it gracefully: a load
+it first finishes the latest run if it stopped before its end, then takes the newest export
+set dated after the last one taken (with none, it logs "no new export since <time>" and
+creates no run). Runs never overlap. Started after the day's time with no run since
+(schedule.catch_up), or with a run to finish, it runs at once. SIGINT or SIGTERM stop it gracefully: a load
 stops between two operations with its journal synced (the next start resumes it), any
 other stage finishes; then it exits 0.`,
 		Args: noArgs,
