@@ -63,10 +63,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	}
 	getenv := opt.Getenv
 	if getenv == nil {
-		getenv = env.Getenv
-	}
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+		getenv = env.getenv()
 	}
 	token, err := cfg.Token(getenv)
 	if opt.DryRun {

@@ -32,6 +32,14 @@ type Env struct {
 	Command func(args string) string
 }
 
+// getenv is Getenv, or an environment with nothing in it.
+func (env Env) getenv() func(string) string {
+	if env.Getenv == nil {
+		return func(string) string { return "" }
+	}
+	return env.Getenv
+}
+
 // command is args as the operator runs it.
 func (env Env) command(format string, a ...any) string {
 	args := fmt.Sprintf(format, a...)

@@ -48,10 +48,7 @@ func Status(ctx context.Context, env Env) []Check {
 	}
 	add(OK, "config", "%s (sha256 %s…), profile %s", cfg.Path, cfg.SHA256[:12], cfg.SCIM.Profile)
 
-	getenv := env.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
+	getenv := env.getenv()
 	token, err := cfg.Token(getenv)
 	switch {
 	case err != nil:

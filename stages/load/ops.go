@@ -144,17 +144,8 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	r, err := l.in.Client.Create(ctx, "Users", sent)
 	id, unsure := l.confirmCreate(sent, r, err, "externalId", "userName")
 	if unsure != nil {
-		// The server said yes but did not answer with the user: whether it
-		// made it is unknown, and a lookup finds out (as for a lost answer).
 		found, ferr := l.findUser(ctx, u, true)
-		if ferr != nil {
-			return "", "", ferr
-		}
-		if found == nil {
-			return "", "", permanentf("the server accepted the create, but %v; it has no user with externalId %s: not created", unsure, key)
-		}
-		id, err := l.idOf(found)
-		return OutcomeDone, id, err
+		return l.unconfirmed(unsure, found, ferr, "user with externalId "+key)
 	}
 	if err == nil {
 		return OutcomeDone, id, nil
@@ -284,6 +275,21 @@ func (l *loader) confirmCreate(sent, r scim.Resource, err error, match ...string
 	return "", nil
 }
 
+// unconfirmed settles a create the server said yes to without showing
+// the resource made (unsure says how): whether it made it is unknown, and
+// a lookup by externalId finds out, as for a lost answer. found is what
+// the lookup found (nil: nothing; what names it for the message).
+func (l *loader) unconfirmed(unsure error, found scim.Resource, ferr error, what string) (string, string, error) {
+	if ferr != nil {
+		return "", "", ferr
+	}
+	if found == nil {
+		return "", "", permanentf("the server accepted the create, but %v; it has no %s: not created", unsure, what)
+	}
+	id, err := l.idOf(found)
+	return OutcomeDone, id, err
+}
+
 // idOf is the SCIM id of r, a resource a lookup found, once checked: it
 // goes into the journal, the applied state and later requests' URLs.
 func (l *loader) idOf(r scim.Resource) (string, error) {
@@ -358,16 +364,9 @@ func (l *loader) createNamed(ctx context.Context, typ string, res scim.Resource,
 	}
 	r, err := l.in.Client.Create(ctx, typ, res)
 	id, unsure := l.confirmCreate(res, r, err, "externalId", "displayName")
-	if unsure != nil { // as for a user: look it up
+	if unsure != nil {
 		found, ferr := l.findNamed(ctx, typ, key, "")
-		if ferr != nil {
-			return "", "", ferr
-		}
-		if found == nil {
-			return "", "", permanentf("the server accepted the create, but %v; it has no %s with externalId %s: not created", unsure, typ, key)
-		}
-		id, err := l.idOf(found)
-		return OutcomeDone, id, err
+		return l.unconfirmed(unsure, found, ferr, typ+" with externalId "+key)
 	}
 	if err == nil {
 		return OutcomeDone, id, nil

@@ -182,8 +182,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			resp.Header.Get("Location")))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := parseError(method, path, resp.StatusCode, raw)
-		e.SCIMType, e.Detail = c.Scrub(e.SCIMType), c.Scrub(e.Detail)
+		e := c.parseError(method, path, resp.StatusCode, raw)
 		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	}
@@ -230,7 +229,8 @@ func notSCIM(contentType string, raw []byte) string {
 
 // parseError reads a SCIM error body; status may come as a string or a
 // number (RFC 7644 says string, servers differ).
-func parseError(method, path string, status int, raw []byte) *Error {
+// What the server says is scrubbed of the token.
+func (c *Client) parseError(method, path string, status int, raw []byte) *Error {
 	e := &Error{Method: method, Path: path, Status: status}
 	var body struct {
 		Status   json.RawMessage `json:"status"`
@@ -249,6 +249,7 @@ func parseError(method, path string, status int, raw []byte) *Error {
 	} else if len(raw) > 0 {
 		e.Detail = strings.TrimSpace(string(raw[:min(len(raw), 200)]))
 	}
+	e.SCIMType, e.Detail = c.Scrub(e.SCIMType), c.Scrub(e.Detail)
 	return e
 }
 
@@ -494,8 +495,7 @@ func (c *Client) Bulk(ctx context.Context, ops []BulkOp) ([]BulkResult, error) {
 				r.ID = id
 			}
 		} else {
-			r.Err = parseError(ops[i].Method, ops[i].Path, r.Status, o.Response)
-			r.Err.SCIMType, r.Err.Detail = c.Scrub(r.Err.SCIMType), c.Scrub(r.Err.Detail)
+			r.Err = c.parseError(ops[i].Method, ops[i].Path, r.Status, o.Response)
 		}
 		res[i], seen[i] = r, true
 	}
