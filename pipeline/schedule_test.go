@@ -16,14 +16,14 @@ import (
 // each run of the job.
 type clockRuns struct {
 	t     *testing.T
-	clock *clockwork.FakeClock
+	clock *timerClock
 	d     *Daily
 	runs  chan time.Time
 }
 
 func startClock(t *testing.T, cfg *Config, at time.Time, job func(ctx context.Context)) *clockRuns {
 	t.Helper()
-	c := &clockRuns{t: t, clock: clockwork.NewFakeClockAt(at), runs: make(chan time.Time, 100)}
+	c := &clockRuns{t: t, clock: newTimerClock(at), runs: make(chan time.Time, 100)}
 	if job == nil {
 		job = func(context.Context) { c.runs <- c.clock.Now() }
 	}
@@ -36,20 +36,56 @@ func startClock(t *testing.T, cfg *Config, at time.Time, job func(ctx context.Co
 	return c
 }
 
-// advance moves the clock to the daily job's next run, once the
-// scheduler has planned it (it does so on its own goroutine).
-func advance(t *testing.T, clock *clockwork.FakeClock, d *Daily) time.Time {
+// timerClock is a fake clock that knows for when each timer was set. The
+// scheduler names its next run (NextRun) before it sets the timer, and
+// reads the clock for the timer's duration just before: a test that
+// moved the clock on the strength of NextRun alone could move it in
+// between and leave the timer a day ahead (it happened about one run in
+// five). Moving the clock only once the run's timer is set, with timers
+// set and the clock moved under one lock, leaves no such window.
+type timerClock struct {
+	*clockwork.FakeClock
+	mu  sync.Mutex
+	set map[int64]bool // the deadlines of the timers set, in Unix ns
+}
+
+func newTimerClock(at time.Time) *timerClock {
+	return &timerClock{FakeClock: clockwork.NewFakeClockAt(at), set: map[int64]bool{}}
+}
+
+func (c *timerClock) AfterFunc(d time.Duration, f func()) clockwork.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set[c.FakeClock.Now().Add(d).UnixNano()] = true
+	return c.FakeClock.AfterFunc(d, f) // f runs on a goroutine of its own
+}
+
+// advanceTo moves the clock to when, once a timer is set for it.
+func (c *timerClock) advanceTo(t *testing.T, when time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		if c.set[when.UnixNano()] {
+			c.FakeClock.Advance(when.Sub(c.FakeClock.Now()))
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no timer was set for %s", when)
+		}
+	}
+}
+
+// advance moves the clock to the daily job's next run, once the
+// scheduler has planned it and set its timer.
+func advance(t *testing.T, clock *timerClock, d *Daily) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		next, err := d.NextRun()
 		if err == nil && next.After(clock.Now()) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := clock.BlockUntilContext(ctx, 1); err != nil {
-				t.Fatal("the scheduler set no timer")
-			}
-			clock.Advance(next.Sub(clock.Now()))
+			clock.advanceTo(t, next)
 			return next
 		}
 		if time.Now().After(deadline) {
@@ -152,7 +188,7 @@ func TestNoOverlap(t *testing.T) {
 	running, most := 0, 0
 	release := make(chan struct{})
 	started := make(chan time.Time, 10)
-	var clock *clockwork.FakeClock
+	var clock *timerClock
 	job := func(ctx context.Context) {
 		mu.Lock()
 		running++
@@ -167,7 +203,7 @@ func TestNoOverlap(t *testing.T) {
 		running--
 		mu.Unlock()
 	}
-	c := &clockRuns{t: t, clock: clockwork.NewFakeClockAt(time.Date(2027, 1, 10, 12, 0, 0, 0, london))}
+	c := &clockRuns{t: t, clock: newTimerClock(time.Date(2027, 1, 10, 12, 0, 0, 0, london))}
 	clock = c.clock
 	d, err := StartDaily(scheduleConfig(t, "02:00", false), clock, zerolog.Nop(), job, "")
 	if err != nil {
@@ -188,10 +224,7 @@ func TestNoOverlap(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	// gocron's NextRun still names the skipped 12 January here, so the
 	// clock goes to 13 January 02:00 by hand.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	clock.BlockUntilContext(ctx, 1)
-	clock.Advance(time.Date(2027, 1, 13, 2, 0, 0, 0, london).Sub(clock.Now()))
+	clock.advanceTo(t, time.Date(2027, 1, 13, 2, 0, 0, 0, london))
 	var third time.Time
 	select {
 	case third = <-started:
