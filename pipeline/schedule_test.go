@@ -15,17 +15,22 @@ import (
 // clockRuns drives a Daily on a fake clock and records the fake time of
 // each run of the job.
 type clockRuns struct {
-	t     *testing.T
-	clock *timerClock
-	d     *Daily
-	runs  chan time.Time
+	t        *testing.T
+	clock    *timerClock
+	d        *Daily
+	runs     chan time.Time
+	returned chan struct{} // a run's function returned
+	ran      bool          // a run happened
 }
 
 func startClock(t *testing.T, cfg *Config, at time.Time, job func(ctx context.Context)) *clockRuns {
 	t.Helper()
-	c := &clockRuns{t: t, clock: newTimerClock(at), runs: make(chan time.Time, 100)}
+	c := &clockRuns{t: t, clock: newTimerClock(at), runs: make(chan time.Time, 100), returned: make(chan struct{}, 100)}
 	if job == nil {
-		job = func(context.Context) { c.runs <- c.clock.Now() }
+		job = func(context.Context) {
+			defer func() { c.returned <- struct{}{} }()
+			c.runs <- c.clock.Now()
+		}
 	}
 	d, err := StartDaily(cfg, c.clock, zerolog.Nop(), job, "")
 	if err != nil {
@@ -97,17 +102,38 @@ func advance(t *testing.T, clock *timerClock, d *Daily) time.Time {
 
 // next advances the clock to the daily job's next run and returns the
 // time the job ran at.
+//
+// The job is a singleton that skips a run due while the last one still
+// runs (LimitModeReschedule). gocron frees the job's slot a moment after
+// the job function returns, and the test hears of a run from inside it:
+// moving the clock at once could make the next run due while the slot is
+// still held, and skip it (seen under the full suite's load). next waits
+// until the last run's function returned, and a little more.
 func (c *clockRuns) next() time.Time {
 	c.t.Helper()
+	if c.ran {
+		select {
+		case <-c.returned:
+		case <-time.After(30 * time.Second):
+			c.t.Fatal("the last run did not return")
+		}
+		time.Sleep(slotFreed)
+	}
 	next := advance(c.t, c.clock, c.d)
 	select {
 	case r := <-c.runs:
+		c.ran = true
 		return r
 	case <-time.After(30 * time.Second):
 		c.t.Fatalf("no run at %s", next)
 		return time.Time{}
 	}
 }
+
+// slotFreed is how long gocron is given, after the job function returned,
+// to free the job's slot: microseconds normally, a scheduling delay under
+// load.
+const slotFreed = 100 * time.Millisecond
 
 func scheduleConfig(t *testing.T, at string, catchUp bool) *Config {
 	cfg := newFixture(t).env.Config
@@ -164,8 +190,8 @@ func TestCatchUp(t *testing.T) {
 
 	// A run started at 02:05 today: nothing to catch up.
 	cfg := scheduleConfig(t, "02:00", true)
-	os.MkdirAll(filepath.Join(runsDir(cfg.Data), "20270112T020500Z"), 0o700)
-	os.WriteFile(filepath.Join(runsDir(cfg.Data), "20270112T020500Z", "run.json"), []byte("{}"), 0o600)
+	must(t, os.MkdirAll(filepath.Join(runsDir(cfg.Data), "20270112T020500Z"), 0o700))
+	must(t, os.WriteFile(filepath.Join(runsDir(cfg.Data), "20270112T020500Z", "run.json"), []byte("{}"), 0o600))
 	// Before today's time: nothing to catch up either.
 	early := scheduleConfig(t, "10:00", true)
 	for _, cc := range []*clockRuns{startClock(t, cfg, at, nil), startClock(t, early, at, nil)} {
