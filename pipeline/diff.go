@@ -30,6 +30,7 @@ func Diff(env Env, run *Run) error {
 		Deprovision:            cfg.Users.Deprovision,
 		GrantNewLocations:      cfg.Access.GrantNewLocationsToExistingUsers,
 		DeleteRemovedLocations: cfg.Locations.DeleteRemoved,
+		Profile:                cfg.SCIM.Profile,
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
 	}
 	baseRun := ""

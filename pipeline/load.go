@@ -50,10 +50,6 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	if err != nil {
 		return err
 	}
-	desired, err := verifiedInputs(env, run, TransformUsers, TransformLocations)
-	if err != nil {
-		return err
-	}
 	base, err := diffBaseline(cfg, run)
 	if err != nil {
 		return err
@@ -78,9 +74,8 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	}
 	in := load.Input{
 		Changes: filepath.Join(run.Dir, changes.Path),
-		Users:   filepath.Join(run.Dir, desired[0].Path), Locations: filepath.Join(run.Dir, desired[1].Path),
-		RunID:  run.ID,
-		Client: client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
+		RunID:   run.ID,
+		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
 		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
 	}
 	if base != nil {
@@ -90,7 +85,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		in.BaselineUsers = filepath.Join(cfg.Data, base.Users.Path)
 		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
 	}
-	inputs := append([]artifact.File{changes}, desired...)
+	inputs := []artifact.File{changes}
 	if opt.DryRun {
 		return runStage(env, run, StageLoad, inputs, func(dir string) (stages.Result, error) {
 			return dryRunLoad(ctx, run, in, dir)

@@ -21,22 +21,92 @@ var OpOrder = map[string]int{
 }
 
 // Change is one row of diff/changes.parquet: one operation on one user or
-// location, with the fields that change and why. Load joins it to the
-// desired snapshot by key for the full record.
+// location, with everything load needs to carry it out. The plan is
+// whole: load reads no other snapshot of the run, and never decides again
+// what diff decided (which fields to send, which access to grant or take
+// back).
 type Change struct {
 	Entity string `parquet:"name=entity, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Key    string `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Op     string `parquet:"name=op, type=BYTE_ARRAY, convertedtype=UTF8"`
 	// Name is what people know the entity by: the userName or the
 	// location's name.
-	Name string `parquet:"name=name, type=BYTE_ARRAY, convertedtype=UTF8"`
-	// Fields, Before and After list the changed fields and their values,
-	// newline-separated and in the same order.
+	Name   string `parquet:"name=name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Reason string `parquet:"name=reason, type=BYTE_ARRAY, convertedtype=UTF8"`
+	// SCIMID is the resource's id in the target, from the baseline: ""
+	// for a create.
+	SCIMID string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	// Changed is the set of fields that change (UserFields or
+	// LocationFields): what an update sends.
+	Changed FieldSet `parquet:"name=changed, type=INT64"`
+	// Fields, Before and After are the changed fields and their values as
+	// people read them in the plan, newline-separated and in the same
+	// order. Load reads none of them.
 	Fields string `parquet:"name=fields, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Before string `parquet:"name=before, type=BYTE_ARRAY, convertedtype=UTF8"`
 	After  string `parquet:"name=after, type=BYTE_ARRAY, convertedtype=UTF8"`
-	// Grant lists the LocationIDs the change gives access to (JoinIDs).
-	Grant  string `parquet:"name=grant, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Reason string `parquet:"name=reason, type=BYTE_ARRAY, convertedtype=UTF8"`
-	SCIMID string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+
+	// A user's access decisions (rules 4 and 5). Grant is the LocationIDs
+	// it is given access to as a user (JoinIDs); AdminGrant the location
+	// where it becomes an admin, AdminRevoke the one where admin rights
+	// condeco-sync granted are taken back ("" for none).
+	Grant       string `parquet:"name=grant, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AdminGrant  string `parquet:"name=admin_grant, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AdminRevoke string `parquet:"name=admin_revoke, type=BYTE_ARRAY, convertedtype=UTF8"`
+
+	// The record the target holds once the change is made: the user's
+	// (empty for a delete or a hold) or the location's. Country and Active
+	// serve both.
+	UserName        string `parquet:"name=user_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	GivenName       string `parquet:"name=given_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	FamilyName      string `parquet:"name=family_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Email           string `parquet:"name=email, type=BYTE_ARRAY, convertedtype=UTF8"`
+	PhoneWork       string `parquet:"name=phone_work, type=BYTE_ARRAY, convertedtype=UTF8"`
+	PhoneMobile     string `parquet:"name=phone_mobile, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Country         string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Language        string `parquet:"name=language, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Title           string `parquet:"name=title, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Department      string `parquet:"name=department, type=BYTE_ARRAY, convertedtype=UTF8"`
+	CostCenter      string `parquet:"name=cost_center, type=BYTE_ARRAY, convertedtype=UTF8"`
+	UserType        string `parquet:"name=user_type, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Active          bool   `parquet:"name=active, type=BOOLEAN"`
+	Admin           bool   `parquet:"name=admin, type=BOOLEAN"`
+	DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8"`
+	SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
+	Region          string `parquet:"name=region, type=BYTE_ARRAY, convertedtype=UTF8"`
+	City            string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Address         string `parquet:"name=address, type=BYTE_ARRAY, convertedtype=UTF8"`
+	PostalCode      string `parquet:"name=postal_code, type=BYTE_ARRAY, convertedtype=UTF8"`
+	TimeZone        string `parquet:"name=time_zone, type=BYTE_ARRAY, convertedtype=UTF8"`
+}
+
+// SetUser copies u's record into c.
+func (c *Change) SetUser(u *User) {
+	c.UserName, c.GivenName, c.FamilyName, c.Email = u.UserName, u.GivenName, u.FamilyName, u.Email
+	c.PhoneWork, c.PhoneMobile, c.Country, c.Language = u.PhoneWork, u.PhoneMobile, u.Country, u.Language
+	c.Title, c.Department, c.CostCenter, c.UserType = u.Title, u.Department, u.CostCenter, u.UserType
+	c.Active, c.Admin, c.DefaultLocation, c.SendInvitation = u.Active, u.Admin, u.DefaultLocation, u.SendInvitation
+}
+
+// User is the user record c carries, keyed by c.Key, with c's SCIM id.
+func (c *Change) User() User {
+	u := User{UserID: c.Key, UserName: c.UserName, GivenName: c.GivenName, FamilyName: c.FamilyName, Email: c.Email,
+		PhoneWork: c.PhoneWork, PhoneMobile: c.PhoneMobile, Country: c.Country, Language: c.Language, Title: c.Title,
+		Department: c.Department, CostCenter: c.CostCenter, UserType: c.UserType, Active: c.Active, Admin: c.Admin,
+		DefaultLocation: c.DefaultLocation, SendInvitation: c.SendInvitation, SCIMID: c.SCIMID}
+	u.RowHash = u.Hash()
+	return u
+}
+
+// SetLocation copies l's record into c.
+func (c *Change) SetLocation(l *Location) {
+	c.Country, c.Region, c.City, c.Address, c.PostalCode, c.TimeZone, c.Active = l.Country, l.Region, l.City, l.Address, l.PostalCode, l.TimeZone, l.Active
+}
+
+// Location is the location record c carries, keyed by c.Key.
+func (c *Change) Location() Location {
+	l := Location{LocationID: c.Key, Name: c.Name, Country: c.Country, Region: c.Region, City: c.City, Address: c.Address,
+		PostalCode: c.PostalCode, TimeZone: c.TimeZone, Active: c.Active}
+	l.RowHash = l.Hash()
+	return l
 }

@@ -57,15 +57,4 @@ type Location struct {
 }
 
 // Hash is the row_hash of l over the fields a diff compares.
-func (l *Location) Hash() int64 {
-	var h hasher
-	h.str(l.Name)
-	h.str(l.Country)
-	h.str(l.Region)
-	h.str(l.City)
-	h.str(l.Address)
-	h.str(l.PostalCode)
-	h.str(l.TimeZone)
-	h.bool(l.Active)
-	return h.sum()
-}
+func (l *Location) Hash() int64 { return hashFields(LocationFields, l) }

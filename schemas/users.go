@@ -144,26 +144,7 @@ func SplitIDs(s string) []string {
 // Hash is the row_hash of u: xxh3 over the fields a diff compares. The key,
 // the source line, the hold and the write-only invitation flag are left out:
 // they are not state of the user in the target.
-func (u *User) Hash() int64 {
-	h := hasher{buf: make([]byte, 0, 256)}
-	h.str(u.UserName)
-	h.str(u.GivenName)
-	h.str(u.FamilyName)
-	h.str(u.Email)
-	h.str(u.PhoneWork)
-	h.str(u.PhoneMobile)
-	h.str(u.Country)
-	h.str(u.Language)
-	h.str(u.Title)
-	h.str(u.Department)
-	h.str(u.CostCenter)
-	h.str(u.UserType)
-	h.bool(u.Active)
-	h.bool(u.Deleted)
-	h.bool(u.Admin)
-	h.str(u.DefaultLocation)
-	return h.sum()
-}
+func (u *User) Hash() int64 { return hashFields(UserFields, u) }
 
 // hasher feeds fields to xxh3 with a length prefix, so that ("ab","c") and
 // ("a","bc") hash apart.

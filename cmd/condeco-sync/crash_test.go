@@ -63,7 +63,7 @@ guards: {min_users: 1}
 	// so many membership entries.
 	journal := func() (entries, memberships int) {
 		b, _ := os.ReadFile(filepath.Join(runDir, "load", "journal.jsonl"))
-		return bytes.Count(b, []byte("\n")), bytes.Count(b, []byte(`"entity":"membership"`))
+		return bytes.Count(b, []byte("\n")), bytes.Count(b, []byte(`"chunk":`))
 	}
 	for _, at := range []struct{ entries, memberships int }{{100, 0}, {900, 0}, {0, 1}, {0, 4}} {
 		cmd := cli("load", "--run", runID)

@@ -26,3 +26,15 @@ const (
 	// (scim.extension): defaultLocation, locations, sendInvitation.
 	DefaultExtension = "urn:condeco-sync:scim:schemas:extension:visitor:1.0:User"
 )
+
+// Wire sizes the plan's request count and the loader share.
+const (
+	// MemberChunk is how many members one PATCH of a group adds or
+	// removes (scim2 profile).
+	MemberChunk = 2000
+	// BulkChunk is how many creates one /Bulk request carries at most.
+	BulkChunk = 100
+	// AdminGroupSuffix ends the key (externalId) of a location's admin
+	// group: "LON:admins" (scim2 profile).
+	AdminGroupSuffix = ":admins"
+)

@@ -22,6 +22,7 @@ type Input struct {
 	Deprovision                      string // users.deprovision: delete | deactivate
 	GrantNewLocations                bool   // access.grant_new_locations_to_existing_users
 	DeleteRemovedLocations           bool   // locations.delete_removed
+	Profile                          string // scim.profile: what the plan's request count reckons with ("": scim2)
 	Guard                            Guard
 }
 
@@ -175,18 +176,20 @@ func match(in Input, base *baseline, desired []entry, activeLocs []string) *work
 	return w
 }
 
-// Pass 2 reads the key and the compared fields (userFields) of each side
-// for the changes that need both rows; the desired state also gives a
-// hold's reason, the baseline access owed. A side that has only changes of
-// its own (the creates of an initial synchronization, the deletes of a
-// truncated export) reads no more than those name.
+// Pass 2 reads the key and the compared fields (schemas.UserFields) of
+// each side: the plan carries the whole record the target is to hold. The
+// desired state also gives a hold's reason and the invitation, the
+// baseline the SCIM id and the access owed.
 var (
-	baselineColumns = []string{"user_id", "owed", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
-		"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
-	desiredColumns = []string{"user_id", "hold_reason", "user_name", "given_name", "family_name", "email", "phone_work", "phone_mobile",
-		"country", "language", "title", "department", "cost_center", "user_type", "active", "admin", "default_location"}
-	baselineOwnColumns = []string{"user_id", "user_name", "active"}
-	desiredOwnColumns  = []string{"user_id", "user_name", "hold_reason"}
+	userColumns = func() []string {
+		var cs []string
+		for _, f := range schemas.UserFields {
+			cs = append(cs, f.Column)
+		}
+		return cs
+	}()
+	baselineColumns = append([]string{"user_id", "owed", "scim_id"}, userColumns...)
+	desiredColumns  = append([]string{"user_id", "hold_reason", "send_invitation"}, userColumns...)
 )
 
 // resolve is pass 2: it reads the rows w needs from both sides (in
@@ -229,11 +232,7 @@ func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error)
 	user := func(u *schemas.User, op, reason string) schemas.Change {
 		return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
 	}
-	cols := baselineOwnColumns
-	if w.pairs > 0 {
-		cols = baselineColumns
-	}
-	read(in.BaselineUsers, cols, w.base, func(p *pending, old *schemas.User) {
+	read(in.BaselineUsers, baselineColumns, w.base, func(p *pending, old *schemas.User) {
 		switch p.kind {
 		case kindGone:
 			if c, ok := deprovision(in.Deprovision, old, p.reason); ok {
@@ -243,15 +242,13 @@ func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error)
 			olds[p.pair] = *old
 		}
 	})
-	cols = desiredOwnColumns
-	if w.pairs > 0 {
-		cols = desiredColumns
-	}
-	read(in.Users, cols, w.now, func(p *pending, now *schemas.User) {
+	read(in.Users, desiredColumns, w.now, func(p *pending, now *schemas.User) {
 		switch p.kind {
 		case kindCreate:
 			c := user(now, schemas.OpCreate, "new in export")
+			c.SetUser(now)
 			c.Grant = p.grant
+			_, c.AdminGrant = adminDecisions(nil, now)
 			fromNow = append(fromNow, c)
 		case kindHoldNew:
 			fromNow = append(fromNow, user(now, schemas.OpHold, "held: "+now.HoldReason+"; not created"))
@@ -286,13 +283,15 @@ func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error)
 
 // deprovision is rule 2 for a user who is gone or deleted in Condeco.
 func deprovision(mode string, old *schemas.User, reason string) (schemas.Change, bool) {
-	c := schemas.Change{Entity: schemas.EntityUser, Key: old.UserID, Name: old.UserName, Reason: reason}
+	c := schemas.Change{Entity: schemas.EntityUser, Key: old.UserID, Name: old.UserName, Reason: reason, SCIMID: old.SCIMID}
+	c.SetUser(old) // who it was, for people; a deactivation sends it
 	if mode == "deactivate" {
 		if !old.Active {
 			return c, false // already inactive: nothing to do
 		}
-		c.Op = schemas.OpDeactivate
+		c.Op, c.Active = schemas.OpDeactivate, false
 		c.Fields, c.Before, c.After = "active", "true", "false"
+		c.Changed = c.Changed.With(schemas.FieldIndex(schemas.UserFields, "active"))
 		return c, true
 	}
 	c.Op = schemas.OpDelete
@@ -302,8 +301,12 @@ func deprovision(mode string, old *schemas.User, reason string) (schemas.Change,
 // update is the change of a user whose fields or access differ: an update,
 // or a deactivate or reactivate when active changed.
 func update(old, u *schemas.User, grant string) (schemas.Change, bool) {
-	ch := userChanges(old, u)
-	c := schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Name: u.UserName, Op: schemas.OpUpdate, Grant: grant}
+	ch := compareFields(schemas.UserFields, old, u)
+	c := schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Name: u.UserName, Op: schemas.OpUpdate, Grant: grant,
+		SCIMID: old.SCIMID, Changed: ch.set}
+	c.SetUser(u)
+	c.SendInvitation = false // an invitation goes with a create only
+	c.AdminRevoke, c.AdminGrant = adminDecisions(old, u)
 	switch {
 	case ch.has("active") && !u.Active:
 		c.Op, c.Reason = schemas.OpDeactivate, "inactive in Condeco"
@@ -362,11 +365,13 @@ func compareLocations(in Input) ([]schemas.Change, []string, error) {
 		case o == nil:
 			c.Op, c.Reason = schemas.OpCreate, "new in export"
 		case o.RowHash != l.RowHash:
-			ch := locationChanges(o, l)
+			ch := compareFields(schemas.LocationFields, o, l)
+			c.Changed = ch.set
 			c.Op, c.Reason = schemas.OpUpdate, strings.Join(ch.names, ", ")+" changed"
 			c.Fields, c.Before, c.After = strings.Join(ch.names, "\n"), strings.Join(ch.before, "\n"), strings.Join(ch.after, "\n")
 		}
 		if c.Op != "" {
+			c.SetLocation(l)
 			out = append(out, c)
 		}
 		if l.Active {
@@ -385,6 +390,26 @@ func compareLocations(in Input) ([]schemas.Change, []string, error) {
 	}
 	slices.Sort(active)
 	return out, active, nil
+}
+
+// adminDecisions is rule 5 for a user whose applied state is old (nil for
+// a new user) and whose desired state is u: the location where the admin
+// rights condeco-sync granted are taken back, and the one where they are
+// granted ("" for none). Admin rights are held at the default location.
+func adminDecisions(old, u *schemas.User) (revoke, grant string) {
+	var wasAdmin bool
+	var was string
+	if old != nil {
+		wasAdmin, was = old.Admin, old.DefaultLocation
+	}
+	moved := was != u.DefaultLocation
+	if wasAdmin && was != "" && (!u.Admin || moved) {
+		revoke = was
+	}
+	if u.Admin && u.DefaultLocation != "" && (!wasAdmin || moved) {
+		grant = u.DefaultLocation
+	}
+	return revoke, grant
 }
 
 // missing lists the members of want that have is lacks.

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -71,6 +72,8 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		res.Counts[CountOf(c.Entity, c.Op)]++
 	}
 	res.Details["guard"] = v.String()
+	req := CountRequests(cs.Changes, in.Profile, contract.MemberChunk)
+	res.Details["requests"] = req
 	// The three files only read the change set: write them side by side.
 	var nRows int64
 	var g errgroup.Group
@@ -81,7 +84,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	g.Go(func() error { return writeChangesCSV(filepath.Join(dir, ChangesCSVFile), runID, cs.Changes) })
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
-			return writeSummary(w, cs, v, runID, baselineRun)
+			return writeSummary(w, cs, v, req, runID, baselineRun)
 		})
 	})
 	if err := g.Wait(); err != nil {
@@ -145,7 +148,7 @@ var symbols = map[string]string{
 }
 
 // writeSummary writes the plan in the spirit of `terraform plan`.
-func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, runID, baselineRun string) error {
+func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, runID, baselineRun string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Plan for run %s\n\n", runID)
 	if cs.Initial {
@@ -198,6 +201,7 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, runID, baselineRun stri
 		}
 	}
 	fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy, %d held.\n", add, change, destroy, held)
+	fmt.Fprintf(&b, "\nLoad: %s\n", req)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

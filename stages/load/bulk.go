@@ -3,7 +3,9 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -14,51 +16,22 @@ import (
 // maxBulkOps caps the operations of one /Bulk request below the server's
 // maxOperations: a failed or unanswered request costs at most this many
 // operations' worth of retry.
-const maxBulkOps = 100
+const maxBulkOps = contract.BulkChunk
 
-// bulkCreates sends user creates in /Bulk requests, within the server's
-// maxOperations and maxPayloadSize, on the loader's workers. A create the
-// bulk answer does not report as done (a 409, any error, or a request
-// without an answer) goes through the one-request path afterwards, which
-// retries, looks before re-sending and adopts: /Bulk is a fast path, never
-// a second set of rules.
-func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
+// bulkCreates sends the plan's user creates in /Bulk requests, within the
+// server's maxOperations and maxPayloadSize, on the loader's workers, as
+// it streams them. A create the bulk answer does not report as done (a
+// 409, any error, or a request without an answer) goes through the
+// one-request path afterwards, which retries, looks before re-sending and
+// adopts: /Bulk is a fast path, never a second set of rules.
+func (l *loader) bulkCreates(ctx context.Context) (int, error) {
 	limit := min(maxBulkOps, l.spc.Bulk.MaxOperations)
 	payload := l.spc.Bulk.MaxPayloadSize
-	var rest []task // the creates to send one by one
-	var batches [][]scim.BulkOp
-	var batchTasks [][]task
-	var ops []scim.BulkOp
-	var ts []task
-	size := 0
-	for _, t := range tasks {
-		if l.isDone(t.e.Op) {
-			continue
-		}
-		if _, ok := l.existingUsers[t.e.Key]; ok {
-			rest = append(rest, t) // the target has it: adopted on the one-request path
-			continue
-		}
-		u := l.desired[t.e.Key]
-		if u == nil {
-			continue // the one-request path reports it
-		}
-		op := scim.BulkOp{Method: "POST", BulkID: t.e.Key, Path: "/Users", Data: l.newUser(u, l.userChange[t.e.Key], nil)}
-		b, _ := json.Marshal(op)
-		if len(ops) > 0 && (len(ops) == limit || (payload > 0 && size+len(b)+512 > payload)) {
-			batches, batchTasks = append(batches, ops), append(batchTasks, ts)
-			ops, ts, size = nil, nil, 0
-		}
-		ops, ts, size = append(ops, op), append(ts, t), size+len(b)+1
-	}
-	if len(ops) > 0 {
-		batches, batchTasks = append(batches, ops), append(batchTasks, ts)
-	}
-
-	restLost := map[string]bool{}
+	rest := map[string]bool{} // UserID → lost: the creates to send one by one
+	var restMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(l.in.Concurrency)
-	for i := range batches {
+	send := func(ops []scim.BulkOp) {
 		g.Go(func() error {
 			if err := l.journal.err(); err != nil {
 				return &StoppedError{Why: "the journal cannot be written, so nothing more is sent", Err: err}
@@ -70,7 +43,7 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 			// one-request path, which adopts it.
 			sctx := scim.WithStatus(gctx, &st)
 			_, err := l.send.do(sctx, false, func(bool) (err error) {
-				results, err = l.in.Client.Bulk(sctx, batches[i])
+				results, err = l.in.Client.Bulk(sctx, ops)
 				return err
 			})
 			if gctx.Err() != nil {
@@ -79,41 +52,73 @@ func (l *loader) bulkCreates(ctx context.Context, tasks []task) error {
 			if err != nil && status(err) == http.StatusUnauthorized {
 				return l.stopFor(err)
 			}
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			for j, t := range batchTasks[i] {
+			e := Entry{Op: "bulk", Outcome: OutcomeDone, Status: st, Tries: 1, Load: l.in.Attempt, At: time.Now().UTC()}
+			restMu.Lock()
+			for j, op := range ops {
 				if err != nil || results[j].Err != nil || results[j].ID == "" {
-					rest = append(rest, t)
 					// No answer, or a yes without a usable id: the create may
 					// have been made, so the one-request path looks first.
-					restLost[t.e.Key] = (err != nil && !answered(err)) || (err == nil && results[j].Err == nil)
+					rest[op.BulkID] = (err != nil && !answered(err)) || (err == nil && results[j].Err == nil)
 					continue
 				}
-				e := t.e
-				e.Outcome, e.Status, e.SCIMID, e.Tries, e.Load, e.At = OutcomeDone, results[j].Status, results[j].ID, 1, l.in.Attempt, time.Now().UTC()
-				l.rememberLocked(e)
-				l.journal.add(e)
-				l.prog.add(e)
+				e.Created = append(e.Created, [2]string{op.BulkID, results[j].ID})
+			}
+			restMu.Unlock()
+			if len(e.Created) > 0 {
+				l.record(&e, len(e.Created))
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if len(rest) == 0 {
+	n := 0
+	var ops []scim.BulkOp
+	size := 0
+	err := l.eachUser(userColumns, []string{schemas.OpCreate}, func(row *schemas.Change) error {
+		if gctx.Err() != nil {
+			return gctx.Err()
+		}
+		n++
+		c := *row
+		if l.isDone(opID(schemas.EntityUser, schemas.OpCreate, c.Key)) {
+			l.prog.add(false, 1, false) // an earlier attempt did it
+			return nil
+		}
+		if _, ok := l.existingUsers[c.Key]; ok {
+			restMu.Lock()
+			rest[c.Key] = false // the target has it: adopted on the one-request path
+			restMu.Unlock()
+			return nil
+		}
+		op := scim.BulkOp{Method: "POST", BulkID: c.Key, Path: "/Users", Data: l.prof.user(l, &c, nil)}
+		b, _ := json.Marshal(op)
+		if len(ops) > 0 && (len(ops) == limit || (payload > 0 && size+len(b)+512 > payload)) {
+			send(ops)
+			ops, size = nil, 0
+		}
+		ops, size = append(ops, op), size+len(b)+1
 		return nil
+	})
+	if err == nil && len(ops) > 0 {
+		send(ops)
+	}
+	if werr := g.Wait(); werr != nil {
+		return n, werr
+	}
+	if err != nil || len(rest) == 0 {
+		return n, err
 	}
 	l.in.Log.Info().Int("operations", len(rest)).Msg("creates the /Bulk answers did not confirm: sending them one by one")
-	for i := range rest {
-		if restLost[rest[i].e.Key] {
-			rest[i].lost = true
-		}
-	}
-	return l.runTasks(ctx, rest)
-}
-
-// bulkable reports whether the creates of this load go by /Bulk.
-func (l *loader) bulkable(kind string) bool {
-	return kind == schemas.OpCreate && l.spc.Bulk.Supported && l.spc.Bulk.MaxOperations > 1
+	_, err = l.workers(ctx, func(submit func(task) error) error {
+		return l.eachUser(userColumns, []string{schemas.OpCreate}, func(row *schemas.Change) error {
+			lost, ok := rest[row.Key]
+			if !ok {
+				return nil
+			}
+			c := *row
+			t := l.userTask(&c)
+			t.lost = lost
+			return submit(t)
+		})
+	})
+	return n, err
 }

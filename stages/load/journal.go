@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -26,21 +27,47 @@ const (
 // done reports whether an operation with this outcome needs no resending.
 func done(outcome string) bool { return outcome != OutcomeFailed }
 
-// Entry is one line of load/journal.jsonl: one operation as it finished.
+// Entry is one line of load/journal.jsonl: one operation as it finished,
+// or one request that carried out many (a /Bulk request, a membership
+// PATCH). It is the crash-safe record a resume starts from, kept compact:
+// what people read is results.csv, which joins it to the plan.
 type Entry struct {
-	Op      string    `json:"op"` // stable across attempts: entity:kind:key
-	Entity  string    `json:"entity"`
-	Key     string    `json:"key"`
-	Kind    string    `json:"kind"`
-	Name    string    `json:"name,omitempty"`
-	Members []string  `json:"members,omitempty"` // membership: the UserIDs added or removed
+	// Op is the operation's stable id across attempts: entity:kind:key
+	// (opID). A /Bulk request's is "bulk", a membership chunk's
+	// membership:kind:group:first.
+	Op      string    `json:"op"`
 	Outcome string    `json:"outcome"`
-	Tries   int       `json:"tries"`            // requests sent for it, retries included
-	Status  int       `json:"status,omitempty"` // HTTP status of the last answer; 0 for none
 	SCIMID  string    `json:"scim_id,omitempty"`
+	Tries   int       `json:"tries,omitempty"`  // requests sent for it, retries included
+	Status  int       `json:"status,omitempty"` // HTTP status of the last answer; 0 for none
 	Error   string    `json:"error,omitempty"`
 	Load    int       `json:"load_attempt"` // the attempt of the load stage that sent it
 	At      time.Time `json:"at"`
+	// A /Bulk request: the creates it carried out, [UserID, SCIM id].
+	Created [][2]string `json:"created,omitempty"`
+	// A membership chunk (see chunk).
+	Chunk *Chunk `json:"chunk,omitempty"`
+}
+
+// Chunk is the members one PATCH added to a group or removed from it: the
+// users of one section of the plan (the users of one op, sorted by key)
+// from First to Last that the group's decision names, except Skipped,
+// which were not sent (no SCIM id: their create failed). Count is how
+// many were sent.
+type Chunk struct {
+	Group   string   `json:"group"`
+	Kind    string   `json:"kind"`    // kindAdd or kindRemove
+	Section string   `json:"section"` // the op of its users' changes
+	Name    string   `json:"name"`    // the group's displayName, for people
+	First   string   `json:"first"`
+	Last    string   `json:"last"`
+	Count   int      `json:"count"`
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// covers reports whether user (of section) is among the members c sent.
+func (c *Chunk) covers(section, user string) bool {
+	return c.Section == section && c.First <= user && user <= c.Last && !slices.Contains(c.Skipped, user)
 }
 
 // journal appends entries to journal.jsonl from any goroutine. A writer

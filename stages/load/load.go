@@ -12,14 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"net/http"
-	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
@@ -42,9 +41,13 @@ const CountFailed = "failed"
 
 // Input is what load needs.
 type Input struct {
-	Changes                          string // diff's change set
-	Users, Locations                 string // transform's desired state
-	BaselineUsers, BaselineLocations string // the applied state diff compared with; "" on the initial synchronization
+	// Changes is diff's change set: the whole plan. Load reads nothing
+	// else of the run.
+	Changes string
+	// BaselineUsers and BaselineLocations are the applied state diff
+	// compared with ("" on the initial synchronization): the locations'
+	// SCIM ids, and the rows the next applied state is made from.
+	BaselineUsers, BaselineLocations string
 	// PriorJournal is the journal of the latest earlier attempt of this
 	// load that wrote one ("" for none): what it records as done is not
 	// sent again.
@@ -65,8 +68,12 @@ type Input struct {
 // DefaultChunkSize is how many members one PATCH of a group adds or
 // removes. Servers that apply a PATCH by rewriting the whole group pay for
 // the group's size on every PATCH (SCIMMY: about 0.35 ms a member), so
-// fewer, larger PATCHes cost them much less; 500 members is about 25 KB.
-const DefaultChunkSize = 500
+// fewer, larger PATCHes cost them much less. And a group takes one PATCH
+// at a time, so at 20 ms an answer 100,000 members cost 4 s in chunks of
+// 500 and 1 s in chunks of 2,000 (measured: BenchmarkLoadInitial). 2,000
+// members of 36-character ids are about 110 KB, far below the 2 MB a
+// request servers commonly accept.
+const DefaultChunkSize = contract.MemberChunk
 
 // FailedError is a load that ran to its end with operations the server
 // refused or never answered. They are listed in results.csv; the applied
@@ -77,14 +84,14 @@ func (e *FailedError) Error() string {
 	return fmt.Sprintf("%d of %d operations failed (see results.csv); the next run sends them again", e.Failed, e.Total)
 }
 
-// loader is one attempt of a load.
+// loader is one attempt of a load. It streams the change set, phase by
+// phase: what it holds grows with the work in flight and with what the
+// load did (a small record per operation), not with the population.
 type loader struct {
 	in   Input
 	prof profile
 	send *sender
 	spc  *scim.ServiceProviderConfig
-	// hasLocations: the target lists /Locations (visitor profile).
-	hasLocations bool
 	// With no baseline (the initial synchronization, or a data directory
 	// that lost state/baseline.json), what the target already holds with
 	// an externalId: the SCIM ids of users, and the resources of
@@ -98,19 +105,14 @@ type loader struct {
 	journal   *journal
 	prog      *progress
 
-	changes    []schemas.Change
-	userChange map[string]*schemas.Change // by UserID
-	desired    map[string]*schemas.User   // by UserID: the desired rows of the users with changes
-	base       map[string]*schemas.User   // by UserID: the baseline rows of the users with changes
-	locs       map[string]*schemas.Location
-	baseLocs   map[string]*schemas.Location
+	counts    map[planKey]int // the plan's changes
+	locations []schemas.Change
+	baseLocs  map[string]*schemas.Location
 
 	mu         sync.Mutex
-	outcomes   map[string]Entry              // by op id, the latest: carried over and this attempt
-	pairs      map[pairKey]string            // membership (kind, group, UserID) → latest outcome
-	userIDs    map[string]string             // UserID → SCIM id
+	results    map[string]result             // by op id, the latest word: carried over and this attempt
 	groupIDs   map[string]string             // group key (LocationID, or LocationID:admins) → SCIM id
-	history    []Entry                       // every entry, carried over and this attempt, in order
+	chunks     []*Entry                      // membership entries, carried over and this attempt, in order
 	groupLocks map[string]*sync.Mutex        // one membership change of a group at a time
 	phaseTimes map[string]map[string]float64 // phase → operations, seconds: for the manifest
 
@@ -120,7 +122,19 @@ type loader struct {
 	byName map[string]scim.Resource // the target's users by lower-cased userName, once read (see findUser)
 }
 
-type pairKey struct{ kind, group, user string }
+// result is what became of one operation, kept small: a million of them
+// are held at the end of an initial synchronization.
+type result struct {
+	outcome string // one of the Outcome constants: shared strings
+	scimID  string
+	err     string
+	at      int64 // Unix seconds
+	status  int16
+	tries   int16
+	load    int16
+}
+
+func (r result) done() bool { return done(r.outcome) }
 
 // Run loads in into dir.
 func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
@@ -131,46 +145,31 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if in.ChunkSize <= 0 {
 		in.ChunkSize = DefaultChunkSize
 	}
-	if in.Extension == "" {
-		in.Extension = DefaultExtension
+	prof, err := newProfile(in.Profile, in.Extension)
+	if err != nil {
+		return res, err
 	}
-	switch in.Profile {
-	case ProfileSCIM2, ProfileVisitor:
-	default:
-		return res, fmt.Errorf("scim.profile %q is not %s or %s", in.Profile, ProfileVisitor, ProfileSCIM2)
-	}
-	l := &loader{in: in, prof: profile{visitor: in.Profile == ProfileVisitor, extension: in.Extension}, send: newSender(in.MaxRPS, in.Log), outcomes: map[string]Entry{}, pairs: map[pairKey]string{},
-		userIDs: map[string]string{}, groupIDs: map[string]string{}}
-	if err := l.read(); err != nil {
+	l := &loader{in: in, prof: prof, send: newSender(in.MaxRPS, in.Log), results: map[string]result{}, groupIDs: map[string]string{}}
+	if err := l.readPlan(); err != nil {
 		return res, err
 	}
 	carried, err := readJournal(in.PriorJournal)
 	if err != nil {
 		return res, err
 	}
-	for _, e := range carried {
-		l.remember(e)
+	for i := range carried {
+		l.remember(&carried[i])
 	}
-	var spc *scim.ServiceProviderConfig
 	if _, err := l.send.do(ctx, false, func(bool) (err error) {
-		spc, err = in.Client.ServiceProviderConfig(ctx)
+		l.spc, err = in.Client.ServiceProviderConfig(ctx)
 		return err
 	}); err != nil {
 		return res, fmt.Errorf("reading the service provider's configuration: %w", err)
 	}
-	l.spc = spc
-	res.Details["service_provider"] = map[string]any{"patch": spc.Patch.Supported, "bulk": spc.Bulk.Supported,
-		"bulk_max_operations": spc.Bulk.MaxOperations, "bulk_max_payload": spc.Bulk.MaxPayloadSize}
-	if l.prof.visitor {
-		var types []string
-		if _, err := l.send.do(ctx, false, func(bool) (err error) {
-			types, err = in.Client.ResourceTypes(ctx)
-			return err
-		}); err != nil {
-			return res, fmt.Errorf("reading the service provider's resource types: %w", err)
-		}
-		l.hasLocations = slices.Contains(types, "/Locations")
-		res.Details["resource_types"] = types
+	res.Details["service_provider"] = map[string]any{"patch": l.spc.Patch.Supported, "bulk": l.spc.Bulk.Supported,
+		"bulk_max_operations": l.spc.Bulk.MaxOperations, "bulk_max_payload": l.spc.Bulk.MaxPayloadSize}
+	if err := l.prof.prepare(ctx, l, res.Details); err != nil {
+		return res, err
 	}
 	if in.BaselineUsers == "" {
 		if err := l.indexTarget(ctx); err != nil {
@@ -182,7 +181,8 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if l.journal, err = openJournal(dir+"/"+JournalFile, carried); err != nil {
 		return res, err
 	}
-	l.prog = newProgress(in.Log, in.Progress, len(l.changes))
+	carried = nil
+	l.prog = newProgress(in.Log, in.Progress, l.operations())
 	runErr := l.phases(ctx)
 	l.prog.stop()
 	if err := l.journal.close(); err != nil && runErr == nil {
@@ -193,7 +193,7 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 		return res, runErr // no state: a rerun resumes from the journal
 	}
 
-	failed, total, err := l.writeResults(dir + "/" + ResultsFile)
+	failed, total, counts, err := l.writeResults(dir + "/" + ResultsFile)
 	if err != nil {
 		return res, err
 	}
@@ -203,8 +203,8 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 		return res, err
 	}
 	res.Outputs = append(res.Outputs, stages.Output{Path: UsersStateFile, Rows: users}, stages.Output{Path: LocationsStateFile, Rows: locs})
-	for _, e := range l.outcomes {
-		res.Counts[e.Entity+" "+e.Kind+" "+e.Outcome]++
+	for k, n := range counts {
+		res.Counts[k] = n
 	}
 	res.Counts[CountFailed] = int64(failed)
 	if failed > 0 {
@@ -213,130 +213,88 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	return res, nil
 }
 
-// read loads the change set, and the desired and baseline rows of the
-// users it names (only those: a daily change set is small next to the
-// snapshots).
-func (l *loader) read() error {
-	var err error
-	if l.changes, err = parquetio.ReadAll[schemas.Change](l.in.Changes); err != nil {
-		return err
-	}
-	keys := map[string]bool{}
-	l.userChange = map[string]*schemas.Change{}
-	for i, c := range l.changes {
-		if c.Entity == schemas.EntityUser {
-			l.userChange[c.Key] = &l.changes[i]
-			if c.Op != schemas.OpHold {
-				keys[c.Key] = true
-			}
-		}
-	}
-	keep := func(k string) bool { return keys[k] }
-	l.desired, err = readUsers(l.in.Users, keep)
-	if err != nil {
-		return err
-	}
-	l.base = map[string]*schemas.User{}
-	if l.in.BaselineUsers != "" {
-		if l.base, err = readUsers(l.in.BaselineUsers, keep); err != nil {
-			return err
-		}
-	}
-	for k, u := range l.base {
-		if u.SCIMID != "" {
-			l.userIDs[k] = u.SCIMID
-		}
-	}
-	if l.locs, err = readLocations(l.in.Locations); err != nil {
-		return err
-	}
-	l.baseLocs = map[string]*schemas.Location{}
-	if l.in.BaselineLocations != "" {
-		if l.baseLocs, err = readLocations(l.in.BaselineLocations); err != nil {
-			return err
-		}
-	}
-	for k, loc := range l.baseLocs {
-		if loc.SCIMID != "" {
-			l.groupIDs[k] = loc.SCIMID
-		}
-		if loc.AdminSCIMID != "" {
-			l.groupIDs[adminKey(k)] = loc.AdminSCIMID
-		}
-	}
-	return nil
-}
-
-func readUsers(path string, keep func(string) bool) (map[string]*schemas.User, error) {
-	out := map[string]*schemas.User{}
-	_, err := parquetio.ReadRows(path, nil, "user_id", keep, func(u *schemas.User) error {
-		c := *u
-		out[c.UserID] = &c
-		return nil
-	})
-	return out, err
-}
-
-func readLocations(path string) (map[string]*schemas.Location, error) {
-	all, err := parquetio.ReadAll[schemas.Location](path)
-	out := map[string]*schemas.Location{}
-	for i := range all {
-		out[all[i].LocationID] = &all[i]
-	}
-	return out, err
-}
-
-// remember records e as the latest word on its operation.
-func (l *loader) remember(e Entry) {
+// remember records e as the latest word on its operation (or, for a
+// /Bulk request, on each create it carried out). Done stays done.
+func (l *loader) remember(e *Entry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.rememberLocked(e)
 }
 
-func (l *loader) rememberLocked(e Entry) {
-	l.history = append(l.history, e)
-	if e.Entity == entityMembership {
-		for _, m := range e.Members {
-			k := pairKey{e.Kind, e.Key, m}
-			if prev, ok := l.pairs[k]; !ok || !done(prev) {
-				l.pairs[k] = e.Outcome
-			}
+func (l *loader) rememberLocked(e *Entry) {
+	r := result{outcome: canonical(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At),
+		status: int16(e.Status), tries: int16(e.Tries), load: int16(e.Load)}
+	switch {
+	case e.Chunk != nil:
+		l.chunks = append(l.chunks, e)
+	case e.Created != nil:
+		r.tries = 1
+		for _, c := range e.Created {
+			r.scimID = c[1]
+			l.setResult(opID(schemas.EntityUser, schemas.OpCreate, c[0]), r)
 		}
-		return
+	default:
+		l.setResult(e.Op, r)
+		if r.done() && r.scimID != "" && strings.HasPrefix(e.Op, schemas.EntityLocation+":") {
+			l.groupIDs[keyOf(e.Op)] = r.scimID
+		}
 	}
-	if prev, ok := l.outcomes[e.Op]; ok && done(prev.Outcome) {
+}
+
+func (l *loader) setResult(op string, r result) {
+	if prev, ok := l.results[op]; ok && prev.done() {
 		return // done stays done
 	}
-	l.outcomes[e.Op] = e
-	if e.SCIMID != "" && done(e.Outcome) {
-		switch e.Entity {
-		case schemas.EntityUser:
-			l.userIDs[e.Key] = e.SCIMID
-		case schemas.EntityLocation:
-			l.groupIDs[e.Key] = e.SCIMID
+	l.results[op] = r
+}
+
+// canonical returns the package's own string for an outcome read from a
+// journal, so that a million results share a handful of strings.
+func canonical(o string) string {
+	for _, c := range []string{OutcomeDone, OutcomeAdopted, OutcomeUnchanged, OutcomeGone, OutcomeFailed, OutcomeUnsupported} {
+		if o == c {
+			return c
 		}
 	}
+	return o
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// keyOf is the key of an op id (entity:kind:key).
+func keyOf(op string) string {
+	parts := strings.SplitN(op, ":", 3)
+	return parts[len(parts)-1]
 }
 
 // isDone reports whether the operation op is recorded as done.
 func (l *loader) isDone(op string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.outcomes[op]
-	return ok && done(e.Outcome)
+	return l.results[op].done() && l.results[op].outcome != ""
 }
 
-func (l *loader) outcome(op string) (Entry, bool) {
+func (l *loader) result(op string) (result, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.outcomes[op]
-	return e, ok
+	r, ok := l.results[op]
+	return r, ok
 }
 
-func (l *loader) userID(key string) string {
+// createdID is the SCIM id of the user key that this load (or an earlier
+// attempt) created or adopted; "" if none.
+func (l *loader) createdID(key string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.userIDs[key]
+	if r := l.results[opID(schemas.EntityUser, schemas.OpCreate, key)]; r.outcome != "" && r.done() {
+		return r.scimID
+	}
+	return ""
 }
 
 func (l *loader) groupID(key string) string {
@@ -349,8 +307,12 @@ func (l *loader) groupID(key string) string {
 // (or requests) that carry it out. run returns the outcome and the SCIM id
 // of the resource.
 type task struct {
-	e   Entry
+	op  string
 	run func(ctx context.Context, lost bool) (outcome, scimID string, err error)
+	// create: a user create (one that may skip the look before sending).
+	create bool
+	// chunk: the members a membership change sends.
+	chunk *Chunk
 	// lost: an earlier request for it may have been carried out unanswered.
 	lost bool
 }
@@ -362,98 +324,106 @@ type task struct {
 func (l *loader) phases(ctx context.Context) error {
 	l.phaseTimes = map[string]map[string]float64{}
 	for _, p := range []struct {
-		name  string
-		tasks func() []task
+		name string
+		run  func(ctx context.Context) (int, error)
 	}{
-		{"locations", l.locationTasks},
-		{"creates", l.userTasks(schemas.OpCreate)},
-		{"updates", l.userTasks(schemas.OpUpdate, schemas.OpReactivate)},
-		{"memberships", l.grantTasks},
-		{"revokes", l.revokeTasks},
-		{"deactivations", l.userTasks(schemas.OpDeactivate)},
-		{"deletes", l.userTasks(schemas.OpDelete)},
+		{"locations", l.locationPhase},
+		{"creates", l.createPhase},
+		{"updates", l.userPhase(schemas.OpUpdate, schemas.OpReactivate)},
+		{"memberships", l.memberPhase(kindAdd)},
+		{"revokes", l.memberPhase(kindRemove)},
+		{"deactivations", l.userPhase(schemas.OpDeactivate)},
+		{"deletes", l.userPhase(schemas.OpDelete)},
 	} {
-		tasks := p.tasks()
-		if len(tasks) == 0 {
-			continue
-		}
-		l.in.Log.Info().Str("phase", p.name).Int("operations", len(tasks)).Msg("phase started")
 		start := time.Now()
-		run := l.runTasks
-		if p.name == "creates" && l.bulkable(schemas.OpCreate) {
-			run = l.bulkCreates
-		}
-		if err := run(ctx, tasks); err != nil {
+		n, err := p.run(ctx)
+		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
-		l.phaseTimes[p.name] = map[string]float64{"operations": float64(len(tasks)), "seconds": time.Since(start).Seconds()}
+		if n > 0 {
+			sec := time.Since(start).Seconds()
+			l.phaseTimes[p.name] = map[string]float64{"operations": float64(n), "seconds": sec}
+			l.in.Log.Info().Str("phase", p.name).Int("operations", n).Float64("seconds", sec).Msg("phase finished")
+		}
 	}
 	return nil
 }
 
-// runTasks runs tasks on scim.concurrency workers. An operation that fails
-// is journaled and the others go on; only a cancelled context stops them.
-func (l *loader) runTasks(ctx context.Context, tasks []task) error {
-	g, ctx := errgroup.WithContext(ctx)
+// workers runs tasks as produce hands them over, on scim.concurrency
+// workers, and returns how many it was given. An operation that fails is
+// journaled and the others go on; a cancelled context, or a failure that
+// stops the load (stopFor), stops them.
+func (l *loader) workers(ctx context.Context, produce func(submit func(task) error) error) (int, error) {
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(l.in.Concurrency)
-	for _, t := range tasks {
-		if t.e.Entity != entityMembership && l.isDone(t.e.Op) {
-			continue
+	n := 0
+	err := produce(func(t task) error {
+		if gctx.Err() != nil {
+			return gctx.Err()
 		}
-		g.Go(func() error {
-			if err := l.journal.err(); err != nil {
-				return &StoppedError{Why: "the journal cannot be written, so nothing more is sent", Err: err}
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var st int
-			sctx := scim.WithStatus(ctx, &st)
-			var outcome, id string
-			// An operation the journal of an earlier attempt does not record
-			// may have been sent by it, answer unseen: look before sending.
-			// User creates need not: userNames are unique (RFC 7643 §4.1.1),
-			// so a second create meets a 409 and adopts.
-			lost := t.lost || (l.lookFirst && t.e.Entity == entityMembership) ||
-				(l.in.PriorJournal != "" && !(t.e.Entity == schemas.EntityUser && t.e.Kind == schemas.OpCreate))
-			tries, err := l.send.do(sctx, lost, func(lost bool) error {
-				st = 0
-				var err error
-				outcome, id, err = t.run(sctx, lost)
-				return err
-			})
-			if ctx.Err() != nil {
-				return ctx.Err() // interrupted: not an outcome, the rerun sends it
-			}
-			if stop := l.stopFor(err); stop != nil {
-				return stop // not journaled: the resume sends it again
-			}
-			e := t.e
-			e.Tries, e.Status, e.SCIMID, e.Outcome, e.Load, e.At = tries, st, id, outcome, l.in.Attempt, time.Now().UTC()
-			if err != nil {
-				e.Outcome, e.Error, e.Status = OutcomeFailed, l.in.Client.Scrub(err.Error()), status(err)
-			}
-			l.remember(e)
-			l.journal.add(e)
-			l.prog.add(e)
+		n++
+		if l.isDone(t.op) {
+			l.prog.add(false, 1, false) // an earlier attempt did it
 			return nil
-		})
+		}
+		g.Go(func() error { return l.runTask(gctx, t) })
+		return nil
+	})
+	if werr := g.Wait(); werr != nil {
+		return n, werr
 	}
-	return g.Wait()
+	return n, err
+}
+
+// runTask sends one operation and journals what became of it.
+func (l *loader) runTask(ctx context.Context, t task) error {
+	if err := l.journal.err(); err != nil {
+		return &StoppedError{Why: "the journal cannot be written, so nothing more is sent", Err: err}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var st int
+	sctx := scim.WithStatus(ctx, &st)
+	var outcome, id string
+	// An operation the journal of an earlier attempt does not record may
+	// have been sent by it, answer unseen: look before sending. User
+	// creates need not: userNames are unique (RFC 7643 §4.1.1), so a
+	// second create meets a 409 and adopts.
+	lost := t.lost || (l.in.PriorJournal != "" && !t.create)
+	tries, err := l.send.do(sctx, lost, func(lost bool) error {
+		st = 0
+		var err error
+		outcome, id, err = t.run(sctx, lost)
+		return err
+	})
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted: not an outcome, the rerun sends it
+	}
+	if stop := l.stopFor(err); stop != nil {
+		return stop // not journaled: the resume sends it again
+	}
+	e := Entry{Op: t.op, Tries: tries, Status: st, SCIMID: id, Outcome: outcome, Load: l.in.Attempt, At: time.Now().UTC(), Chunk: t.chunk}
+	if err != nil {
+		e.Outcome, e.Error, e.Status = OutcomeFailed, l.in.Client.Scrub(err.Error()), status(err)
+	}
+	l.record(&e, 1)
+	return nil
+}
+
+// record remembers e, journals it and counts it done: n operations (a
+// /Bulk request carries many).
+func (l *loader) record(e *Entry, n int) {
+	l.remember(e)
+	l.journal.add(*e)
+	l.prog.add(e.Chunk != nil, n, e.Outcome == OutcomeFailed)
 }
 
 // indexTarget reads what the target holds with an externalId, page by
 // page: users (only their ids are kept) and the locations' resources.
 func (l *loader) indexTarget(ctx context.Context) error {
 	l.existingUsers, l.existingNamed = map[string]string{}, map[string]scim.Resource{}
-	types := []string{"Users"}
-	switch {
-	case !l.prof.visitor:
-		types = append(types, "Groups")
-	case l.hasLocations:
-		types = append(types, "Locations")
-	}
-	for _, typ := range types {
+	for _, typ := range append([]string{"Users"}, l.prof.locationTypes()...) {
 		if _, err := l.send.do(ctx, false, func(bool) error {
 			return l.in.Client.Each(ctx, typ, "", 500, func(r scim.Resource) error {
 				ext := str(r, "externalId")
@@ -549,16 +519,6 @@ type permanent struct{ error }
 func (p permanent) Unwrap() error { return p.error }
 
 func permanentf(format string, a ...any) error { return permanent{fmt.Errorf(format, a...)} }
-
-// sortedKeys returns m's keys in order, for deterministic requests.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // opID is the stable id of an operation: entity:kind:key.
 func opID(entity, kind, key string) string { return entity + ":" + kind + ":" + key }

@@ -42,9 +42,10 @@ func TestReadJournal(t *testing.T) {
 // A PATCH replaces what changed, removes what is now empty, and says
 // nothing of fields with no SCIM attribute.
 func TestUserPatch(t *testing.T) {
-	u := &schemas.User{UserName: "a@example.com", GivenName: "A", FamilyName: "B", Email: "a@example.com",
+	u := &schemas.Change{UserName: "a@example.com", GivenName: "A", FamilyName: "B", Email: "a@example.com",
 		PhoneMobile: "+447911100999", Department: "Legal", Active: true}
-	ops := profile{}.userPatch(u, "givenName\nfamilyName\nworkPhone\nmobilePhone\ndepartment\ncostCenter\ncountry\nadmin")
+	u.Changed = fields("givenName", "familyName", "workPhone", "mobilePhone", "department", "costCenter", "country", "admin")
+	ops := userPatch(u, false)
 	var got []string
 	for _, op := range ops {
 		got = append(got, op.Op+" "+op.Path)
@@ -53,9 +54,23 @@ func TestUserPatch(t *testing.T) {
 	if strings.Join(got, ", ") != want {
 		t.Errorf("ops: %s\nwant: %s", strings.Join(got, ", "), want)
 	}
-	if ops := (profile{}).userPatch(u, "country\nuserType\nadmin\ndefaultLocation"); len(ops) != 0 {
+	u.Changed = fields("country", "userType", "admin", "defaultLocation")
+	if ops := userPatch(u, false); len(ops) != 0 {
 		t.Errorf("fields without a SCIM attribute made a PATCH: %v", ops)
 	}
+}
+
+// fields is the set of the named user fields.
+func fields(names ...string) schemas.FieldSet {
+	var s schemas.FieldSet
+	for _, n := range names {
+		i := schemas.FieldIndex(schemas.UserFields, n)
+		if i < 0 {
+			panic("no field " + n)
+		}
+		s = s.With(i)
+	}
+	return s
 }
 
 // What is retried, and how long for.
@@ -87,21 +102,19 @@ func TestRetryable(t *testing.T) {
 }
 
 // The visitor profile's locations attribute after a change: granted
-// locations join as role user, admin rights move with the default
-// location, and what a person granted by hand (PAR as admin, HQ) stays
-// as it is (rule 5).
+// locations join as role user, admin rights move as the plan decided
+// (taken back at LON, given at MAN), and what a person granted by hand
+// (PAR as admin, HQ) stays as it is (rule 5).
 func TestVisitorAccess(t *testing.T) {
-	l := &loader{
-		desired: map[string]*schemas.User{"1": {UserID: "1", Admin: true, DefaultLocation: "MAN"}},
-		base:    map[string]*schemas.User{"1": {UserID: "1", Admin: true, DefaultLocation: "LON"}},
-		locs:    map[string]*schemas.Location{"LON": {Name: "London"}, "MAN": {Name: "Manchester"}, "BER": {Name: "Berlin"}},
-	}
+	l := &loader{locations: []schemas.Change{{Entity: schemas.EntityLocation, Key: "BER", Name: "Berlin"}},
+		baseLocs: map[string]*schemas.Location{"LON": {Name: "London"}, "MAN": {Name: "Manchester"}}}
+	v := &visitor{extension: DefaultExtension}
 	current := []any{
 		map[string]any{"value": "LON", "role": "admin"},
 		map[string]any{"value": "PAR", "role": "admin"},
 		map[string]any{"value": "HQ", "role": "user"},
 	}
-	got := l.visitorAccess(current, &schemas.Change{Key: "1", Grant: "BER"})
+	got := v.access(l, current, &schemas.Change{Key: "1", Grant: "BER", AdminRevoke: "LON", AdminGrant: "MAN", Admin: true, DefaultLocation: "MAN"})
 	var roles []string
 	for _, e := range got {
 		m := e.(map[string]any)
@@ -115,9 +128,8 @@ func TestVisitorAccess(t *testing.T) {
 	// The visitor profile's primary work email is the userName; a
 	// different Condeco email goes along as "other", and a new userName
 	// moves the email with it.
-	u := &schemas.User{UserName: "ada@example.com", Email: "ada.lovelace@example.com"}
-	p := profile{visitor: true, extension: DefaultExtension}
-	ops := p.userPatch(u, "userName")
+	u := &schemas.Change{UserName: "ada@example.com", Email: "ada.lovelace@example.com", Changed: fields("userName")}
+	ops := userPatch(u, true)
 	if len(ops) != 2 || ops[1].Path != "emails" {
 		t.Fatalf("userName change in the visitor profile: %+v, want userName and emails replaced", ops)
 	}
@@ -136,26 +148,28 @@ func TestJournalFailureStopsTheLoad(t *testing.T) {
 		t.Skip("no /dev/full here:", err)
 	}
 	log := zerolog.Nop()
-	l := &loader{in: Input{Concurrency: 2, Log: log}, send: newSender(0, log), outcomes: map[string]Entry{}, pairs: map[pairKey]string{},
-		userIDs: map[string]string{}, groupIDs: map[string]string{}}
+	l := &loader{in: Input{Concurrency: 2, Log: log}, send: newSender(0, log), results: map[string]result{}, groupIDs: map[string]string{}}
 	l.journal = startJournal(full)
 	l.prog = newProgress(log, nil, 100)
 	defer l.prog.stop()
 	var sent atomic.Int32
-	var tasks []task
-	for i := range 100 {
-		key := strconv.Itoa(i)
-		tasks = append(tasks, task{e: Entry{Op: opID(schemas.EntityUser, schemas.OpCreate, key), Entity: schemas.EntityUser, Key: key, Kind: schemas.OpCreate},
-			run: func(context.Context, bool) (string, string, error) {
-				sent.Add(1)
-				time.Sleep(5 * time.Millisecond)
-				return OutcomeDone, "id-" + key, nil
-			}})
-	}
-	err = l.runTasks(context.Background(), tasks)
+	_, err = l.workers(context.Background(), func(submit func(task) error) error {
+		for i := range 100 {
+			key := strconv.Itoa(i)
+			if err := submit(task{op: opID(schemas.EntityUser, schemas.OpCreate, key), create: true,
+				run: func(context.Context, bool) (string, string, error) {
+					sent.Add(1)
+					time.Sleep(5 * time.Millisecond)
+					return OutcomeDone, "id-" + key, nil
+				}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	var stopped *StoppedError
 	if !errors.As(err, &stopped) || !strings.Contains(err.Error(), "journal.jsonl: write /dev/full: no space left on device") {
-		t.Fatalf("runTasks = %v, want a stop naming the journal", err)
+		t.Fatalf("workers = %v, want a stop naming the journal", err)
 	}
 	if n := sent.Load(); n > 10 {
 		t.Errorf("%d operations were sent after the journal broke, want the few in flight", n)

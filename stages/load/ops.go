@@ -5,146 +5,103 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
-// Membership operations: adding users to a group and removing them. One
-// entry of the journal covers a chunk of members.
-const (
-	entityMembership = "membership"
-	kindAdd          = "add"
-	kindRemove       = "remove"
-)
-
-// locationTasks are phase 1 (scim2 profile): each location is a group, and
-// its admins are a second group.
-func (l *loader) locationTasks() []task {
-	var out []task
-	for _, c := range l.changes {
-		if c.Entity != schemas.EntityLocation {
-			continue
-		}
-		if l.prof.visitor {
-			if t, ok := l.visitorLocationTask(c); ok {
-				out = append(out, t)
-			}
-			continue
-		}
-		loc := l.locs[c.Key]
-		for _, g := range []struct{ key, name string }{{c.Key, c.Name}, {adminKey(c.Key), adminName(c.Name)}} {
-			e := Entry{Op: opID(schemas.EntityLocation, c.Op, g.key), Entity: schemas.EntityLocation, Key: g.key, Kind: c.Op, Name: g.name}
-			switch c.Op {
-			case schemas.OpCreate:
-				out = append(out, task{e: e, run: func(ctx context.Context, lost bool) (string, string, error) {
-					return l.createNamed(ctx, "Groups", groupResource(g.name, g.key), g.key, g.name, lost)
-				}})
-			case schemas.OpUpdate:
-				renamed := slices.Contains(strings.Split(c.Fields, "\n"), "name") && loc != nil
-				out = append(out, task{e: e, run: func(ctx context.Context, _ bool) (string, string, error) {
-					id := l.groupID(g.key)
-					if !renamed {
-						return OutcomeUnchanged, id, nil // a Group carries only the name
-					}
-					if id == "" {
-						return "", "", permanentf("group %s is not in the baseline: it cannot be renamed", g.key)
-					}
-					err := l.patchResource(ctx, "Groups", id, []scim.PatchOp{{Op: "replace", Path: "displayName", Value: g.name}},
-						func(r scim.Resource) { r["displayName"] = g.name })
-					return OutcomeDone, id, err
-				}})
-			case schemas.OpDelete:
-				out = append(out, task{e: e, run: func(ctx context.Context, _ bool) (string, string, error) {
-					return l.deleteResource(ctx, "Groups", l.groupID(g.key))
-				}})
+// locationPhase is phase 1: the locations' resources, as the profile
+// makes them.
+func (l *loader) locationPhase(ctx context.Context) (int, error) {
+	return l.workers(ctx, func(submit func(task) error) error {
+		for i := range l.locations {
+			for _, t := range l.prof.locationTasks(l, &l.locations[i]) {
+				if err := submit(t); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	return out
+		return nil
+	})
 }
 
-// userTasks are the user operations of the given kinds (phases 2, 3, 6, 7).
-func (l *loader) userTasks(kinds ...string) func() []task {
-	return func() []task {
-		var out []task
-		for _, c := range l.changes {
-			if c.Entity != schemas.EntityUser || !slices.Contains(kinds, c.Op) {
-				continue
-			}
-			e := Entry{Op: opID(schemas.EntityUser, c.Op, c.Key), Entity: schemas.EntityUser, Key: c.Key, Kind: c.Op, Name: c.Name}
-			var run func(ctx context.Context, lost bool) (string, string, error)
-			switch c.Op {
-			case schemas.OpCreate:
-				run = func(ctx context.Context, lost bool) (string, string, error) { return l.createUser(ctx, &c, lost) }
-			case schemas.OpUpdate, schemas.OpReactivate:
-				run = func(ctx context.Context, _ bool) (string, string, error) {
-					return l.updateUser(ctx, l.desired[c.Key], &c)
-				}
-			case schemas.OpDeactivate:
-				run = func(ctx context.Context, _ bool) (string, string, error) {
-					// The desired row when Condeco has one (inactive there), else
-					// the baseline's (gone from Condeco): either way, inactive.
-					u := l.desired[c.Key]
-					if u == nil || u.Deleted {
-						u = l.base[c.Key]
-					}
-					if u == nil {
-						return "", "", permanentf("user %s is in neither the desired state nor the baseline", c.Key)
-					}
-					off := *u
-					off.Active = false
-					return l.updateUser(ctx, &off, &c)
-				}
-			case schemas.OpDelete:
-				run = func(ctx context.Context, _ bool) (string, string, error) {
-					id, err := l.knownUserID(ctx, c.Key)
-					if err != nil {
-						return "", "", err
-					}
-					return l.deleteResource(ctx, "Users", id)
-				}
-			}
-			out = append(out, task{e: e, run: run})
-		}
-		return out
+// createPhase is phase 2: the users new in Condeco, in /Bulk requests
+// where the server takes them.
+func (l *loader) createPhase(ctx context.Context) (int, error) {
+	if l.spc.Bulk.Supported && l.spc.Bulk.MaxOperations > 1 {
+		return l.bulkCreates(ctx)
 	}
+	return l.userPhase(schemas.OpCreate)(ctx)
+}
+
+// userPhase is the phase of the user changes of the given ops (phases 2,
+// 3, 6 and 7), streamed from the plan.
+func (l *loader) userPhase(ops ...string) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		return l.workers(ctx, func(submit func(task) error) error {
+			return l.eachUser(userColumns, ops, func(row *schemas.Change) error {
+				c := *row // the batch is reused; its strings are not
+				return submit(l.userTask(&c))
+			})
+		})
+	}
+}
+
+// userTask is the operation of one user change.
+func (l *loader) userTask(c *schemas.Change) task {
+	t := task{op: opID(schemas.EntityUser, c.Op, c.Key)}
+	switch c.Op {
+	case schemas.OpCreate:
+		t.create = true
+		t.run = func(ctx context.Context, lost bool) (string, string, error) { return l.createUser(ctx, c, lost) }
+	case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
+		// A deactivation's record is the user with active false: the
+		// desired row when Condeco has one, else the baseline's.
+		t.run = func(ctx context.Context, _ bool) (string, string, error) { return l.updateUser(ctx, c) }
+	case schemas.OpDelete:
+		t.run = func(ctx context.Context, _ bool) (string, string, error) {
+			id, err := l.knownUserID(ctx, c)
+			if err != nil {
+				return "", "", err
+			}
+			return l.deleteResource(ctx, "Users", id)
+		}
+	default:
+		t.run = func(context.Context, bool) (string, string, error) {
+			return "", "", permanentf("a %s of a user is no operation", c.Op)
+		}
+	}
+	return t
 }
 
 // createUser creates a user, or adopts it when the target has it already.
 func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (string, string, error) {
 	key := c.Key
-	u := l.desired[key]
-	if u == nil {
-		return "", "", permanentf("user %s is not in the desired state", key)
-	}
 	if id, ok := l.existingUsers[key]; ok { // there before this load, with no baseline to say so
 		found := scim.Resource{"id": id}
-		if l.prof.visitor { // the access it has is kept: read it
+		if l.prof.readsToAdopt() {
 			r, err := l.in.Client.Get(ctx, "Users", id)
 			if err != nil {
 				return "", "", err
 			}
 			found = r
 		}
-		return l.adoptUser(ctx, u, c, found)
+		return l.adoptUser(ctx, c, found)
 	}
 	if lost { // an earlier try may have created it: look first
-		if r, err := l.findUser(ctx, u, true); err != nil {
+		if r, err := l.findUser(ctx, c, true); err != nil {
 			return "", "", err
 		} else if r != nil {
 			id, err := l.idOf(r)
 			return OutcomeDone, id, err
 		}
 	}
-	sent := l.newUser(u, c, nil)
+	sent := l.prof.user(l, c, nil)
 	r, err := l.in.Client.Create(ctx, "Users", sent)
 	id, unsure := l.confirmCreate(sent, r, err, "externalId", "userName")
 	if unsure != nil {
-		found, ferr := l.findUser(ctx, u, true)
+		found, ferr := l.findUser(ctx, c, true)
 		return l.unconfirmed(unsure, found, ferr, "user with externalId "+key)
 	}
 	if err == nil {
@@ -153,7 +110,7 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	if !scim.IsStatus(err, http.StatusConflict) {
 		return "", "", err
 	}
-	found, ferr := l.findUser(ctx, u, false)
+	found, ferr := l.findUser(ctx, c, false)
 	if ferr != nil {
 		return "", "", ferr
 	}
@@ -161,40 +118,30 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 		return "", "", permanent{fmt.Errorf("%w (and no user with this externalId or userName could be found to adopt)", err)}
 	}
 	if ext := str(found, "externalId"); ext != "" && ext != key {
-		return "", "", permanentf("userName %s belongs to another user in the target (externalId %s): not adopted", u.UserName, ext)
+		return "", "", permanentf("userName %s belongs to another user in the target (externalId %s): not adopted", c.UserName, ext)
 	}
-	return l.adoptUser(ctx, u, c, found)
+	return l.adoptUser(ctx, c, found)
 }
 
-// adoptUser takes over found, the target's resource of u, by replacing it
-// with u's (keeping the access found has).
-func (l *loader) adoptUser(ctx context.Context, u *schemas.User, c *schemas.Change, found scim.Resource) (string, string, error) {
+// adoptUser takes over found, the target's resource of c's user, by
+// replacing it with c's record (keeping the access found has).
+func (l *loader) adoptUser(ctx context.Context, c *schemas.Change, found scim.Resource) (string, string, error) {
 	id, err := l.idOf(found)
 	if err != nil {
 		return "", "", err
 	}
-	if _, err := l.in.Client.Replace(ctx, "Users", id, l.newUser(u, c, found)); err != nil {
+	if _, err := l.in.Client.Replace(ctx, "Users", id, l.prof.user(l, c, found)); err != nil {
 		return "", "", err
 	}
 	return OutcomeAdopted, id, nil
 }
 
-// newUser is the whole resource of a user that change c creates: for a
-// create (found nil), with the invitation the run asks for; for an
-// adoption of found, keeping the access found has (rule 5).
-func (l *loader) newUser(u *schemas.User, c *schemas.Change, found scim.Resource) scim.Resource {
-	if !l.prof.visitor {
-		return l.prof.userResource(u, nil, false)
-	}
-	return l.prof.userResource(u, l.visitorAccess(l.currentAccess(found), c), found == nil && u.SendInvitation)
-}
-
-// findUser looks for u in the target by externalId and, unless byKeyOnly,
+// findUser looks for c's user in the target by externalId and, unless byKeyOnly,
 // by userName. userNames compare case-insensitively (RFC 7643 §4.1.1), but
 // not every server's filter does: an exact and a lower-case query are both
 // tried, and the answer is checked here.
-func (l *loader) findUser(ctx context.Context, u *schemas.User, byKeyOnly bool) (scim.Resource, error) {
-	filters := []string{scim.Eq("externalId", u.UserID)}
+func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool) (scim.Resource, error) {
+	filters := []string{scim.Eq("externalId", u.Key)}
 	if !byKeyOnly {
 		filters = append(filters, scim.Eq("userName", u.UserName))
 		if low := strings.ToLower(u.UserName); low != u.UserName {
@@ -207,7 +154,7 @@ func (l *loader) findUser(ctx context.Context, u *schemas.User, byKeyOnly bool) 
 			return nil, err
 		}
 		for _, r := range rs {
-			if (i == 0 && str(r, "externalId") == u.UserID) || (i > 0 && strings.EqualFold(str(r, "userName"), u.UserName)) {
+			if (i == 0 && str(r, "externalId") == u.Key) || (i > 0 && strings.EqualFold(str(r, "userName"), u.UserName)) {
 				return r, nil
 			}
 		}
@@ -244,13 +191,13 @@ func (l *loader) targetUserNames(ctx context.Context) (map[string]scim.Resource,
 	return l.byName, nil
 }
 
-// knownUserID is key's SCIM id: from the baseline or this load, else
-// looked up by externalId. "" when the target has no such user.
-func (l *loader) knownUserID(ctx context.Context, key string) (string, error) {
-	if id := l.userID(key); id != "" {
-		return id, nil
+// knownUserID is the SCIM id of c's user: from the plan (the baseline's),
+// else looked up by externalId. "" when the target has no such user.
+func (l *loader) knownUserID(ctx context.Context, c *schemas.Change) (string, error) {
+	if c.SCIMID != "" {
+		return c.SCIMID, nil
 	}
-	r, err := l.findUser(ctx, &schemas.User{UserID: key}, true)
+	r, err := l.findUser(ctx, c, true)
 	if r == nil || err != nil {
 		return "", err
 	}
@@ -300,33 +247,17 @@ func (l *loader) idOf(r scim.Resource) (string, error) {
 	return id, nil
 }
 
-// updateUser sends u's changed fields (change c): a PATCH of those
-// attributes where the server supports PATCH, else a PUT of the whole user.
-func (l *loader) updateUser(ctx context.Context, u *schemas.User, c *schemas.Change) (string, string, error) {
-	key := c.Key
-	if u == nil {
-		return "", "", permanentf("user %s is not in the desired state", key)
-	}
-	id, err := l.knownUserID(ctx, key)
+// updateUser sends change c to its user, as the profile does.
+func (l *loader) updateUser(ctx context.Context, c *schemas.Change) (string, string, error) {
+	id, err := l.knownUserID(ctx, c)
 	if err != nil {
 		return "", "", err
 	}
 	if id == "" {
-		return "", "", permanentf("user %s is not in the target (deleted there by hand?); the next run creates it if the baseline loses it", key)
+		return "", "", permanentf("user %s is not in the target (deleted there by hand?); the next run creates it if the baseline loses it", c.Key)
 	}
-	if l.prof.visitor {
-		return l.updateVisitorUser(ctx, id, u, c)
-	}
-	if !l.spc.Patch.Supported {
-		_, err := l.in.Client.Replace(ctx, "Users", id, l.prof.userResource(u, nil, false))
-		return OutcomeDone, id, err
-	}
-	ops := l.prof.userPatch(u, c.Fields)
-	if len(ops) == 0 {
-		return OutcomeUnchanged, id, nil // only fields that travel as group membership, or none in SCIM
-	}
-	_, err = l.in.Client.Patch(ctx, "Users", id, ops)
-	return OutcomeDone, id, err
+	outcome, err := l.prof.updateUser(ctx, l, id, c)
+	return outcome, id, err
 }
 
 // deleteResource deletes /typ/id; a resource already gone is no failure.
@@ -440,212 +371,6 @@ func (l *loader) patchResource(ctx context.Context, typ, id string, ops []scim.P
 	_, err = l.in.Client.Replace(ctx, typ, id, r)
 	return err
 }
-
-// adminChange says what user key's admin rights need in the groups: a
-// removal from the admin group of the old default location, an addition
-// to that of the new one, or neither ("").
-func (l *loader) adminChange(key string) (remove, add string) {
-	d, b := l.desired[key], l.base[key]
-	if d == nil || d.Deleted {
-		return "", ""
-	}
-	var wasAdmin bool
-	var was string
-	if b != nil {
-		wasAdmin, was = b.Admin, b.DefaultLocation
-	}
-	if wasAdmin && (!d.Admin || was != d.DefaultLocation) {
-		remove = adminKey(was)
-	}
-	if d.Admin && (!wasAdmin || was != d.DefaultLocation) {
-		add = adminKey(d.DefaultLocation)
-	}
-	return remove, add
-}
-
-// grantTasks are phase 4: the users created or updated by this load join
-// the groups of the locations they are granted, and admins the admin group
-// of their default location. A group gets one PATCH per chunk of members.
-func (l *loader) grantTasks() []task {
-	if l.prof.visitor {
-		return nil // access travels on the user there
-	}
-	add := map[string][]string{}
-	for _, c := range l.changes {
-		if c.Entity != schemas.EntityUser {
-			continue
-		}
-		switch c.Op {
-		case schemas.OpCreate:
-			if !l.isDone(opID(schemas.EntityUser, c.Op, c.Key)) {
-				continue // not created: nothing to grant
-			}
-		case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
-		default:
-			continue
-		}
-		groups := schemas.SplitIDs(c.Grant)
-		if _, admin := l.adminChange(c.Key); admin != "" {
-			groups = append(groups, admin)
-		}
-		for _, g := range groups {
-			if l.pairDone(kindAdd, g, c.Key) {
-				continue
-			}
-			add[g] = append(add[g], c.Key)
-		}
-	}
-	return l.memberTasks(kindAdd, add)
-}
-
-// revokeTasks are phase 5: admin rights condeco-sync granted and Condeco
-// no longer gives (rule 5: nothing granted by hand is in the baseline).
-func (l *loader) revokeTasks() []task {
-	if l.prof.visitor {
-		return nil
-	}
-	remove := map[string][]string{}
-	for _, c := range l.changes {
-		if c.Entity != schemas.EntityUser || (c.Op != schemas.OpUpdate && c.Op != schemas.OpReactivate && c.Op != schemas.OpDeactivate) {
-			continue
-		}
-		if g, _ := l.adminChange(c.Key); g != "" && !l.pairDone(kindRemove, g, c.Key) {
-			remove[g] = append(remove[g], c.Key)
-		}
-	}
-	return l.memberTasks(kindRemove, remove)
-}
-
-func (l *loader) pairDone(kind, group, user string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	o, ok := l.pairs[pairKey{kind, group, user}]
-	return ok && done(o)
-}
-
-// memberTasks turns group → UserIDs into one task per chunk of members.
-// The chunks go round-robin over the groups, and a group takes one PATCH
-// at a time (see changeMembers): workers spread over groups, not queue
-// behind one.
-func (l *loader) memberTasks(kind string, byGroup map[string][]string) []task {
-	var chunks [][]task
-	for _, g := range sortedKeys(byGroup) {
-		users := byGroup[g]
-		slices.Sort(users)
-		for i, chunk := range slices.Collect(slices.Chunk(users, l.in.ChunkSize)) {
-			e := Entry{Op: opID(entityMembership, kind, g+":"+chunk[0]), Entity: entityMembership, Key: g, Kind: kind,
-				Name: l.groupName(g), Members: chunk}
-			t := task{e: e, run: func(ctx context.Context, lost bool) (string, string, error) {
-				return l.changeMembers(ctx, kind, g, chunk, lost)
-			}}
-			if i == len(chunks) {
-				chunks = append(chunks, nil)
-			}
-			chunks[i] = append(chunks[i], t)
-		}
-	}
-	return slices.Concat(chunks...)
-}
-
-// groupName is the displayName of a group key, for people.
-func (l *loader) groupName(key string) string {
-	loc, admins := adminOf(key)
-	name := loc
-	if d := l.locs[loc]; d != nil {
-		name = d.Name
-	} else if b := l.baseLocs[loc]; b != nil {
-		name = b.Name
-	}
-	if admins {
-		return adminName(name)
-	}
-	return name
-}
-
-// changeMembers adds users to (or removes them from) group in one PATCH.
-// A removal reads the group first and removes only its present members: a
-// PATCH removing an absent member is an error on most servers, and a
-// person may have removed one by hand. An addition reads it first when an
-// earlier try may have been carried out unanswered (lost): RFC 7644 says
-// adding a present member changes nothing, but not every server agrees.
-func (l *loader) changeMembers(ctx context.Context, kind, group string, users []string, lost bool) (string, string, error) {
-	gid := l.groupID(group)
-	if gid == "" {
-		return "", "", permanentf("group %s is not in the target (its location was not created)", group)
-	}
-	// One change of a group at a time: many servers apply a PATCH by
-	// reading the group and writing it back, and two at once lose one.
-	mu := l.groupLock(group)
-	mu.Lock()
-	defer mu.Unlock()
-	ids := make([]string, len(users))
-	for i, u := range users {
-		if ids[i] = l.userID(u); ids[i] == "" {
-			return "", gid, permanentf("user %s has no SCIM id", u)
-		}
-	}
-	var present map[string]bool
-	if kind == kindRemove || lost {
-		r, err := l.in.Client.Get(ctx, "Groups", gid)
-		if err != nil {
-			return "", gid, err
-		}
-		present = map[string]bool{}
-		for _, m := range members(r) {
-			if mm, ok := m.(map[string]any); ok {
-				present[fmt.Sprint(mm["value"])] = true
-			}
-		}
-	}
-	if kind == kindAdd {
-		var value []any
-		for _, id := range ids {
-			if !present[id] {
-				value = append(value, map[string]any{"value": id})
-			}
-		}
-		if len(value) == 0 {
-			return OutcomeDone, gid, nil // the lost try did it
-		}
-		err := l.patchResource(ctx, "Groups", gid, []scim.PatchOp{{Op: "add", Path: "members", Value: value}}, func(r scim.Resource) {
-			r["members"] = append(members(r), value...)
-		})
-		return OutcomeDone, gid, err
-	}
-	var ops []scim.PatchOp
-	for _, id := range ids {
-		if present[id] {
-			ops = append(ops, scim.PatchOp{Op: "remove", Path: fmt.Sprintf("members[value eq %q]", id)})
-		}
-	}
-	if len(ops) == 0 {
-		return OutcomeUnchanged, gid, nil
-	}
-	err := l.patchResource(ctx, "Groups", gid, ops, func(r scim.Resource) {
-		var keep []any
-		for _, m := range members(r) {
-			if mm, ok := m.(map[string]any); !ok || !slices.Contains(ids, fmt.Sprint(mm["value"])) {
-				keep = append(keep, m)
-			}
-		}
-		r["members"] = keep
-	})
-	return OutcomeDone, gid, err
-}
-
-func (l *loader) groupLock(group string) *sync.Mutex {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.groupLocks == nil {
-		l.groupLocks = map[string]*sync.Mutex{}
-	}
-	if l.groupLocks[group] == nil {
-		l.groupLocks[group] = &sync.Mutex{}
-	}
-	return l.groupLocks[group]
-}
-
-func members(r scim.Resource) []any { m, _ := r["members"].([]any); return m }
 
 // str reads a string attribute of a resource.
 func str(r scim.Resource, attr string) string { s, _ := r[attr].(string); return s }

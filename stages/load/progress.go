@@ -10,15 +10,21 @@ import (
 )
 
 // progress reports a load as it goes: a line redrawn on a terminal, and a
-// log line every logEvery, with the rate and the time left.
+// log line every logEvery, with the rate and the time left. Operations
+// (the plan's changes) and membership chunks (one PATCH each) are counted
+// apart: done never exceeds of for either, and the time left covers both.
 type progress struct {
 	log   zerolog.Logger
 	term  io.Writer
-	total int
 	start time.Time
 
-	mu             sync.Mutex
-	finished, fail int
+	mu                 sync.Mutex
+	ops, opsOf         int
+	chunks, chunksOf   int
+	failed             int
+	opsTime, chunkTime time.Duration // spent on each kind so far
+	lastMark           time.Time
+	inChunks           bool
 
 	stopc chan struct{}
 	wg    sync.WaitGroup
@@ -29,22 +35,49 @@ const (
 	drawEvery = 250 * time.Millisecond
 )
 
-// newProgress starts reporting on a load of about total operations (the
-// change set; memberships come on top).
-func newProgress(log zerolog.Logger, term io.Writer, total int) *progress {
-	p := &progress{log: log, term: term, total: total, start: time.Now(), stopc: make(chan struct{})}
+// newProgress starts reporting on a load of ops operations; membership
+// chunks are added as each phase counts them (addChunks).
+func newProgress(log zerolog.Logger, term io.Writer, ops int) *progress {
+	now := time.Now()
+	p := &progress{log: log, term: term, opsOf: ops, start: now, lastMark: now, stopc: make(chan struct{})}
 	p.wg.Add(1)
 	go p.loop()
 	return p
 }
 
-func (p *progress) add(e Entry) {
+// addChunks adds n membership chunks to send.
+func (p *progress) addChunks(n int) {
 	p.mu.Lock()
-	p.finished++
-	if e.Outcome == OutcomeFailed {
-		p.fail++
-	}
+	p.chunksOf += n
 	p.mu.Unlock()
+}
+
+// add counts n operations (or, with chunk, one membership chunk) done.
+func (p *progress) add(chunk bool, n int, failed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if chunk != p.inChunks { // the time since the last mark went to the other kind
+		p.mark(now)
+		p.inChunks = chunk
+	}
+	if chunk {
+		p.chunks = min(p.chunks+1, p.chunksOf)
+	} else {
+		p.ops = min(p.ops+n, p.opsOf)
+	}
+	if failed {
+		p.failed++
+	}
+}
+
+func (p *progress) mark(now time.Time) {
+	if p.inChunks {
+		p.chunkTime += now.Sub(p.lastMark)
+	} else {
+		p.opsTime += now.Sub(p.lastMark)
+	}
+	p.lastMark = now
 }
 
 func (p *progress) loop() {
@@ -68,27 +101,45 @@ func (p *progress) loop() {
 	}
 }
 
-// figures are the numbers both reports show.
-func (p *progress) figures() (finished, failed int, rate float64, left time.Duration) {
+// figures are the numbers both reports show. The time left is each kind's
+// remainder at its own rate so far; chunks not yet begun are reckoned at
+// the rate of operations.
+type figures struct {
+	ops, opsOf, chunks, chunksOf, failed int
+	rate                                 float64 // operations and chunks a second
+	left                                 time.Duration
+}
+
+func (p *progress) figures() figures {
 	p.mu.Lock()
-	finished, failed = p.finished, p.fail
-	p.mu.Unlock()
-	el := time.Since(p.start).Seconds()
-	if el > 0 {
-		rate = float64(finished) / el
+	defer p.mu.Unlock()
+	p.mark(time.Now())
+	f := figures{ops: p.ops, opsOf: p.opsOf, chunks: p.chunks, chunksOf: p.chunksOf, failed: p.failed}
+	if el := time.Since(p.start).Seconds(); el > 0 {
+		f.rate = float64(f.ops+f.chunks) / el
 	}
-	if rate > 0 && finished < p.total {
-		left = time.Duration(float64(p.total-finished) / rate * float64(time.Second)).Round(time.Second)
+	per := func(done int, spent time.Duration) float64 {
+		if done == 0 {
+			return 0
+		}
+		return spent.Seconds() / float64(done)
 	}
-	return
+	opSec := per(f.ops, p.opsTime)
+	chunkSec := per(f.chunks, p.chunkTime)
+	if chunkSec == 0 {
+		chunkSec = opSec
+	}
+	left := float64(f.opsOf-f.ops)*opSec + float64(f.chunksOf-f.chunks)*chunkSec
+	f.left = time.Duration(left * float64(time.Second)).Round(time.Second)
+	return f
 }
 
 func (p *progress) draw() {
-	n, failed, rate, left := p.figures()
+	f := p.figures()
 	const width = 30
 	filled := 0
-	if p.total > 0 {
-		filled = min(width, n*width/p.total)
+	if all := f.opsOf + f.chunksOf; all > 0 {
+		filled = min(width, (f.ops+f.chunks)*width/all)
 	}
 	bar := make([]byte, width)
 	for i := range bar {
@@ -97,11 +148,11 @@ func (p *progress) draw() {
 			bar[i] = '#'
 		}
 	}
-	fmt.Fprintf(p.term, "\r[%s] %d/%d  %.0f ops/s  %s left  %d failed ", bar, n, p.total, rate, left, failed)
+	fmt.Fprintf(p.term, "\r[%s] %d/%d operations  %d/%d membership PATCHes  %s left  %d failed ", bar, f.ops, f.opsOf, f.chunks, f.chunksOf, f.left, f.failed)
 }
 
 func (p *progress) report(final bool) {
-	n, failed, rate, left := p.figures()
+	f := p.figures()
 	if p.term != nil {
 		p.draw()
 		if final {
@@ -112,8 +163,8 @@ func (p *progress) report(final bool) {
 	if final {
 		msg = "load finished sending"
 	}
-	p.log.Info().Int("done", n).Int("of", p.total).Int("failed", failed).Float64("ops_per_s", float64(int(rate*10))/10).
-		Str("left", left.String()).Msg(msg)
+	p.log.Info().Int("done", f.ops).Int("of", f.opsOf).Int("membership_done", f.chunks).Int("membership_of", f.chunksOf).
+		Int("failed", f.failed).Float64("per_s", float64(int(f.rate*10))/10).Str("left", f.left.String()).Msg(msg)
 }
 
 func (p *progress) stop() {

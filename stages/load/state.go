@@ -17,16 +17,28 @@ import (
 
 // writeState writes the applied state: the baseline with exactly the
 // operations that succeeded applied to it, every resource with its SCIM
-// id. What failed keeps its baseline state, so the next diff finds it again.
+// id. What failed keeps its baseline state, so the next diff finds it
+// again. It streams the baseline and the plan's creates; only the changes
+// of users in the baseline are held, to join them to their rows.
 func (l *loader) writeState(dir string) (users, locs int64, err error) {
 	if err := artifact.MkdirAll(filepath.Join(dir, "state")); err != nil {
 		return 0, 0, err
 	}
+	changed := map[string]*schemas.Change{}
+	if err := l.eachUser(userColumns, []string{schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate, schemas.OpDelete, schemas.OpHold},
+		func(c *schemas.Change) error {
+			cc := *c
+			changed[cc.Key] = &cc
+			return nil
+		}); err != nil {
+		return 0, 0, err
+	}
+	index := map[string]map[string][]*Chunk{kindAdd: l.doneChunks(kindAdd), kindRemove: l.doneChunks(kindRemove)}
 	users, err = parquetio.Write(filepath.Join(dir, UsersStateFile), func(emit func(schemas.User) error) error {
 		if l.in.BaselineUsers != "" {
 			if _, err := parquetio.Read(l.in.BaselineUsers, nil, func(batch []schemas.User) error {
 				for i := range batch {
-					if row, keep := l.appliedUser(&batch[i], l.userChange[batch[i].UserID]); keep {
+					if row, keep := l.appliedUser(index, &batch[i], changed[batch[i].UserID]); keep {
 						if err := emit(row); err != nil {
 							return err
 						}
@@ -37,15 +49,13 @@ func (l *loader) writeState(dir string) (users, locs int64, err error) {
 				return err
 			}
 		}
-		for _, c := range l.changes {
-			if c.Entity == schemas.EntityUser && c.Op == schemas.OpCreate && l.isDone(opID(c.Entity, c.Op, c.Key)) {
-				row, _ := l.appliedUser(nil, &c)
-				if err := emit(row); err != nil {
-					return err
-				}
+		return l.eachUser(userColumns, []string{schemas.OpCreate}, func(c *schemas.Change) error {
+			if !l.isDone(opID(schemas.EntityUser, c.Op, c.Key)) {
+				return nil
 			}
-		}
-		return nil
+			row, _ := l.appliedUser(index, nil, c)
+			return emit(row)
+		})
 	})
 	if err != nil {
 		return 0, 0, err
@@ -58,43 +68,47 @@ func (l *loader) writeState(dir string) (users, locs int64, err error) {
 // appliedUser is the applied state of one user: base is its baseline row
 // (nil for a create), c its change (nil for none). keep is false for a
 // user this load deleted.
-func (l *loader) appliedUser(base *schemas.User, c *schemas.Change) (row schemas.User, keep bool) {
+func (l *loader) appliedUser(index map[string]map[string][]*Chunk, base *schemas.User, c *schemas.Change) (row schemas.User, keep bool) {
 	if c == nil {
 		return *base, true
 	}
-	d := l.desired[c.Key]
-	ok := l.isDone(opID(schemas.EntityUser, c.Op, c.Key))
+	r, _ := l.result(opID(schemas.EntityUser, c.Op, c.Key))
+	ok := r.outcome != "" && r.done()
 	switch {
 	case c.Op == schemas.OpCreate:
-		row = *d
-		row.SCIMID = l.userID(c.Key)
+		row = c.User()
+		row.SCIMID = r.scimID
 	case c.Op == schemas.OpDelete && ok:
 		return row, false
-	case ok && d != nil && !d.Deleted && c.Op != schemas.OpHold:
-		row = *d // the desired fields, with the baseline's target state
+	case ok && c.Op != schemas.OpHold && c.Op != schemas.OpDelete:
+		row = c.User() // the plan's record, with the baseline's target state
 		row.SCIMID, row.Granted, row.Owed = base.SCIMID, base.Granted, base.Owed
 	default:
 		row = *base
-		if ok && c.Op == schemas.OpDeactivate {
-			row.Active = false // deprovisioned by deactivation
-		}
 	}
 	if c.Op != schemas.OpDelete && c.Op != schemas.OpHold {
-		l.applyAccess(&row, base, c)
+		l.applyAccess(index, &row, base, c, ok)
 	}
 	row.SendInvitation, row.Held, row.HoldReason = false, false, ""
 	row.RowHash = row.Hash()
 	return row, true
 }
 
-// applyAccess records in row the access this load granted: the locations
-// whose group the user joined go to Granted, those it could not join to
-// Owed (the next diff grants them again); admin rights as far as the
-// admin groups were changed.
-func (l *loader) applyAccess(row, base *schemas.User, c *schemas.Change) {
+// applyAccess records in row the access decisions of c that were carried
+// out: the locations whose group the user joined go to Granted, those it
+// could not join to Owed (the next diff grants them again); admin rights
+// as far as the admin groups were changed. userDone: c's own operation
+// was done (the visitor profile carries access on it).
+func (l *loader) applyAccess(index map[string]map[string][]*Chunk, row, base *schemas.User, c *schemas.Change, userDone bool) {
+	carried := func(kind, group string) bool {
+		if !l.prof.accessByGroups() {
+			return userDone
+		}
+		return covered(index[kind][group], c.Op, c.Key)
+	}
 	granted, owed := row.GrantedIDs(), schemas.SplitIDs(row.Owed)
 	for _, g := range schemas.SplitIDs(c.Grant) {
-		if l.accessDone(kindAdd, g, c) {
+		if carried(kindAdd, g) {
 			granted = appendNew(granted, g)
 			owed = slices.DeleteFunc(owed, func(o string) bool { return o == g })
 		} else {
@@ -102,28 +116,15 @@ func (l *loader) applyAccess(row, base *schemas.User, c *schemas.Change) {
 		}
 	}
 	row.Granted, row.Owed = schemas.JoinIDs(granted), schemas.JoinIDs(owed)
-
-	remove, add := l.adminChange(c.Key)
-	d := l.desired[c.Key]
 	switch {
-	case remove == "" && add == "":
-	case remove != "" && !l.accessDone(kindRemove, remove, c):
+	case c.AdminRevoke == "" && c.AdminGrant == "":
+	case c.AdminRevoke != "" && !carried(kindRemove, adminKey(c.AdminRevoke)):
 		row.Admin, row.DefaultLocation = base.Admin, base.DefaultLocation // still admin where it was
-	case add != "" && !l.accessDone(kindAdd, add, c):
-		row.Admin, row.DefaultLocation = false, d.DefaultLocation // the diff asks for the rights again
+	case c.AdminGrant != "" && !carried(kindAdd, adminKey(c.AdminGrant)):
+		row.Admin, row.DefaultLocation = false, c.DefaultLocation // the diff asks for the rights again
 	default:
-		row.Admin, row.DefaultLocation = d.Admin, d.DefaultLocation
+		row.Admin, row.DefaultLocation = c.Admin, c.DefaultLocation
 	}
-}
-
-// accessDone reports whether change c's grant (kind add) or revoke of
-// group for its user was carried out: by the membership PATCH (scim2), or
-// with the user's own operation (visitor).
-func (l *loader) accessDone(kind, group string, c *schemas.Change) bool {
-	if l.prof.visitor {
-		return l.isDone(opID(schemas.EntityUser, c.Op, c.Key))
-	}
-	return l.pairDone(kind, group, c.Key)
 }
 
 func appendNew(s []string, v string) []string {
@@ -134,16 +135,19 @@ func appendNew(s []string, v string) []string {
 }
 
 // appliedLocations is the applied state of the locations: a location's
-// change counts when both its groups' operations succeeded.
+// change counts when the operations on all its resources succeeded.
 func (l *loader) appliedLocations() []schemas.Location {
 	changeOf := map[string]*schemas.Change{}
-	for i := range l.changes {
-		if c := &l.changes[i]; c.Entity == schemas.EntityLocation {
-			changeOf[c.Key] = c
-		}
+	for i := range l.locations {
+		changeOf[l.locations[i].Key] = &l.locations[i]
 	}
-	bothDone := func(c *schemas.Change) bool {
-		return l.isDone(opID(c.Entity, c.Op, c.Key)) && (l.prof.visitor || l.isDone(opID(c.Entity, c.Op, adminKey(c.Key))))
+	allDone := func(c *schemas.Change) bool {
+		for _, k := range l.prof.locationKeys(c.Key) {
+			if !l.isDone(opID(c.Entity, c.Op, k)) {
+				return false
+			}
+		}
+		return true
 	}
 	withIDs := func(loc schemas.Location) schemas.Location {
 		loc.SCIMID, loc.AdminSCIMID = l.groupID(loc.LocationID), l.groupID(adminKey(loc.LocationID))
@@ -151,20 +155,25 @@ func (l *loader) appliedLocations() []schemas.Location {
 		return loc
 	}
 	var out []schemas.Location
-	for _, key := range sortedKeys(l.baseLocs) {
+	keys := make([]string, 0, len(l.baseLocs))
+	for k := range l.baseLocs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
 		b := l.baseLocs[key]
 		c := changeOf[key]
 		switch {
-		case c == nil || !bothDone(c) || c.Op == schemas.OpHold || c.Op == schemas.OpRemoved:
+		case c == nil || c.Op == schemas.OpHold || c.Op == schemas.OpRemoved || !allDone(c):
 			out = append(out, *b)
 		case c.Op == schemas.OpDelete:
 		default:
-			out = append(out, withIDs(*l.locs[key]))
+			out = append(out, withIDs(c.Location()))
 		}
 	}
-	for _, c := range l.changes {
-		if c.Entity == schemas.EntityLocation && c.Op == schemas.OpCreate && bothDone(&c) {
-			out = append(out, withIDs(*l.locs[c.Key]))
+	for _, c := range l.locations {
+		if c.Op == schemas.OpCreate && allDone(&c) {
+			out = append(out, withIDs(c.Location()))
 		}
 	}
 	return out
@@ -177,90 +186,95 @@ func (l *loader) appliedLocations() []schemas.Location {
 var resultsHeader = []string{"entity", "key", "name", "operation", "outcome", "http_status", "scim_id", "tries", "load_attempt", "detail",
 	"at", "full_name", "email"}
 
-// writeResults writes results.csv: every change of the change set with
-// what became of it, then every membership PATCH. It returns how many
-// rows are failures and how many rows there are.
-func (l *loader) writeResults(path string) (failed, total int, err error) {
+// writeResults writes results.csv: every change of the plan with what
+// became of it, then every membership PATCH. It returns how many rows are
+// failures, how many rows there are, and the outcomes counted by entity,
+// op and outcome for the manifest.
+func (l *loader) writeResults(path string) (failed, total int, counts map[string]int64, err error) {
+	counts = map[string]int64{}
 	err = artifact.Write(path, func(w io.Writer) error {
 		cw, err := humancsv.New(w, l.in.RunID, resultsHeader...)
 		if err != nil {
 			return err
 		}
-		row := func(entity, key, name, op string, e Entry, sent bool, detail string) error {
+		row := func(entity, key, name, op string, r result, sent bool, detail, full, email string) error {
 			total++
-			full, email := l.person(entity, key, op)
 			if !sent {
 				return cw.Write(entity, key, name, op, "not sent", "", "", "", "", detail, "", full, email)
 			}
-			switch e.Outcome {
+			counts[entity+" "+op+" "+r.outcome]++
+			switch r.outcome {
 			case OutcomeFailed:
 				failed++
-				detail = e.Error + " (" + detail + ")"
+				detail = r.err + " (" + detail + ")"
 			case OutcomeUnsupported:
 				detail = unsupportedDetail + " (" + detail + ")"
 			}
 			at := ""
-			if !e.At.IsZero() {
-				at = e.At.UTC().Format(time.RFC3339)
+			if r.at != 0 {
+				at = time.Unix(r.at, 0).UTC().Format(time.RFC3339)
 			}
-			return cw.Write(entity, key, name, op, e.Outcome, itoa(e.Status), e.SCIMID, itoa(e.Tries), itoa(e.Load), detail, at, full, email)
+			return cw.Write(entity, key, name, op, r.outcome, itoa(int(r.status)), r.scimID, itoa(int(r.tries)), itoa(int(r.load)), detail, at, full, email)
 		}
-		for _, c := range l.changes {
-			keys := []string{c.Key}
-			if c.Entity == schemas.EntityLocation && c.Op != schemas.OpHold && c.Op != schemas.OpRemoved && !l.prof.visitor {
-				keys = append(keys, adminKey(c.Key))
-			}
-			for _, k := range keys {
-				e, sent := l.outcome(opID(c.Entity, c.Op, k))
-				name := c.Name
-				if k != c.Key {
-					name = adminName(c.Name)
+		cols := []string{"entity", "key", "op", "name", "reason", "given_name", "family_name", "email"}
+		if _, err := parquetio.Read(l.in.Changes, cols, func(batch []schemas.Change) error {
+			for i := range batch {
+				c := &batch[i]
+				keys := []string{c.Key}
+				if c.Entity == schemas.EntityLocation && c.Op != schemas.OpHold && c.Op != schemas.OpRemoved {
+					keys = l.prof.locationKeys(c.Key)
 				}
-				if err := row(c.Entity, k, name, c.Op, e, sent, c.Reason); err != nil {
-					return err
+				var full, email string
+				if c.Entity == schemas.EntityUser && (c.Op == schemas.OpCreate || c.Op == schemas.OpDelete) {
+					full, email = strings.TrimSpace(c.GivenName+" "+c.FamilyName), c.Email
+				}
+				for _, k := range keys {
+					r, sent := l.result(opID(c.Entity, c.Op, k))
+					name := c.Name
+					if k != c.Key {
+						name = adminName(c.Name)
+					}
+					if err := row(c.Entity, k, name, c.Op, r, sent, c.Reason, full, email); err != nil {
+						return err
+					}
 				}
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		for _, e := range l.history {
-			if e.Entity != entityMembership || (e.Outcome == OutcomeFailed && l.allPairsDone(e)) {
+		for _, e := range l.chunks {
+			ch := e.Chunk
+			if e.Outcome == OutcomeFailed && l.mended(ch) {
 				continue // a failure mended by a later attempt is in the journal, not here
 			}
-			verb := map[string]string{kindAdd: "added to", kindRemove: "removed from"}[e.Kind]
-			detail := fmt.Sprintf("%d users %s %s: %s", len(e.Members), verb, e.Name, humancsv.Truncate(strings.Join(e.Members, " "), 200))
-			if err := row(e.Entity, e.Key, e.Name, e.Kind, e, true, detail); err != nil {
+			verb := map[string]string{kindAdd: "added to", kindRemove: "removed from"}[ch.Kind]
+			detail := fmt.Sprintf("%d users (%s changes %s to %s) %s %s", ch.Count, ch.Section, ch.First, ch.Last, verb, ch.Name)
+			if len(ch.Skipped) > 0 {
+				detail += fmt.Sprintf("; not sent, for want of a SCIM id: %s", humancsv.Truncate(strings.Join(ch.Skipped, " "), 200))
+			}
+			r := result{outcome: canonical(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At), status: int16(e.Status), tries: int16(e.Tries), load: int16(e.Load)}
+			if err := row(entityMembership, ch.Group, ch.Name, ch.Kind, r, true, detail, "", ""); err != nil {
 				return err
 			}
 		}
 		return cw.Flush()
 	})
-	return failed, total, err
+	return failed, total, counts, err
 }
 
-// person is the full name and email of the user a create or delete is
-// about ("" for any other row): the desired row of a create, the baseline
-// row of a delete.
-func (l *loader) person(entity, key, op string) (full, email string) {
-	var u *schemas.User
-	switch {
-	case entity != schemas.EntityUser:
-	case op == schemas.OpCreate:
-		u = l.desired[key]
-	case op == schemas.OpDelete:
-		u = l.base[key]
-	}
-	if u == nil {
-		return "", ""
-	}
-	return strings.TrimSpace(u.GivenName + " " + u.FamilyName), u.Email
-}
-
-func (l *loader) allPairsDone(e Entry) bool {
-	for _, m := range e.Members {
-		if !l.pairDone(e.Kind, e.Key, m) {
-			return false
+// mended reports whether the members of a failed chunk were sent again
+// by a chunk that was carried out: one covering its first and last.
+func (l *loader) mended(ch *Chunk) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.chunks {
+		d := e.Chunk
+		if done(e.Outcome) && d.Group == ch.Group && d.Kind == ch.Kind && d.covers(ch.Section, ch.First) && d.covers(ch.Section, ch.Last) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 func itoa(n int) string {

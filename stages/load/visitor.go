@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
@@ -29,47 +28,94 @@ const (
 	roleAdmin = "admin"
 )
 
-// visitorLocationTask is the one operation of a location change.
-func (l *loader) visitorLocationTask(c schemas.Change) (task, bool) {
-	e := Entry{Op: opID(schemas.EntityLocation, c.Op, c.Key), Entity: schemas.EntityLocation, Key: c.Key, Kind: c.Op, Name: c.Name}
-	loc := l.locs[c.Key]
-	var run func(ctx context.Context, lost bool) (string, string, error)
+// visitor is Eptura Visitor as the sandbox models it.
+type visitor struct {
+	extension string // scim.extension: the user extension URN
+	// hasLocations: the target lists /Locations.
+	hasLocations bool
+}
+
+func (v *visitor) prepare(ctx context.Context, l *loader, details map[string]any) error {
+	var types []string
+	if _, err := l.send.do(ctx, false, func(bool) (err error) {
+		types, err = l.in.Client.ResourceTypes(ctx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("reading the service provider's resource types: %w", err)
+	}
+	v.hasLocations = slices.Contains(types, "/Locations")
+	details["resource_types"] = types
+	return nil
+}
+
+func (v *visitor) locationTypes() []string {
+	if v.hasLocations {
+		return []string{"Locations"}
+	}
+	return nil
+}
+
+func (v *visitor) locationKeys(id string) []string { return []string{id} }
+func (v *visitor) readsToAdopt() bool              { return true } // the access it has is kept
+func (v *visitor) accessByGroups() bool            { return false }
+
+// locationTasks: the one operation of a location change.
+func (v *visitor) locationTasks(l *loader, c *schemas.Change) []task {
+	t := task{op: opID(schemas.EntityLocation, c.Op, c.Key)}
 	switch {
 	case c.Op != schemas.OpCreate && c.Op != schemas.OpUpdate && c.Op != schemas.OpDelete:
-		return task{}, false
-	case !l.hasLocations:
-		run = func(context.Context, bool) (string, string, error) { return OutcomeUnsupported, "", nil }
+		return nil
+	case !v.hasLocations:
+		t.run = func(context.Context, bool) (string, string, error) { return OutcomeUnsupported, "", nil }
 	case c.Op == schemas.OpCreate:
-		run = func(ctx context.Context, lost bool) (string, string, error) {
-			return l.createNamed(ctx, "Locations", locationResource(loc), c.Key, c.Name, lost)
+		t.run = func(ctx context.Context, lost bool) (string, string, error) {
+			return l.createNamed(ctx, "Locations", locationResource(c), c.Key, c.Name, lost)
 		}
 	case c.Op == schemas.OpUpdate:
-		run = func(ctx context.Context, _ bool) (string, string, error) {
+		t.run = func(ctx context.Context, _ bool) (string, string, error) {
 			id := l.groupID(c.Key)
 			if id == "" {
 				return "", "", permanentf("location %s is not in the baseline's target state: it cannot be updated", c.Key)
 			}
-			_, err := l.in.Client.Replace(ctx, "Locations", id, locationResource(loc))
+			_, err := l.in.Client.Replace(ctx, "Locations", id, locationResource(c))
 			return OutcomeDone, id, err
 		}
 	case c.Op == schemas.OpDelete:
-		run = func(ctx context.Context, _ bool) (string, string, error) {
+		t.run = func(ctx context.Context, _ bool) (string, string, error) {
 			return l.deleteResource(ctx, "Locations", l.groupID(c.Key))
 		}
 	}
-	return task{e: e, run: run}, true
+	return []task{t}
 }
 
-// visitorAccess is a user's locations attribute after change c: current
-// (what the target holds; nil for a new user) with the locations c grants
-// added with role user, admin rights given at the new default location
-// and taken back at the old one. Entries condeco-sync did not grant are
-// left as they are (rule 5).
-func (l *loader) visitorAccess(current []any, c *schemas.Change) []any {
+// user is the whole resource of a user: the core attributes (the userName
+// as primary work email), and the extension with its access after change
+// c, the default location and, for a create, the invitation the run asks
+// for. An adoption keeps the access found has (rule 5).
+func (v *visitor) user(l *loader, c *schemas.Change, found scim.Resource) scim.Resource {
+	r := userResource(c, true)
+	ext := map[string]any{"locations": v.access(l, v.currentAccess(found), c)}
+	if c.DefaultLocation != "" {
+		ext["defaultLocation"] = c.DefaultLocation
+	}
+	if found == nil && c.SendInvitation {
+		ext["sendInvitation"] = true
+	}
+	r[v.extension] = ext
+	r["schemas"] = []string{SchemaUser, SchemaEnterprise, v.extension}
+	return r
+}
+
+// access is a user's locations attribute after change c: current (what
+// the target holds; nil for a new user) with the locations c grants added
+// with role user, admin rights given where c grants them and taken back
+// where c revokes them. Entries condeco-sync did not grant are left as
+// they are (rule 5).
+func (v *visitor) access(l *loader, current []any, c *schemas.Change) []any {
 	var order []string
 	have := map[string]map[string]any{}
-	for _, v := range current {
-		m, ok := v.(map[string]any)
+	for _, x := range current {
+		m, ok := x.(map[string]any)
 		if !ok {
 			continue
 		}
@@ -96,12 +142,11 @@ func (l *loader) visitorAccess(current []any, c *schemas.Change) []any {
 	for _, id := range schemas.SplitIDs(c.Grant) {
 		set(id, "")
 	}
-	remove, add := l.adminChange(c.Key)
-	if loc, ok := adminOf(remove); ok && have[loc] != nil && have[loc]["role"] == roleAdmin {
-		have[loc]["role"] = roleUser
+	if m := have[c.AdminRevoke]; c.AdminRevoke != "" && m != nil && m["role"] == roleAdmin {
+		m["role"] = roleUser
 	}
-	if loc, ok := adminOf(add); ok {
-		set(loc, roleAdmin)
+	if c.AdminGrant != "" {
+		set(c.AdminGrant, roleAdmin)
 	}
 	out := make([]any, 0, len(order))
 	for _, id := range order {
@@ -111,41 +156,40 @@ func (l *loader) visitorAccess(current []any, c *schemas.Change) []any {
 }
 
 // touchesAccess reports whether change c changes a user's locations or
-// default location in the visitor profile.
-func (l *loader) touchesAccess(c *schemas.Change) bool {
-	remove, add := l.adminChange(c.Key)
-	return c.Grant != "" || remove != "" || add != "" || slices.Contains(strings.Split(c.Fields, "\n"), "defaultLocation")
+// default location.
+func touchesAccess(c *schemas.Change) bool {
+	return c.Grant != "" || c.AdminGrant != "" || c.AdminRevoke != "" ||
+		c.Changed.Has(schemas.FieldIndex(schemas.UserFields, "defaultLocation"))
 }
 
 // currentAccess is the locations attribute of a user as the target has it.
-func (l *loader) currentAccess(r scim.Resource) []any {
-	ext, _ := r[l.prof.extension].(map[string]any)
+func (v *visitor) currentAccess(r scim.Resource) []any {
+	ext, _ := r[v.extension].(map[string]any)
 	locs, _ := ext["locations"].([]any)
 	return locs
 }
 
-// updateVisitorUser sends a visitor-profile update: the changed fields
-// and, when access changes, the user's locations as read from the target
-// with this change applied, in one PATCH (or a PUT where there is none).
-func (l *loader) updateVisitorUser(ctx context.Context, id string, u *schemas.User, c *schemas.Change) (string, string, error) {
-	ops := l.prof.userPatch(u, c.Fields)
-	if l.touchesAccess(c) || !l.spc.Patch.Supported {
+// updateUser sends the changed fields and, when access changes, the
+// user's locations as read from the target with this change applied, in
+// one PATCH (or a PUT where there is none).
+func (v *visitor) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
+	ops := userPatch(c, true)
+	if touchesAccess(c) || !l.spc.Patch.Supported {
 		r, err := l.in.Client.Get(ctx, "Users", id)
 		if err != nil {
-			return "", id, err
+			return "", err
 		}
-		access := l.visitorAccess(l.currentAccess(r), c)
 		if !l.spc.Patch.Supported {
-			_, err := l.in.Client.Replace(ctx, "Users", id, l.prof.userResource(u, access, false))
-			return OutcomeDone, id, err
+			_, err := l.in.Client.Replace(ctx, "Users", id, v.user(l, c, r))
+			return OutcomeDone, err
 		}
 		ops = append(ops,
-			scim.PatchOp{Op: "replace", Path: l.prof.extension + ":locations", Value: access},
-			scim.PatchOp{Op: "replace", Path: l.prof.extension + ":defaultLocation", Value: u.DefaultLocation})
+			scim.PatchOp{Op: "replace", Path: v.extension + ":locations", Value: v.access(l, v.currentAccess(r), c)},
+			scim.PatchOp{Op: "replace", Path: v.extension + ":defaultLocation", Value: c.DefaultLocation})
 	}
 	if len(ops) == 0 {
-		return OutcomeUnchanged, id, nil
+		return OutcomeUnchanged, nil
 	}
 	_, err := l.in.Client.Patch(ctx, "Users", id, ops)
-	return OutcomeDone, id, err
+	return OutcomeDone, err
 }

@@ -1,0 +1,102 @@
+package schemas
+
+import (
+	"strconv"
+
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+)
+
+// Field is one compared field of a user or a location, once: the name a
+// plan gives it, its Parquet column (the same in the snapshots and the
+// change set), the SCIM attribute it is sent as, and how to read it.
+// row_hash, the diff's comparison and load's requests all go by these
+// tables, so a new Condeco column is one row here (and its struct field).
+type Field[T any] struct {
+	Name   string // as a plan names it: "givenName"
+	Column string // its Parquet column: "given_name"
+	// SCIM is the attribute path a PATCH sets for it in the scim2 profile
+	// ("name", "emails", the enterprise extension's "…:department"); "" when the
+	// field is not sent as a user attribute: kept for the plan (country,
+	// userType), or carried as access (admin, defaultLocation).
+	SCIM string
+	Text func(*T) string // a text field's value
+	Flag func(*T) bool   // a flag's value (Text is nil)
+}
+
+// Value is f's value in r as a plan shows it.
+func (f *Field[T]) Value(r *T) string {
+	if f.Flag != nil {
+		return strconv.FormatBool(f.Flag(r))
+	}
+	return f.Text(r)
+}
+
+// UserFields are the fields of a user that a diff compares, in the order
+// row_hash hashes them and a plan lists them.
+var UserFields = []Field[User]{
+	{Name: "userName", Column: "user_name", SCIM: "userName", Text: func(u *User) string { return u.UserName }},
+	{Name: "givenName", Column: "given_name", SCIM: "name", Text: func(u *User) string { return u.GivenName }},
+	{Name: "familyName", Column: "family_name", SCIM: "name", Text: func(u *User) string { return u.FamilyName }},
+	{Name: "email", Column: "email", SCIM: "emails", Text: func(u *User) string { return u.Email }},
+	{Name: "workPhone", Column: "phone_work", SCIM: "phoneNumbers", Text: func(u *User) string { return u.PhoneWork }},
+	{Name: "mobilePhone", Column: "phone_mobile", SCIM: "phoneNumbers", Text: func(u *User) string { return u.PhoneMobile }},
+	{Name: "country", Column: "country", Text: func(u *User) string { return u.Country }},
+	{Name: "preferredLanguage", Column: "language", SCIM: "preferredLanguage", Text: func(u *User) string { return u.Language }},
+	{Name: "title", Column: "title", SCIM: "title", Text: func(u *User) string { return u.Title }},
+	{Name: "department", Column: "department", SCIM: contract.SchemaEnterprise + ":department", Text: func(u *User) string { return u.Department }},
+	{Name: "costCenter", Column: "cost_center", SCIM: contract.SchemaEnterprise + ":costCenter", Text: func(u *User) string { return u.CostCenter }},
+	{Name: "userType", Column: "user_type", Text: func(u *User) string { return u.UserType }},
+	{Name: "active", Column: "active", SCIM: "active", Flag: func(u *User) bool { return u.Active }},
+	{Name: "deleted", Column: "deleted", Flag: func(u *User) bool { return u.Deleted }},
+	{Name: "admin", Column: "admin", Flag: func(u *User) bool { return u.Admin }},
+	{Name: "defaultLocation", Column: "default_location", Text: func(u *User) string { return u.DefaultLocation }},
+}
+
+// LocationFields are the fields of a location that a diff compares, in
+// the order row_hash hashes them. A location is a group named after it in
+// the scim2 profile (SCIM is that of the group).
+var LocationFields = []Field[Location]{
+	{Name: "name", Column: "name", SCIM: "displayName", Text: func(l *Location) string { return l.Name }},
+	{Name: "country", Column: "country", Text: func(l *Location) string { return l.Country }},
+	{Name: "region", Column: "region", Text: func(l *Location) string { return l.Region }},
+	{Name: "city", Column: "city", Text: func(l *Location) string { return l.City }},
+	{Name: "address", Column: "address", Text: func(l *Location) string { return l.Address }},
+	{Name: "postalCode", Column: "postal_code", Text: func(l *Location) string { return l.PostalCode }},
+	{Name: "timeZone", Column: "time_zone", Text: func(l *Location) string { return l.TimeZone }},
+	{Name: "active", Column: "active", Flag: func(l *Location) bool { return l.Active }},
+}
+
+// FieldSet is a set of fields of one table, by position: bit i is
+// UserFields[i] (or LocationFields[i]). A change set stores which fields
+// changed as one.
+type FieldSet int64
+
+// Has reports whether the field at position i is in s.
+func (s FieldSet) Has(i int) bool { return s&(1<<i) != 0 }
+
+// With is s with the field at position i.
+func (s FieldSet) With(i int) FieldSet { return s | 1<<i }
+
+// FieldIndex is the position of the field named name in fields, -1 if none.
+func FieldIndex[T any](fields []Field[T], name string) int {
+	for i := range fields {
+		if fields[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// hashFields is the row_hash of r over fields: each field length-prefixed
+// (or one byte for a flag), in order.
+func hashFields[T any](fields []Field[T], r *T) int64 {
+	h := hasher{buf: make([]byte, 0, 256)}
+	for i := range fields {
+		if f := &fields[i]; f.Flag != nil {
+			h.bool(f.Flag(r))
+		} else {
+			h.str(f.Text(r))
+		}
+	}
+	return h.sum()
+}

@@ -1,0 +1,112 @@
+package diff
+
+import (
+	"fmt"
+
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/schemas"
+)
+
+// Requests is what a plan asks of the SCIM server: the requests load will
+// send for it under a profile, reckoned from the plan alone. Retries, and
+// the look-ups that follow a conflict or an answer lost, come on top.
+type Requests struct {
+	Users       int `json:"users"`       // one a user change; an update that changes access in the visitor profile reads the user first
+	Creates     int `json:"creates"`     // of Users, the creates: /Bulk carries them BulkChunk a request
+	Locations   int `json:"locations"`   // scim2: two groups a location; visitor: one /Locations resource
+	Memberships int `json:"memberships"` // scim2: one PATCH a chunk of MemberChunk members; a revoke reads its group first
+}
+
+// Total is the number of requests when every create is its own request.
+func (r Requests) Total() int { return r.Users + r.Locations + r.Memberships }
+
+// WithBulk is the number of requests when the creates go by /Bulk.
+func (r Requests) WithBulk() int {
+	return r.Total() - r.Creates + (r.Creates+contract.BulkChunk-1)/contract.BulkChunk
+}
+
+// CountRequests reckons the requests of changes under profile ("" is
+// scim2), as load makes them (see stages/load) with chunk members a
+// membership PATCH, against a server that supports PATCH.
+func CountRequests(changes []schemas.Change, profile string, chunk int) Requests {
+	visitor := profile == contract.ProfileVisitor
+	var r Requests
+	type chunkKey struct{ group, section, kind string }
+	members := map[chunkKey]int{}
+	defaultLoc := schemas.FieldIndex(schemas.UserFields, "defaultLocation")
+	nameField := schemas.FieldIndex(schemas.LocationFields, "name")
+	for i := range changes {
+		c := &changes[i]
+		if c.Op == schemas.OpHold || c.Op == schemas.OpRemoved {
+			continue
+		}
+		if c.Entity == schemas.EntityLocation {
+			switch {
+			case visitor:
+				r.Locations++
+			case c.Op != schemas.OpUpdate || c.Changed.Has(nameField):
+				r.Locations += 2 // the location's group and its admins'
+			}
+			continue
+		}
+		access := c.Grant != "" || c.AdminGrant != "" || c.AdminRevoke != "" || c.Changed.Has(defaultLoc)
+		switch {
+		case c.Op == schemas.OpCreate:
+			r.Users++
+			r.Creates++
+		case c.Op == schemas.OpDelete:
+			r.Users++
+		case visitor && access:
+			r.Users += 2 // the user's access is read before it is changed
+		case sendsAttributes(c.Changed):
+			r.Users++
+		}
+		if visitor {
+			continue
+		}
+		if c.Op == schemas.OpDelete {
+			continue
+		}
+		for _, g := range schemas.SplitIDs(c.Grant) {
+			members[chunkKey{g, c.Op, "add"}]++
+		}
+		if c.AdminGrant != "" {
+			members[chunkKey{c.AdminGrant + contract.AdminGroupSuffix, c.Op, "add"}]++
+		}
+		if c.AdminRevoke != "" && c.Op != schemas.OpCreate {
+			members[chunkKey{c.AdminRevoke + contract.AdminGroupSuffix, c.Op, "remove"}]++
+		}
+	}
+	for k, n := range members {
+		chunks := (n + chunk - 1) / chunk
+		if k.kind == "remove" {
+			chunks *= 2 // the group is read before members are removed
+		}
+		r.Memberships += chunks
+	}
+	return r
+}
+
+// sendsAttributes reports whether a user update of the fields in set
+// changes a SCIM attribute: an update of fields kept for the plan or
+// carried as access alone sends nothing of the user.
+func sendsAttributes(set schemas.FieldSet) bool {
+	for i, f := range schemas.UserFields {
+		if set.Has(i) && f.SCIM != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// String says r for the plan.
+func (r Requests) String() string {
+	s := fmt.Sprintf("about %d requests to the SCIM server: %d for users, %d for locations", r.Total(), r.Users, r.Locations)
+	if r.Memberships > 0 {
+		s += fmt.Sprintf(", %d membership PATCHes (up to %d members each)", r.Memberships, contract.MemberChunk)
+	}
+	if r.Creates > 1 {
+		s += fmt.Sprintf("; about %d where the server offers /Bulk (the %d creates go up to %d a request)", r.WithBulk(), r.Creates, contract.BulkChunk)
+	}
+	return s + ". Retries, and look-ups after a conflict or a lost answer, come on top."
+}

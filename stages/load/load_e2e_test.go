@@ -1,0 +1,285 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/sandbox"
+	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/diff"
+	"github.com/condeco-sync/condeco-sync/stages/load"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/rs/zerolog"
+)
+
+// A run directory as the pipeline lays it out: transform/, diff/, load/.
+// targetcheck reads the desired state and the applied state from it.
+type runDir string
+
+func (r runDir) at(p ...string) string { return filepath.Join(append([]string{string(r)}, p...)...) }
+
+// day writes a run's desired state (users, and locs), diffs it against
+// the applied state of prev ("" on day 1) and loads it into the server at
+// url through a proxy that counts requests. It returns the run's
+// directory, the plan's reckoning of requests and the requests sent.
+func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, locs []schemas.Location) (runDir, diff.Requests, int) {
+	t.Helper()
+	r, lin := planDay(t, profile, prev, users, locs)
+	proxy, err := faultproxy.Start(url, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	if lin.Client, err = scim.New(proxy.URL, scimmytest.Token, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load.Run(context.Background(), lin, r.at("load")); err != nil {
+		t.Fatal(err)
+	}
+	fwd, _ := proxy.Counts()
+	sent := 0
+	for _, n := range fwd {
+		sent += n
+	}
+	return r, diff.CountRequests(readPlan(t, lin.Changes), profile, lin.ChunkSize), sent
+}
+
+func readPlan(t *testing.T, path string) []schemas.Change {
+	changes, err := parquetio.ReadAll[schemas.Change](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return changes
+}
+
+// planDay writes a run's desired state and diffs it against prev's
+// applied state: the load input of the run, with no client yet.
+func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, locs []schemas.Location) (runDir, load.Input) {
+	t.Helper()
+	r := runDir(t.TempDir())
+	for _, d := range []string{"transform", "diff", "load"} {
+		os.MkdirAll(r.at(d), 0o700)
+	}
+	for i := range users {
+		users[i].RowHash = users[i].Hash()
+	}
+	for i := range locs {
+		locs[i].RowHash = locs[i].Hash()
+	}
+	in := diff.Input{Users: r.at("transform", "users.parquet"), Locations: r.at("transform", "locations.parquet"),
+		Deprovision: "delete", Guard: diff.Guard{MaxDeletes: 1000, MaxFraction: 1}, Profile: profile}
+	if _, err := parquetio.WriteSlice(in.Users, users); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parquetio.WriteSlice(in.Locations, locs); err != nil {
+		t.Fatal(err)
+	}
+	if prev != "" {
+		in.BaselineUsers, in.BaselineLocations = prev.at("load", "state", "users.parquet"), prev.at("load", "state", "locations.parquet")
+	}
+	res, err := diff.Run(in, r.at("diff"), "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lin := load.Input{Changes: r.at("diff", diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
+		Attempt: 1, RunID: "test", Profile: profile, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
+	if req := diff.CountRequests(readPlan(t, lin.Changes), profile, contract.MemberChunk); req != res.Details["requests"].(diff.Requests) {
+		t.Errorf("the plan's reckoning %+v, from its file %+v", res.Details["requests"], req)
+	}
+	return r, lin
+}
+
+// e2eUsers are n users of the tests over the six locations.
+func e2eUsers(n int) []schemas.User {
+	out := make([]schemas.User, n)
+	for i := range out {
+		out[i] = benchUser(i)
+	}
+	return out
+}
+
+// day2 is the next day of day 1's users: users removed (every 50th),
+// retitled (every 25th, from 1), one made inactive, one made an admin, an
+// admin moved to another default location, ten new users, a location
+// renamed and one new (the new users get it; the others do not, since
+// access.grant_new_locations_to_existing_users is off).
+func day2(n int) ([]schemas.User, []schemas.Location) {
+	var users []schemas.User
+	for i := range n + 10 {
+		u := benchUser(i)
+		switch {
+		case i < n && i%50 == 0 && i != 100:
+			continue
+		case i%25 == 1:
+			u.Title = "Senior " + u.Title
+		case i == 3:
+			u.Active = false
+		case i == 7:
+			u.Admin = true
+		case i == 100: // an admin at PAR, now at AMS
+			u.DefaultLocation = "AMS"
+		}
+		users = append(users, u)
+	}
+	locs := benchLocs(false)
+	for i := range locs {
+		if locs[i].LocationID == "LON" {
+			locs[i].Name = "London HQ"
+		}
+	}
+	locs = append(locs, schemas.Location{LocationID: "ZRH", Name: "Office ZRH", City: "Zurich", Active: true})
+	return users, locs
+}
+
+// The load stage against SCIMMY (scim2 profile), on its own: day 1 makes
+// 300 users, six locations and their admin groups; day 2 deletes,
+// updates, deactivates, moves admin rights, renames and adds. After each
+// day the server holds exactly what the applied state says, and the
+// requests sent are those the plan reckoned, plus the reads every load
+// starts with.
+func TestLoadSCIM2AgainstSCIMMY(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SCIMMY")
+	}
+	srv := scimmytest.ForTest(t)
+	const n = 300
+	d1, req1, sent1 := day(t, srv.URL, load.ProfileSCIM2, "", e2eUsers(n), benchLocs(false))
+	targetcheck.Check(t, scimmytest.Token, srv.URL, string(d1))
+	// Reads: /ServiceProviderConfig, and with no baseline a page of
+	// /Users and one of /Groups (both empty).
+	if want := req1.Total() + 3; sent1 != want {
+		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+3 reads): %+v", sent1, req1.Total(), req1)
+	}
+	users, locs := day2(n)
+	d2, req2, sent2 := day(t, srv.URL, load.ProfileSCIM2, d1, users, locs)
+	targetcheck.Check(t, scimmytest.Token, srv.URL, string(d2))
+	if want := req2.Total() + 1; sent2 != want {
+		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
+	}
+	state := targetcheck.Read(t, srv.URL, scimmytest.Token)
+	admins := state.Groups["AMS:admins"]
+	found := false
+	for _, m := range admins {
+		found = found || m == "100100"
+	}
+	if !found {
+		t.Errorf("user 100100 is not in AMS's admins after its move: %v", admins)
+	}
+	for _, m := range state.Groups["PAR:admins"] {
+		if m == "100100" {
+			t.Error("user 100100 is still in PAR's admins after its move")
+		}
+	}
+	t.Logf("day 1: %d requests (%+v); day 2: %d (%+v)", sent1, req1, sent2, req2)
+}
+
+// The same two days against the in-process sandbox in the visitor
+// profile: access travels on the user, locations are /Locations.
+func TestLoadVisitorAgainstSandbox(t *testing.T) {
+	sb, err := sandbox.New(t.TempDir(), scimmytest.Token, load.DefaultExtension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sb)
+	t.Cleanup(func() { hs.Close(); sb.Close() })
+	url := hs.URL + sandbox.Base
+	const n = 120
+	d1, req1, sent1 := day(t, url, load.ProfileVisitor, "", e2eUsers(n), benchLocs(false))
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, string(d1), load.DefaultExtension)
+	// Reads: /ServiceProviderConfig, /ResourceTypes, a page of /Users and
+	// one of /Locations.
+	if want := req1.Total() + 4; sent1 != want {
+		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+4 reads): %+v", sent1, req1.Total(), req1)
+	}
+	users, locs := day2(n)
+	d2, req2, sent2 := day(t, url, load.ProfileVisitor, d1, users, locs)
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, string(d2), load.DefaultExtension)
+	if want := req2.Total() + 2; sent2 != want {
+		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent2, req2.Total(), req2)
+	}
+	t.Logf("day 1: %d requests; day 2: %d", sent1, sent2)
+}
+
+// A load stopped in the middle of its membership phase (its context
+// cancelled once the journal records 10 membership PATCHes, with requests
+// in flight whose outcome is unknown) and resumed from its journal ends
+// with every grant made once: no member missing, none twice, and the
+// PATCHes the first attempt recorded are not sent again. (The CLI's
+// SIGKILL test, cmd/condeco-sync, kills a real process at this phase.)
+func TestLoadResumesInTheMembershipPhase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SCIMMY")
+	}
+	srv := scimmytest.ForTest(t)
+	r, in := planDay(t, load.ProfileSCIM2, "", e2eUsers(300), benchLocs(false))
+	in.ChunkSize, in.Concurrency = 20, 3 // 15 PATCHes a location, three at a time
+	client, err := scim.New(srv.URL, scimmytest.Token, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Client = client
+	first := r.at("load.attempt-1")
+	os.MkdirAll(first, 0o700)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for ctx.Err() == nil {
+			b, _ := os.ReadFile(filepath.Join(first, load.JournalFile))
+			if bytes.Count(b, []byte(`"chunk":`)) >= 10 {
+				cancel()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	_, err = load.Run(ctx, in, first)
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first attempt: %v, want it cancelled", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(first, load.JournalFile))
+	recorded := bytes.Count(b, []byte(`"chunk":`))
+
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	in.Client, _ = scim.New(proxy.URL, scimmytest.Token, 30*time.Second)
+	in.Attempt, in.PriorJournal = 2, filepath.Join(first, load.JournalFile)
+	if _, err := load.Run(context.Background(), in, r.at("load")); err != nil {
+		t.Fatal(err)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, string(r))
+	state := targetcheck.Read(t, srv.URL, scimmytest.Token)
+	for g, ms := range state.Groups {
+		seen := map[string]bool{}
+		for _, m := range ms {
+			if seen[m] {
+				t.Errorf("group %s holds %s twice", g, m)
+			}
+			seen[m] = true
+		}
+	}
+	fwd, _ := proxy.Counts()
+	all := diff.CountRequests(readPlan(t, in.Changes), load.ProfileSCIM2, in.ChunkSize).Memberships
+	// Those in flight when the first attempt stopped were not recorded;
+	// the resume reads their group first and sends only what is missing.
+	if sent := fwd["PATCH Groups"]; sent > all-recorded || sent < all-recorded-in.Concurrency {
+		t.Errorf("the resume sent %d membership PATCHes; %d in all less the %d recorded is %d (less up to %d in flight)",
+			sent, all, recorded, all-recorded, in.Concurrency)
+	}
+	if fwd["POST Users"] != 0 {
+		t.Errorf("the resume created %d users again", fwd["POST Users"])
+	}
+	t.Logf("first attempt recorded %d of %d membership PATCHes; the resume sent %d (%v)", recorded, all, fwd["PATCH Groups"], fwd)
+}
