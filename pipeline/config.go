@@ -58,6 +58,7 @@ type SCIMConfig struct {
 	TokenFile   string        `yaml:"token_file"`
 	Profile     string        `yaml:"profile"`
 	Extension   string        `yaml:"extension"`
+	CoreSchema  string        `yaml:"core_schema"`
 	Concurrency int           `yaml:"concurrency"`
 	MaxRPS      float64       `yaml:"max_rps"`
 	Timeout     time.Duration `yaml:"timeout"`

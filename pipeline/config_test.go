@@ -56,7 +56,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown nested key", "scim:\n  url: x\n  tokn_env: Y\n", `line 3: unknown key "tokn_env"`},
 		{"bad time zone", "schedule: {timezone: Mars/Olympus}\n", `schedule.timezone: "Mars/Olympus" is not a known time zone`},
 		{"bad at", "schedule: {at: '25:00'}\n", `schedule.at: "25:00" is not a time of day`},
-		{"bad profile", "scim: {profile: okta}\n", `scim.profile: "okta" is not one of visitor, scim2`},
+		{"bad profile", "scim: {profile: okta}\n", `scim.profile: "okta" is not one of visitor, visitor-generic, scim2`},
 		{"bad delimiter", "exports: {delimiter: ':'}\n", `exports.delimiter: ":" is not one of`},
 		{"bad admin level", "access: {admin_access_levels: [Boss]}\n", `"Boss" is not one of Global Admin`},
 		{"bad deprovision", "users: {deprovision: purge}\n", `users.deprovision: "purge"`},

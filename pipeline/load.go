@@ -75,7 +75,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	in := load.Input{
 		Changes: filepath.Join(run.Dir, changes.Path),
 		RunID:   run.ID,
-		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
+		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, CoreSchema: cfg.SCIM.CoreSchema, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
 		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
 	}
 	if base != nil {

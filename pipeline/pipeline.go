@@ -7,6 +7,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"os"
 	"path/filepath"
 	"time"
@@ -117,6 +118,7 @@ func Transform(env Env, run *Run) error {
 			DefaultLocation:   cfg.Access.DefaultLocation,
 			AdminAccessLevels: cfg.Access.AdminAccessLevels,
 			Invitations:       cfg.Users.Invitations,
+			HomeCity:          cfg.SCIM.Profile == contract.ProfileVisitorGeneric,
 			RunID:             run.ID,
 		}, dir)
 	})

@@ -55,8 +55,8 @@ type Change struct {
 	AdminRevoke string `parquet:"name=admin_revoke, type=BYTE_ARRAY, convertedtype=UTF8"`
 
 	// The record the target holds once the change is made: the user's
-	// (empty for a delete or a hold) or the location's. Country and Active
-	// serve both.
+	// (empty for a delete or a hold) or the location's. Country, City and
+	// Active serve both (a user's City is its home location's).
 	UserName        string `parquet:"name=user_name, type=BYTE_ARRAY, convertedtype=UTF8"`
 	GivenName       string `parquet:"name=given_name, type=BYTE_ARRAY, convertedtype=UTF8"`
 	FamilyName      string `parquet:"name=family_name, type=BYTE_ARRAY, convertedtype=UTF8"`
@@ -86,6 +86,7 @@ func (c *Change) SetUser(u *User) {
 	c.PhoneWork, c.PhoneMobile, c.Country, c.Language = u.PhoneWork, u.PhoneMobile, u.Country, u.Language
 	c.Title, c.Department, c.CostCenter, c.UserType = u.Title, u.Department, u.CostCenter, u.UserType
 	c.Active, c.Admin, c.DefaultLocation, c.SendInvitation = u.Active, u.Admin, u.DefaultLocation, u.SendInvitation
+	c.City = u.City
 }
 
 // User is the user record c carries, keyed by c.Key, with c's SCIM id.
@@ -93,7 +94,7 @@ func (c *Change) User() User {
 	u := User{UserID: c.Key, UserName: c.UserName, GivenName: c.GivenName, FamilyName: c.FamilyName, Email: c.Email,
 		PhoneWork: c.PhoneWork, PhoneMobile: c.PhoneMobile, Country: c.Country, Language: c.Language, Title: c.Title,
 		Department: c.Department, CostCenter: c.CostCenter, UserType: c.UserType, Active: c.Active, Admin: c.Admin,
-		DefaultLocation: c.DefaultLocation, SendInvitation: c.SendInvitation, SCIMID: c.SCIMID}
+		DefaultLocation: c.DefaultLocation, SendInvitation: c.SendInvitation, City: c.City, SCIMID: c.SCIMID}
 	u.RowHash = u.Hash()
 	return u
 }

@@ -21,6 +21,11 @@ type Field[T any] struct {
 	SCIM string
 	Text func(*T) string // a text field's value
 	Flag func(*T) bool   // a flag's value (Text is nil)
+	// Added marks a text field added after the first snapshot layout: it
+	// is hashed only when it has a value, so the row_hash of every row
+	// without it is what it was, and no baseline looks changed after an
+	// upgrade.
+	Added bool
 }
 
 // Value is f's value in r as a plan shows it.
@@ -50,6 +55,10 @@ var UserFields = []Field[User]{
 	{Name: "deleted", Column: "deleted", Flag: func(u *User) bool { return u.Deleted }},
 	{Name: "admin", Column: "admin", Flag: func(u *User) bool { return u.Admin }},
 	{Name: "defaultLocation", Column: "default_location", Text: func(u *User) string { return u.DefaultLocation }},
+	// city is the City of the user's home location (the export's
+	// Location column), set where the profile sends it (visitor-generic):
+	// the tenant places users by the city of their address.
+	{Name: "city", Column: "city", SCIM: "addresses", Text: func(u *User) string { return u.City }, Added: true},
 }
 
 // LocationFields are the fields of a location that a diff compares, in
@@ -92,9 +101,10 @@ func FieldIndex[T any](fields []Field[T], name string) int {
 func hashFields[T any](fields []Field[T], r *T) int64 {
 	h := hasher{buf: make([]byte, 0, 256)}
 	for i := range fields {
-		if f := &fields[i]; f.Flag != nil {
+		switch f := &fields[i]; {
+		case f.Flag != nil:
 			h.bool(f.Flag(r))
-		} else {
+		case !f.Added || f.Text(r) != "":
 			h.str(f.Text(r))
 		}
 	}

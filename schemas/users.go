@@ -106,6 +106,7 @@ type User struct {
 	Admin           bool   `parquet:"name=admin, type=BOOLEAN"`
 	DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8"`
 	SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
+	City            string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Held            bool   `parquet:"name=held, type=BOOLEAN"`
 	HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Line            int64  `parquet:"name=line, type=INT64"`

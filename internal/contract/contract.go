@@ -8,14 +8,21 @@ package contract
 const (
 	ProfileSCIM2   = "scim2"   // any SCIM 2.0 server: locations are Groups, access is membership
 	ProfileVisitor = "visitor" // Eptura Visitor as the sandbox models it: access travels on the user
+	// ProfileVisitorGeneric is Eptura Visitor's public "Generic SCIM"
+	// API: /Users only, core attributes only; the tenant places users by
+	// the city of their address.
+	ProfileVisitorGeneric = "visitor-generic"
 )
 
 // Profiles lists the profiles, for messages.
-var Profiles = []string{ProfileVisitor, ProfileSCIM2}
+var Profiles = []string{ProfileVisitor, ProfileVisitorGeneric, ProfileSCIM2}
 
 // Schema URNs of the resources condeco-sync writes.
 const (
-	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SchemaUser = "urn:ietf:params:scim:schemas:core:2.0:User"
+	// SchemaCore10 is the core schema Eptura Visitor's public API names
+	// (SCIM 1.0): visitor-generic's default scim.core_schema.
+	SchemaCore10     = "urn:scim:schemas:core:1.0"
 	SchemaEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
 	// SchemaLocation is the schema of a /Locations resource (visitor
@@ -38,3 +45,10 @@ const (
 	// group: "LON:admins" (scim2 profile).
 	AdminGroupSuffix = ":admins"
 )
+
+// GenericSends reports whether the visitor-generic profile sends the
+// user attribute at path: the public API documents the core attributes,
+// not the enterprise extension's.
+func GenericSends(path string) bool {
+	return path != "" && (len(path) < len(SchemaEnterprise) || path[:len(SchemaEnterprise)] != SchemaEnterprise)
+}

@@ -109,10 +109,13 @@ func Scan(path string, columns []string, fn func(b *Batch) error) (rows int64, e
 // nulls: every file of this program is written so) and a string, boolean
 // or int64 column.
 func openColumns(path string, columns []string) (*file.Reader, []int, error) {
-	// A buffered stream reads a column chunk a MB at a time: by default Arrow
-	// reads each whole chunk into memory, and copies it once more.
+	// A buffered stream reads a column chunk a piece at a time: by default
+	// Arrow reads each whole chunk into memory, and copies it once more. A
+	// piece is 1 MB for a few columns, less for many, so that a reader of
+	// every column of a wide file (a plan's 30) holds 8 MB, not 30.
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
-	props.BufferedStreamEnabled, props.BufferSize = true, 1<<20
+	props.BufferedStreamEnabled = true
+	props.BufferSize = min(1<<20, max(128<<10, (8<<20)/int64(max(1, len(columns)))))
 	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(props))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)

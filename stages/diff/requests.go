@@ -30,6 +30,7 @@ func (r Requests) WithBulk() int {
 // membership PATCH, against a server that supports PATCH.
 func CountRequests(changes []schemas.Change, profile string, chunk int) Requests {
 	visitor := profile == contract.ProfileVisitor
+	generic := profile == contract.ProfileVisitorGeneric
 	var r Requests
 	type chunkKey struct{ group, section, kind string }
 	members := map[chunkKey]int{}
@@ -42,6 +43,7 @@ func CountRequests(changes []schemas.Change, profile string, chunk int) Requests
 		}
 		if c.Entity == schemas.EntityLocation {
 			switch {
+			case generic: // the tenant's to place: nothing is sent
 			case visitor:
 				r.Locations++
 			case c.Op != schemas.OpUpdate || c.Changed.Has(nameField):
@@ -58,10 +60,10 @@ func CountRequests(changes []schemas.Change, profile string, chunk int) Requests
 			r.Users++
 		case visitor && access:
 			r.Users += 2 // the user's access is read before it is changed
-		case sendsAttributes(c.Changed):
+		case sendsAttributes(c.Changed, generic):
 			r.Users++
 		}
-		if visitor {
+		if visitor || generic {
 			continue
 		}
 		if c.Op == schemas.OpDelete {
@@ -88,11 +90,12 @@ func CountRequests(changes []schemas.Change, profile string, chunk int) Requests
 }
 
 // sendsAttributes reports whether a user update of the fields in set
-// changes a SCIM attribute: an update of fields kept for the plan or
-// carried as access alone sends nothing of the user.
-func sendsAttributes(set schemas.FieldSet) bool {
+// changes a SCIM attribute (one the public API documents, for
+// visitor-generic): an update of fields kept for the plan or carried as
+// access alone sends nothing of the user.
+func sendsAttributes(set schemas.FieldSet, generic bool) bool {
 	for i, f := range schemas.UserFields {
-		if set.Has(i) && f.SCIM != "" {
+		if set.Has(i) && f.SCIM != "" && (!generic || contract.GenericSends(f.SCIM)) {
 			return true
 		}
 	}

@@ -83,7 +83,7 @@ func (l *loader) bulkCreates(ctx context.Context) (int, error) {
 			l.prog.add(false, 1, false) // an earlier attempt did it
 			return nil
 		}
-		if _, ok := l.existingUsers[c.Key]; ok {
+		if _, ok := l.existingUsers[l.identity(&c)]; ok {
 			restMu.Lock()
 			rest[c.Key] = false // the target has it: adopted on the one-request path
 			restMu.Unlock()

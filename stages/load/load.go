@@ -58,6 +58,7 @@ type Input struct {
 	Client      *scim.Client
 	Profile     string  // scim.profile: ProfileSCIM2 or ProfileVisitor
 	Extension   string  // scim.extension (visitor profile); "": DefaultExtension
+	CoreSchema  string  // scim.core_schema (visitor-generic profile); "": contract.SchemaCore10
 	Concurrency int     // scim.concurrency
 	MaxRPS      float64 // scim.max_rps; 0: no limit
 	ChunkSize   int     // members per group PATCH; 0: DefaultChunkSize
@@ -145,7 +146,7 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if in.ChunkSize <= 0 {
 		in.ChunkSize = DefaultChunkSize
 	}
-	prof, err := newProfile(in.Profile, in.Extension)
+	prof, err := newProfile(in.Profile, in.Extension, in.CoreSchema)
 	if err != nil {
 		return res, err
 	}
@@ -160,10 +161,7 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	for i := range carried {
 		l.remember(&carried[i])
 	}
-	if _, err := l.send.do(ctx, false, func(bool) (err error) {
-		l.spc, err = in.Client.ServiceProviderConfig(ctx)
-		return err
-	}); err != nil {
+	if err := l.readSPC(ctx); err != nil {
 		return res, fmt.Errorf("reading the service provider's configuration: %w", err)
 	}
 	res.Details["service_provider"] = map[string]any{"patch": l.spc.Patch.Supported, "bulk": l.spc.Bulk.Supported,
@@ -419,14 +417,27 @@ func (l *loader) record(e *Entry, n int) {
 	l.prog.add(e.Chunk != nil, n, e.Outcome == OutcomeFailed)
 }
 
-// indexTarget reads what the target holds with an externalId, page by
-// page: users (only their ids are kept) and the locations' resources.
+// identity is what names c's user in the target: its externalId (the
+// UserID), or where the profile sends none, its userName in lower case.
+func (l *loader) identity(c *schemas.Change) string {
+	if l.prof.byUserName() {
+		return strings.ToLower(c.UserName)
+	}
+	return c.Key
+}
+
+// indexTarget reads what the target holds with an externalId (or, where
+// the profile sends none, every user by userName), page by page: users
+// (only their ids are kept) and the locations' resources.
 func (l *loader) indexTarget(ctx context.Context) error {
 	l.existingUsers, l.existingNamed = map[string]string{}, map[string]scim.Resource{}
 	for _, typ := range append([]string{"Users"}, l.prof.locationTypes()...) {
 		if _, err := l.send.do(ctx, false, func(bool) error {
 			return l.in.Client.Each(ctx, typ, "", 500, func(r scim.Resource) error {
 				ext := str(r, "externalId")
+				if typ == "Users" && l.prof.byUserName() {
+					ext = strings.ToLower(str(r, "userName"))
+				}
 				if ext == "" {
 					return nil
 				}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,9 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 		t.Fatal(err)
 	}
 	defer proxy.Close()
+	if profile == load.ProfileVisitorGeneric {
+		proxy.Refuse("schemas:extension") // a 400 for any body naming an extension: the load fails
+	}
 	if lin.Client, err = scim.New(proxy.URL, scimmytest.Token, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +52,11 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 		t.Fatal(err)
 	}
 	fwd, _ := proxy.Counts()
+	for k := range fwd {
+		if profile == load.ProfileVisitorGeneric && !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") {
+			t.Errorf("visitor-generic sent %s (%d requests): the public API has /Users only", k, fwd[k])
+		}
+	}
 	sent := 0
 	for _, n := range fwd {
 		sent += n
@@ -94,6 +103,11 @@ func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, lo
 	}
 	lin := load.Input{Changes: r.at("diff", diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
 		Attempt: 1, RunID: "test", Profile: profile, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
+	if profile == load.ProfileVisitorGeneric {
+		// SCIMMY takes only URNs under urn:ietf:params:scim:schemas:, so
+		// the tests set the 2.0 core URN: that proves the setting is used.
+		lin.CoreSchema = contract.SchemaUser
+	}
 	if req := diff.CountRequests(readPlan(t, lin.Changes), profile, contract.MemberChunk); req != res.Details["requests"].(diff.Requests) {
 		t.Errorf("the plan's reckoning %+v, from its file %+v", res.Details["requests"], req)
 	}
@@ -282,4 +296,111 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 		t.Errorf("the resume created %d users again", fwd["POST Users"])
 	}
 	t.Logf("first attempt recorded %d of %d membership PATCHes; the resume sent %d (%v)", recorded, all, fwd["PATCH Groups"], fwd)
+}
+
+// withCities gives each user the city of its default location, as
+// transform does for visitor-generic (from the export's Location column).
+func withCities(users []schemas.User) []schemas.User {
+	for i := range users {
+		users[i].City = "City of " + users[i].DefaultLocation
+	}
+	return users
+}
+
+// The visitor-generic profile against SCIMMY: only /Users is asked for,
+// with the core attributes only (no extension, no enterprise attributes,
+// no externalId); each user's city is in addresses[0].locality; a user
+// already in the target under its userName in other case is adopted; a
+// new email is one update by SCIM id.
+func TestLoadVisitorGenericAgainstSCIMMY(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts SCIMMY")
+	}
+	srv := scimmytest.ForTest(t)
+	client, err := scim.New(srv.URL, scimmytest.Token, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pre, err := client.Create(ctx, "Users", scim.Resource{"schemas": []string{contract.SchemaUser}, "userName": "USER.9@EXAMPLE.COM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	d1, req1, sent1 := day(t, srv.URL, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false))
+	byName := checkGeneric(t, client, d1)
+	if byName["user.9@example.com"]["id"] != pre["id"] {
+		t.Errorf("user 9 was not adopted: %v, made by hand as %v", byName["user.9@example.com"]["id"], pre["id"])
+	}
+	// Reads: /ServiceProviderConfig and a page of /Users.
+	if want := req1.Total() + 2; sent1 != want {
+		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent1, req1.Total(), req1)
+	}
+
+	users, locs := day2(n)
+	users = withCities(users)
+	for i := range users {
+		if users[i].UserID == "100005" {
+			users[i].UserName, users[i].Email = "renamed.5@example.com", "renamed.5@example.com"
+		}
+	}
+	d2, req2, sent2 := day(t, srv.URL, load.ProfileVisitorGeneric, d1, users, locs)
+	after := checkGeneric(t, client, d2)
+	if r := after["renamed.5@example.com"]; r == nil || r["id"] != byName["user.5@example.com"]["id"] {
+		t.Errorf("user 5's new email: %v, want the same resource as before (%v)", r, byName["user.5@example.com"]["id"])
+	}
+	if after["user.5@example.com"] != nil {
+		t.Error("user 5 is in the target under its old email too")
+	}
+	if want := req2.Total() + 1; sent2 != want {
+		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
+	}
+}
+
+// checkGeneric reads the users of the target and compares them with the
+// run's applied state: the same users by userName, each with the
+// documented attributes only, and its city as addresses[0].locality. It
+// returns the target's users by lower-cased userName.
+func checkGeneric(t *testing.T, client *scim.Client, r runDir) map[string]scim.Resource {
+	t.Helper()
+	applied, err := parquetio.ReadAll[schemas.User](r.at("load", "state", "users.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]scim.Resource{}
+	if err := client.Each(context.Background(), "Users", "", 200, func(res scim.Resource) error {
+		name, _ := res["userName"].(string)
+		got[strings.ToLower(name)] = res
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(applied) {
+		t.Errorf("the target has %d users, the applied state %d", len(got), len(applied))
+	}
+	for _, u := range applied {
+		res := got[strings.ToLower(u.UserName)]
+		if res == nil {
+			t.Errorf("user %s (%s) is not in the target", u.UserID, u.UserName)
+			continue
+		}
+		for attr := range res {
+			switch attr {
+			case "schemas", "id", "meta", "userName", "name", "emails", "phoneNumbers", "addresses", "title", "preferredLanguage", "active", "displayName":
+			default:
+				t.Errorf("user %s: attribute %s is not in the public API", u.UserID, attr)
+			}
+		}
+		addrs, _ := res["addresses"].([]any)
+		if len(addrs) == 0 || addrs[0].(map[string]any)["locality"] != u.City {
+			t.Errorf("user %s: addresses %v, want locality %q", u.UserID, res["addresses"], u.City)
+		}
+		if res["active"] != u.Active {
+			t.Errorf("user %s: active %v, want %v", u.UserID, res["active"], u.Active)
+		}
+		if title, _ := res["title"].(string); title != u.Title {
+			t.Errorf("user %s: title %q, want %q", u.UserID, title, u.Title)
+		}
+	}
+	return got
 }

@@ -78,7 +78,7 @@ func (l *loader) userTask(c *schemas.Change) task {
 // createUser creates a user, or adopts it when the target has it already.
 func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (string, string, error) {
 	key := c.Key
-	if id, ok := l.existingUsers[key]; ok { // there before this load, with no baseline to say so
+	if id, ok := l.existingUsers[l.identity(c)]; ok { // there before this load, with no baseline to say so
 		found := scim.Resource{"id": id}
 		if l.prof.readsToAdopt() {
 			r, err := l.in.Client.Get(ctx, "Users", id)
@@ -99,7 +99,11 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	}
 	sent := l.prof.user(l, c, nil)
 	r, err := l.in.Client.Create(ctx, "Users", sent)
-	id, unsure := l.confirmCreate(sent, r, err, "externalId", "userName")
+	match := []string{"externalId", "userName"}
+	if l.prof.byUserName() {
+		match = match[1:]
+	}
+	id, unsure := l.confirmCreate(sent, r, err, match...)
 	if unsure != nil {
 		found, ferr := l.findUser(ctx, c, true)
 		return l.unconfirmed(unsure, found, ferr, "user with externalId "+key)
@@ -142,6 +146,9 @@ func (l *loader) adoptUser(ctx context.Context, c *schemas.Change, found scim.Re
 // tried, and the answer is checked here.
 func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool) (scim.Resource, error) {
 	filters := []string{scim.Eq("externalId", u.Key)}
+	if l.prof.byUserName() { // the profile sends no externalId: the userName is the key
+		filters, byKeyOnly = nil, false
+	}
 	if !byKeyOnly {
 		filters = append(filters, scim.Eq("userName", u.UserName))
 		if low := strings.ToLower(u.UserName); low != u.UserName {
@@ -154,7 +161,8 @@ func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool
 			return nil, err
 		}
 		for _, r := range rs {
-			if (i == 0 && str(r, "externalId") == u.Key) || (i > 0 && strings.EqualFold(str(r, "userName"), u.UserName)) {
+			byKey := i == 0 && !l.prof.byUserName()
+			if (byKey && str(r, "externalId") == u.Key) || (!byKey && strings.EqualFold(str(r, "userName"), u.UserName)) {
 				return r, nil
 			}
 		}

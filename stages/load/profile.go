@@ -13,13 +13,14 @@ import (
 // Schema URNs and profiles: the names the sandbox and the config share
 // (package contract).
 const (
-	SchemaUser       = contract.SchemaUser
-	SchemaEnterprise = contract.SchemaEnterprise
-	SchemaGroup      = contract.SchemaGroup
-	SchemaLocation   = contract.SchemaLocation
-	DefaultExtension = contract.DefaultExtension
-	ProfileSCIM2     = contract.ProfileSCIM2
-	ProfileVisitor   = contract.ProfileVisitor
+	SchemaUser            = contract.SchemaUser
+	SchemaEnterprise      = contract.SchemaEnterprise
+	SchemaGroup           = contract.SchemaGroup
+	SchemaLocation        = contract.SchemaLocation
+	DefaultExtension      = contract.DefaultExtension
+	ProfileSCIM2          = contract.ProfileSCIM2
+	ProfileVisitor        = contract.ProfileVisitor
+	ProfileVisitorGeneric = contract.ProfileVisitorGeneric
 )
 
 // profile is how one kind of target takes the plan: how a user, a
@@ -47,10 +48,20 @@ type profile interface {
 	// accessByGroups: access decisions are group memberships, made in the
 	// memberships and revokes phases; otherwise they travel on the user.
 	accessByGroups() bool
+	// byUserName: the profile sends no externalId; a user is known by its
+	// userName.
+	byUserName() bool
+	// spcOptional: the server may publish no /ServiceProviderConfig.
+	spcOptional() bool
 }
 
-func newProfile(name, extension string) (profile, error) {
+func newProfile(name, extension, coreSchema string) (profile, error) {
 	switch name {
+	case ProfileVisitorGeneric:
+		if coreSchema == "" {
+			coreSchema = contract.SchemaCore10
+		}
+		return &visitorGeneric{coreSchema: coreSchema}, nil
 	case ProfileSCIM2:
 		return scim2{}, nil
 	case ProfileVisitor:
@@ -59,7 +70,7 @@ func newProfile(name, extension string) (profile, error) {
 		}
 		return &visitor{extension: extension}, nil
 	}
-	return nil, fmt.Errorf("scim.profile %q is not %s or %s", name, ProfileVisitor, ProfileSCIM2)
+	return nil, fmt.Errorf("scim.profile %q is not one of %s", name, strings.Join(contract.Profiles, ", "))
 }
 
 // scim2 is any SCIM 2.0 server: a location is a group and a second group
@@ -71,6 +82,8 @@ func (scim2) locationTypes() []string                                { return []
 func (scim2) locationKeys(id string) []string                        { return []string{id, adminKey(id)} }
 func (scim2) readsToAdopt() bool                                     { return false }
 func (scim2) accessByGroups() bool                                   { return true }
+func (scim2) byUserName() bool                                       { return false }
+func (scim2) spcOptional() bool                                      { return false }
 
 func (scim2) user(_ *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
 	return userResource(c, false)

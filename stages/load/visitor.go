@@ -58,6 +58,8 @@ func (v *visitor) locationTypes() []string {
 func (v *visitor) locationKeys(id string) []string { return []string{id} }
 func (v *visitor) readsToAdopt() bool              { return true } // the access it has is kept
 func (v *visitor) accessByGroups() bool            { return false }
+func (v *visitor) byUserName() bool                { return false }
+func (v *visitor) spcOptional() bool               { return false }
 
 // locationTasks: the one operation of a location change.
 func (v *visitor) locationTasks(l *loader, c *schemas.Change) []task {

@@ -27,8 +27,12 @@ type Input struct {
 	DefaultLocation        string
 	AdminAccessLevels      []string
 	Invitations            string // send | suppress
-	Workers                int    // 0: one per CPU
-	RunID                  string // named in warnings.csv
+	// HomeCity fills each user's City from its home location: the
+	// export's Location column, a LocationID or a location's name in any
+	// case; the default location's when it names none (visitor-generic).
+	HomeCity bool
+	Workers  int    // 0: one per CPU
+	RunID    string // named in warnings.csv
 }
 
 // Output file names, relative to the stage directory.
@@ -95,6 +99,10 @@ func Run(in Input, dir string) (stages.Result, error) {
 		return res, err
 	}
 	rules := userRules{in: in, admin: map[string]bool{}}
+	if in.HomeCity {
+		rules.cities = homeCities(locs)
+		rules.defaultCity = rules.cities[strings.ToLower(in.DefaultLocation)]
+	}
 	for _, a := range in.AdminAccessLevels {
 		c, _ := schemas.Canonical(schemas.AccessLevels, a, "")
 		rules.admin[c] = true
@@ -225,6 +233,25 @@ type hold struct {
 type userRules struct {
 	in    Input
 	admin map[string]bool
+	// cities maps a home location, its LocationID or name in lower case,
+	// to its City (with Input.HomeCity only).
+	cities      map[string]string
+	defaultCity string
+}
+
+// homeCities is the City of each location by lower-cased LocationID and
+// name. An ID wins over another location's name.
+func homeCities(locs []schemas.Location) map[string]string {
+	out := map[string]string{}
+	for _, l := range locs {
+		if n := strings.ToLower(l.Name); n != "" {
+			out[n] = l.City
+		}
+	}
+	for _, l := range locs {
+		out[strings.ToLower(l.LocationID)] = l.City
+	}
+	return out
 }
 
 type userCounts struct{ held, visitors, admin int64 }
@@ -403,6 +430,16 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) sch
 		} else {
 			warn("Language", r.Language, "not a language tag or English language name; left out")
 		}
+	}
+	if ru.cities != nil {
+		city, ok := ru.cities[strings.ToLower(strings.TrimSpace(r.Location))]
+		if !ok {
+			city = ru.defaultCity
+			if r.Location != "" {
+				warn("Location", r.Location, "not a LocationID or location name; the default location's city is sent")
+			}
+		}
+		u.City = city
 	}
 	var err error
 	if u.PhoneWork, err = w.phones.E164(r.Telephone, u.Country); err != nil {

@@ -263,3 +263,42 @@ func TestCountryAndLanguage(t *testing.T) {
 		}
 	}
 }
+
+// With HomeCity (visitor-generic), each user's City is its home
+// location's: the export's Location column names a LocationID or a
+// location's name, in any case; a name that matches nothing is a warning
+// and the default location's city; no Location at all is the default's
+// city without a warning. Without HomeCity, no user has a City (their
+// row_hash is what it was before the field existed).
+func TestHomeCity(t *testing.T) {
+	locs := "LocationID,Name,City,Active\nLON,London HQ,London,yes\nPAR,Paris,Paris,yes\n"
+	us := `UserID,UserName,FirstName,LastName,Email,Location
+1,a@example.com,A,A,a@example.com,par
+2,b@example.com,B,B,b@example.com,LONDON hq
+3,c@example.com,C,C,c@example.com,Atlantis
+4,d@example.com,D,D,d@example.com,
+`
+	_, dir, err := stageRun(t, us, locs, Input{HomeCity: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := users(t, dir)
+	for id, want := range map[string]string{"1": "Paris", "2": "London", "3": "London", "4": "London"} {
+		if got[id].City != want {
+			t.Errorf("user %s: city %q, want %q", id, got[id].City, want)
+		}
+	}
+	w, _ := os.ReadFile(filepath.Join(dir, WarningsFile))
+	if !strings.Contains(string(w), "Atlantis") || strings.Count(string(w), "default location's city") != 1 {
+		t.Errorf("warnings.csv should name Atlantis once:\n%s", w)
+	}
+	_, dir, err = stageRun(t, us, locs, Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, u := range users(t, dir) {
+		if u.City != "" {
+			t.Errorf("user %s has city %q without HomeCity", id, u.City)
+		}
+	}
+}

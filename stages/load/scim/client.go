@@ -269,8 +269,14 @@ func retryAfter(h string, now time.Time) time.Duration {
 
 // ServiceProviderConfig reads /ServiceProviderConfig.
 func (c *Client) ServiceProviderConfig(ctx context.Context) (*ServiceProviderConfig, error) {
+	return c.ServiceProviderConfigAt(ctx, "/ServiceProviderConfig")
+}
+
+// ServiceProviderConfigAt reads the configuration at path: SCIM 1.1 names
+// it /ServiceProviderConfigs.
+func (c *Client) ServiceProviderConfigAt(ctx context.Context, path string) (*ServiceProviderConfig, error) {
 	var cfg ServiceProviderConfig
-	if err := c.do(ctx, http.MethodGet, "/ServiceProviderConfig", nil, nil, &cfg); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &cfg); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

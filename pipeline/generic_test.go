@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+)
+
+// The samples' two days through every stage with the visitor-generic
+// profile, against SCIMMY: the server holds exactly the applied state's
+// users by userName, each user's addresses[0].locality is the city of
+// the location its export row names (from the samples' CSVs, not from
+// condeco-sync's own snapshots), and no request went anywhere but /Users
+// or carried an extension.
+func TestVisitorGenericSamples(t *testing.T) {
+	srv := scimServer(t)
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.Refuse("schemas:extension") // a 400 for any body naming an extension
+	f := loadFixture(t, proxy.URL)
+	f.env.Config.SCIM.Profile = contract.ProfileVisitorGeneric
+	f.env.Config.SCIM.CoreSchema = contract.SchemaUser // SCIMMY takes SCIM 2.0 URNs only
+	client, err := scim.New(srv.URL, scimmytest.Token, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, day := range []string{"day1", "day2"} {
+		run, err := runDay(t, f, day)
+		if err != nil {
+			t.Fatalf("%s: %v", day, err)
+		}
+		cities := sampleCities(t, day)
+		applied, err := parquetio.ReadAll[schemas.User](filepath.Join(run.Dir, "load", "state", "users.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]scim.Resource{}
+		if err := client.Each(context.Background(), "Users", "", 200, func(r scim.Resource) error {
+			got[strings.ToLower(r["userName"].(string))] = r
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(applied) {
+			t.Errorf("%s: the server has %d users, the applied state %d", day, len(got), len(applied))
+		}
+		checked := 0
+		for _, u := range applied {
+			r := got[strings.ToLower(u.UserName)]
+			if r == nil {
+				t.Errorf("%s: user %s (%s) is not in the server", day, u.UserID, u.UserName)
+				continue
+			}
+			if _, ok := r["externalId"]; ok {
+				t.Errorf("%s: user %s has an externalId: the public API documents none", day, u.UserID)
+			}
+			addrs, _ := r["addresses"].([]any)
+			locality := ""
+			if len(addrs) > 0 {
+				locality, _ = addrs[0].(map[string]any)["locality"].(string)
+			}
+			if want, ok := cities[u.UserID]; ok {
+				checked++
+				if locality != want {
+					t.Errorf("%s: user %s: locality %q, want %q (the city of its export's Location)", day, u.UserID, locality, want)
+				}
+			}
+		}
+		if checked < 150 {
+			t.Errorf("%s: only %d users had a city to check", day, checked)
+		}
+		fwd, _ := proxy.Counts()
+		for k, n := range fwd {
+			if !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") {
+				t.Errorf("%s: %d requests %s: visitor-generic asks for /Users only", day, n, k)
+			}
+		}
+	}
+}
+
+// sampleCities maps each UserID of a sample day's export whose Location
+// names a location (by LocationID or name, any case) to that location's
+// City, read from the sample CSVs.
+func sampleCities(t *testing.T, day string) map[string]string {
+	t.Helper()
+	read := func(glob string) []map[string]string {
+		paths, _ := filepath.Glob(filepath.Join("..", "samples", day, glob))
+		if len(paths) != 1 {
+			t.Fatalf("%s: %v", glob, paths)
+		}
+		fh, err := os.Open(paths[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		rows, err := csv.NewReader(fh).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]string
+		for _, r := range rows[1:] {
+			m := map[string]string{}
+			for i, h := range rows[0] {
+				if i < len(r) {
+					m[h] = r[i]
+				}
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	city := map[string]string{}
+	for _, l := range read("locations_*.csv") {
+		city[strings.ToLower(l["LocationID"])], city[strings.ToLower(l["Name"])] = l["City"], l["City"]
+	}
+	out := map[string]string{}
+	for _, u := range read("users_*.csv") {
+		if c, ok := city[strings.ToLower(strings.TrimSpace(u["Location"]))]; ok {
+			out[u["UserID"]] = c
+		}
+	}
+	return out
+}

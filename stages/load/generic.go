@@ -1,0 +1,156 @@
+package load
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+)
+
+// visitorGeneric is Eptura Visitor's public "Generic SCIM" API, and only
+// what it documents: /Users, the core attributes, userName equal to the
+// work email, and the user's city in addresses, by which the tenant's
+// multi-location mapping places the user. Locations, access and admin
+// rights are not sent: they are the Superuser's to set in the tenant.
+// No externalId is documented, so the userName names a user (identity
+// by email): a user whose email changes is updated by its SCIM id.
+type visitorGeneric struct {
+	coreSchema string // scim.core_schema
+}
+
+// notSentDetail is what results.csv says of a location under this profile.
+const notSentDetail = "visitor-generic sends no locations: the tenant places users by the city of their address"
+
+func (g *visitorGeneric) prepare(context.Context, *loader, map[string]any) error { return nil }
+func (g *visitorGeneric) locationTypes() []string                                { return nil }
+func (g *visitorGeneric) locationKeys(id string) []string                        { return []string{id} }
+func (g *visitorGeneric) readsToAdopt() bool                                     { return false }
+func (g *visitorGeneric) accessByGroups() bool                                   { return false }
+func (g *visitorGeneric) byUserName() bool                                       { return true }
+func (g *visitorGeneric) spcOptional() bool                                      { return true }
+
+// locationTasks: nothing is sent; the result says so.
+func (g *visitorGeneric) locationTasks(_ *loader, c *schemas.Change) []task {
+	if c.Op != schemas.OpCreate && c.Op != schemas.OpUpdate && c.Op != schemas.OpDelete {
+		return nil
+	}
+	return []task{{op: opID(schemas.EntityLocation, c.Op, c.Key),
+		run: func(context.Context, bool) (string, string, error) { return OutcomeUnsupported, "", nil }}}
+}
+
+// user is the whole User the public API documents.
+func (g *visitorGeneric) user(_ *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
+	r := genericAttrs(c)
+	r["schemas"] = []string{g.coreSchema}
+	return r
+}
+
+// genericAttrs are the documented attributes of c's user. An empty value
+// is absent.
+func genericAttrs(c *schemas.Change) scim.Resource {
+	name := map[string]any{"givenName": c.GivenName, "familyName": c.FamilyName}
+	if f := joinNonEmpty(c.GivenName, c.FamilyName); f != "" {
+		name["formatted"] = f
+	}
+	r := scim.Resource{
+		"userName": c.UserName,
+		"name":     name,
+		"emails":   []any{map[string]any{"value": c.UserName, "type": "work", "primary": true}},
+		"active":   c.Active,
+	}
+	var phones []any
+	if c.PhoneMobile != "" {
+		phones = append(phones, map[string]any{"value": c.PhoneMobile, "type": "mobile"})
+	}
+	if c.PhoneWork != "" {
+		phones = append(phones, map[string]any{"value": c.PhoneWork, "type": "work"})
+	}
+	if phones != nil {
+		r["phoneNumbers"] = phones
+	}
+	if c.City != "" {
+		r["addresses"] = []any{map[string]any{"primary": true, "locality": c.City}}
+	}
+	if c.Title != "" {
+		r["title"] = c.Title
+	}
+	if c.Language != "" {
+		r["preferredLanguage"] = c.Language
+	}
+	return r
+}
+
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " " + b
+}
+
+// updateUser PATCHes the changed attributes where the server says it
+// supports PATCH, else PUTs the whole user (SCIM 1.1 servers). A rename
+// is an update by SCIM id like any other: the user is never deleted and
+// made anew.
+func (g *visitorGeneric) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
+	attrs := genericAttrs(c)
+	var ops []scim.PatchOp
+	seen := map[string]bool{}
+	for i, f := range schemas.UserFields {
+		attr := f.SCIM
+		if !c.Changed.Has(i) || !contract.GenericSends(attr) || seen[attr] {
+			continue
+		}
+		seen[attr] = true
+		if f.Name == "userName" && !seen["emails"] { // the work email is the userName
+			seen["emails"] = true
+			ops = append(ops, scim.PatchOp{Op: "replace", Path: "emails", Value: attrs["emails"]})
+		}
+		if v, ok := attrs[attr]; ok {
+			ops = append(ops, scim.PatchOp{Op: "replace", Path: attr, Value: v})
+		} else {
+			ops = append(ops, scim.PatchOp{Op: "remove", Path: attr})
+		}
+	}
+	if len(ops) == 0 {
+		return OutcomeUnchanged, nil
+	}
+	if !l.spc.Patch.Supported {
+		_, err := l.in.Client.Replace(ctx, "Users", id, g.user(l, c, nil))
+		return OutcomeDone, err
+	}
+	_, err := l.in.Client.Patch(ctx, "Users", id, ops)
+	return OutcomeDone, err
+}
+
+// readSPC reads the service provider's configuration. A profile that
+// allows it (visitor-generic) reads SCIM 1.1's /ServiceProviderConfigs
+// when /ServiceProviderConfig is not there, and with neither assumes the
+// least: no PATCH (updates are PUTs), no /Bulk.
+func (l *loader) readSPC(ctx context.Context) error {
+	paths := []string{"/ServiceProviderConfig"}
+	if l.prof.spcOptional() {
+		paths = append(paths, "/ServiceProviderConfigs")
+	}
+	for _, p := range paths {
+		var spc *scim.ServiceProviderConfig
+		_, err := l.send.do(ctx, false, func(bool) (err error) {
+			spc, err = l.in.Client.ServiceProviderConfigAt(ctx, p)
+			return err
+		})
+		switch {
+		case err == nil:
+			l.spc = spc
+			return nil
+		case !l.prof.spcOptional() || !scim.IsStatus(err, http.StatusNotFound):
+			return err
+		}
+	}
+	l.in.Log.Warn().Msg("the server publishes no service provider configuration: updates are sent as PUTs, creates one by one")
+	l.spc = &scim.ServiceProviderConfig{}
+	return nil
+}
