@@ -31,6 +31,7 @@ func Diff(env Env, run *Run) error {
 		GrantNewLocations:      cfg.Access.GrantNewLocationsToExistingUsers,
 		DeleteRemovedLocations: cfg.Locations.DeleteRemoved,
 		Profile:                cfg.SCIM.Profile,
+		Invitations:            cfg.Users.Invitations,
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
 	}
 	baseRun := ""

@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"encoding/csv"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +85,35 @@ func TestVisitorGenericSamples(t *testing.T) {
 		if checked < 150 {
 			t.Errorf("%s: only %d users had a city to check", day, checked)
 		}
+		todo := readTodo(t, run)
+		if day == "day1" {
+			// Day 1 names every Global Admin of the export, once each.
+			want := map[string]bool{}
+			for _, u := range sampleRows(t, day, "users_*.csv") {
+				if strings.EqualFold(u["AccessLevel"], "Global Admin") && isYes(u["Active"]) && !isYes(u["Deleted"]) && u["UserType"] != "Visitor" {
+					want[u["UserID"]] = true
+				}
+			}
+			got := map[string]bool{}
+			for _, r := range todo {
+				if strings.HasPrefix(r["what"], "Give admin rights") {
+					got[r["key"]] = true
+				}
+			}
+			if len(want) == 0 || !maps.Equal(got, want) {
+				t.Errorf("day 1's to-do list gives admin rights to %v, want the export's Global Admins %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+			}
+		} else {
+			var created []string
+			for _, r := range todo {
+				if strings.HasPrefix(r["what"], "Create the location") {
+					created = append(created, r["key"])
+				}
+			}
+			if !slices.Equal(created, []string{"DUB"}) {
+				t.Errorf("day 2's to-do list creates locations %v, want [DUB]: %v", created, todo)
+			}
+		}
 		fwd, _ := proxy.Counts()
 		for k, n := range fwd {
 			if !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") {
@@ -92,37 +123,60 @@ func TestVisitorGenericSamples(t *testing.T) {
 	}
 }
 
+// readTodo reads a run's diff/todo.csv as rows by header.
+func readTodo(t *testing.T, run *Run) []map[string]string {
+	t.Helper()
+	return csvRows(t, filepath.Join(run.Dir, "diff", "todo.csv"))
+}
+
+func isYes(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "yes", "y", "true", "1":
+		return true
+	}
+	return false
+}
+
+// sampleRows reads the one sample file of day matching glob.
+func sampleRows(t *testing.T, day, glob string) []map[string]string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join("..", "samples", day, glob))
+	if len(paths) != 1 {
+		t.Fatalf("%s: %v", glob, paths)
+	}
+	return csvRows(t, paths[0])
+}
+
+// csvRows reads a CSV file (a BOM allowed) as rows by header.
+func csvRows(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, r := range rows[1:] {
+		m := map[string]string{}
+		for i, h := range rows[0] {
+			if i < len(r) {
+				m[h] = r[i]
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 // sampleCities maps each UserID of a sample day's export whose Location
 // names a location (by LocationID or name, any case) to that location's
 // City, read from the sample CSVs.
 func sampleCities(t *testing.T, day string) map[string]string {
 	t.Helper()
-	read := func(glob string) []map[string]string {
-		paths, _ := filepath.Glob(filepath.Join("..", "samples", day, glob))
-		if len(paths) != 1 {
-			t.Fatalf("%s: %v", glob, paths)
-		}
-		fh, err := os.Open(paths[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fh.Close()
-		rows, err := csv.NewReader(fh).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []map[string]string
-		for _, r := range rows[1:] {
-			m := map[string]string{}
-			for i, h := range rows[0] {
-				if i < len(r) {
-					m[h] = r[i]
-				}
-			}
-			out = append(out, m)
-		}
-		return out
-	}
+	read := func(glob string) []map[string]string { return sampleRows(t, day, glob) }
 	city := map[string]string{}
 	for _, l := range read("locations_*.csv") {
 		city[strings.ToLower(l["LocationID"])], city[strings.ToLower(l["Name"])] = l["City"], l["City"]

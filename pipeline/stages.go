@@ -42,6 +42,7 @@ var (
 	DiffChanges        = Artifact{StageDiff, diff.ChangesFile}
 	DiffChangesCSV     = Artifact{StageDiff, diff.ChangesCSVFile}
 	DiffSummary        = Artifact{StageDiff, diff.SummaryFile}
+	DiffTodo           = Artifact{StageDiff, diff.TodoFile}
 	LoadJournal        = Artifact{StageLoad, load.JournalFile}
 	LoadResults        = Artifact{StageLoad, load.ResultsFile}
 	LoadUsersState     = Artifact{StageLoad, load.UsersStateFile}
@@ -54,16 +55,17 @@ var (
 var StageReads = map[Stage][]Artifact{
 	StageTransform: {ExtractUsers, ExtractLocations},
 	StageDiff:      {TransformUsers, TransformLocations},
-	StageLoad:      {DiffChanges, TransformUsers, TransformLocations},
+	StageLoad:      {DiffChanges}, // the plan is whole: load opens nothing under transform/
 }
 
 // ShownNames are the names `show` takes, in the order a run writes them
 // for people: the plan first.
-var ShownNames = []string{"summary", "changes", "rejects", "warnings", "results"}
+var ShownNames = []string{"summary", "todo", "changes", "rejects", "warnings", "results"}
 
 // Shown are the artifacts meant for people, by the name `show` takes.
 var Shown = map[string]Artifact{
 	"summary":  DiffSummary,
+	"todo":     DiffTodo,
 	"changes":  DiffChangesCSV,
 	"rejects":  ExtractRejects,
 	"warnings": TransformWarnings,

@@ -115,7 +115,7 @@ func demo(bin, dir string) error {
    %[1]s/data/runs/<run-id>/load/results.csv  what the SCIM server answered to each operation
    %[1]s/data/state/baseline.json            the applied state the next run diffs against
    %[1]s/data/sandbox/                       the sandbox's data (store.json) and outbox (invitations.jsonl)
-   %[2]s --config %[3]s show summary|changes|rejects|warnings|results [--run ID]
+   %[2]s --config %[3]s show summary|todo|changes|rejects|warnings|results [--run ID]
 `, dir, bin, d.config)
 	return nil
 }

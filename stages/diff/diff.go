@@ -22,7 +22,8 @@ type Input struct {
 	Deprovision                      string // users.deprovision: delete | deactivate
 	GrantNewLocations                bool   // access.grant_new_locations_to_existing_users
 	DeleteRemovedLocations           bool   // locations.delete_removed
-	Profile                          string // scim.profile: what the plan's request count reckons with ("": scim2)
+	Profile                          string // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
+	Invitations                      string // users.invitations: send | suppress
 	Guard                            Guard
 }
 
@@ -37,6 +38,11 @@ type ChangeSet struct {
 	Changes       []schemas.Change
 	BaselineUsers int // users in the baseline, the base of the guard's fraction
 	Initial       bool
+	// Admins counts the desired state's active admins (not held), and
+	// Locations holds the desired locations by LocationID: the standing
+	// part of the Superuser's to-do list, and its names.
+	Admins    int
+	Locations map[string]schemas.Location
 }
 
 // Compare builds the change set of in in two passes. Pass 1 reads only the
@@ -45,11 +51,12 @@ type ChangeSet struct {
 // number, for their fields and names.
 func Compare(in Input) (*ChangeSet, error) {
 	cs := &ChangeSet{Initial: in.BaselineUsers == ""}
-	locChanges, activeLocs, err := compareLocations(in)
+	locChanges, activeLocs, locs, err := compareLocations(in)
 	if err != nil {
 		return nil, err
 	}
 	cs.Changes = append(cs.Changes, locChanges...)
+	cs.Locations = locs
 
 	base := &baseline{}
 	var desired []entry
@@ -68,6 +75,11 @@ func Compare(in Input) (*ChangeSet, error) {
 		return nil, err
 	}
 	cs.BaselineUsers = len(base.entries)
+	for i := range desired {
+		if e := &desired[i]; e.is(admin) && e.is(active) && !e.is(deleted) && !e.is(held) {
+			cs.Admins++
+		}
+	}
 
 	work := match(in, base, desired, activeLocs)
 	base, desired = nil, nil // pass 2 needs none of them
@@ -329,16 +341,23 @@ func update(old, u *schemas.User, grant string) (schemas.Change, bool) {
 
 // compareLocations diffs the locations (a few hundred at most: read whole)
 // and returns the LocationIDs a new user gets: the active, not held ones.
-func compareLocations(in Input) ([]schemas.Change, []string, error) {
+func compareLocations(in Input) ([]schemas.Change, []string, map[string]schemas.Location, error) {
 	desired, err := parquetio.ReadAll[schemas.Location](in.Locations)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var baseline []schemas.Location
 	if in.BaselineLocations != "" {
 		if baseline, err = parquetio.ReadAll[schemas.Location](in.BaselineLocations); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+	}
+	byID := map[string]schemas.Location{}
+	for _, l := range baseline {
+		byID[l.LocationID] = l
+	}
+	for _, l := range desired {
+		byID[l.LocationID] = l
 	}
 	old := map[string]*schemas.Location{}
 	for i := range baseline {
@@ -389,7 +408,7 @@ func compareLocations(in Input) ([]schemas.Change, []string, error) {
 		}
 	}
 	slices.Sort(active)
-	return out, active, nil
+	return out, active, byID, nil
 }
 
 // adminDecisions is rule 5 for a user whose applied state is old (nil for

@@ -250,7 +250,7 @@ func TestGuard(t *testing.T) {
 		}
 	}
 	// The plan is written all the same, for the person who must approve it.
-	if len(res.Outputs) != 3 || res.Counts["user_delete"] != 90 {
+	if len(res.Outputs) != 5 || res.Counts["user_delete"] != 90 {
 		t.Errorf("result = %+v", res)
 	}
 	// max_deletes trips on its own too.

@@ -26,6 +26,7 @@ const (
 	active uint8 = 1 << iota
 	deleted
 	held
+	admin
 )
 
 func (e *entry) is(f uint8) bool { return e.flags&f != 0 }
@@ -93,8 +94,8 @@ func readDesired(path string) ([]entry, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	es := newBuckets(n)
-	_, err = parquetio.Scan(path, []string{"user_id", "row_hash", "active", "deleted", "held"}, func(b *parquetio.Batch) error {
-		ids, hashes, act, del, hold := b.Bytes(0), b.Int64s(1), b.Bools(2), b.Bools(3), b.Bools(4)
+	_, err = parquetio.Scan(path, []string{"user_id", "row_hash", "active", "deleted", "held", "admin"}, func(b *parquetio.Batch) error {
+		ids, hashes, act, del, hold, adm := b.Bytes(0), b.Int64s(1), b.Bools(2), b.Bools(3), b.Bools(4), b.Bools(5)
 		for i := range ids {
 			row := int32(b.Start) + int32(i)
 			if len(ids[i]) == 0 {
@@ -109,6 +110,9 @@ func readDesired(path string) ([]entry, error) {
 			}
 			if hold[i] {
 				e.flags |= held
+			}
+			if adm[i] {
+				e.flags |= admin
 			}
 			es.add(e)
 		}

@@ -74,6 +74,8 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	res.Details["guard"] = v.String()
 	req := CountRequests(cs.Changes, in.Profile, contract.MemberChunk)
 	res.Details["requests"] = req
+	todos, standing := Todos(cs, in)
+	res.Details["todo"] = len(todos)
 	// The three files only read the change set: write them side by side.
 	var nRows int64
 	var g errgroup.Group
@@ -84,13 +86,20 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	g.Go(func() error { return writeChangesCSV(filepath.Join(dir, ChangesCSVFile), runID, cs.Changes) })
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
-			return writeSummary(w, cs, v, req, runID, baselineRun)
+			return writeSummary(w, cs, v, req, todos, standing, runID, baselineRun)
 		})
+	})
+	g.Go(func() error {
+		return artifact.Write(filepath.Join(dir, TodoFile), func(w io.Writer) error { return writeTodo(w, runID, todos, standing) })
+	})
+	g.Go(func() error {
+		return artifact.Write(filepath.Join(dir, TodoCSVFile), func(w io.Writer) error { return writeTodoCSV(w, runID, todos) })
 	})
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
-	res.Outputs = []stages.Output{{Path: ChangesFile, Rows: nRows}, {Path: ChangesCSVFile, Rows: nRows}, {Path: SummaryFile}}
+	res.Outputs = []stages.Output{{Path: ChangesFile, Rows: nRows}, {Path: ChangesCSVFile, Rows: nRows}, {Path: SummaryFile},
+		{Path: TodoFile}, {Path: TodoCSVFile, Rows: int64(len(todos))}}
 	if v.Halted {
 		// What to do next is the caller's to say: it knows the commands.
 		return res, &stages.HaltError{Msg: "the mass-deletion guard: " + strings.TrimPrefix(v.String(), "HALTED: ")}
@@ -148,7 +157,7 @@ var symbols = map[string]string{
 }
 
 // writeSummary writes the plan in the spirit of `terraform plan`.
-func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, runID, baselineRun string) error {
+func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []Todo, st Standing, runID, baselineRun string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Plan for run %s\n\n", runID)
 	if cs.Initial {
@@ -202,6 +211,10 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, runID, ba
 	}
 	fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy, %d held.\n", add, change, destroy, held)
 	fmt.Fprintf(&b, "\nLoad: %s\n", req)
+	if len(todos) > 0 || st.Admins > 0 || st.Locations > 0 {
+		fmt.Fprintf(&b, "\n## For the Superuser (%d to do by hand)\n", len(todos))
+		todoMarkdown(&b, todos, st, 10)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
