@@ -27,7 +27,8 @@ func (a *app) sandboxCommand() *cobra.Command {
 /Users with the visitor extension, /Locations, no /Groups; userName must equal the primary
 work email, userNames are unique, phone numbers are E.164. It answers only requests with
 the token of the config (scim.token_env or scim.token_file). Its data is kept in
-<data>/sandbox/store.json, and every invitation it would email is a line of
+<data>/sandbox/store.json (with store.log, the changes since, replayed on the next
+start if it was killed), and every invitation it would email is a line of
 <data>/sandbox/invitations.jsonl.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -14,9 +14,9 @@ type handler struct {
 	s    *Sandbox
 	typ  string // the store's name for the type: "Users"
 	core string // the type's core schema id
-	// check, when set, vets a resource about to be stored against the
-	// others of its type.
-	check func(attrs map[string]any, others map[string]*record) error
+	// check, when set, vets a resource about to be stored (id, with
+	// attrs) against the others of its type.
+	check func(id string, attrs map[string]any, t txn) error
 	// created, when set, runs on a resource just created, before it is
 	// stored.
 	created func(rec *record) error
@@ -25,9 +25,9 @@ type handler struct {
 func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	rec := &record{ID: newID(), Attributes: attrs, Created: now()}
 	rec.Modified = rec.Created
-	err := h.s.store.update(h.typ, func(recs map[string]*record) error {
+	err := h.s.store.update(h.typ, func(t txn) error {
 		if h.check != nil {
-			if err := h.check(attrs, recs); err != nil {
+			if err := h.check(rec.ID, attrs, t); err != nil {
 				return err
 			}
 		}
@@ -36,8 +36,7 @@ func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.R
 				return err
 			}
 		}
-		recs[rec.ID] = rec
-		return nil
+		return t.put(rec)
 	})
 	if err != nil {
 		return scim.Resource{}, err
@@ -96,9 +95,9 @@ func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (
 // was.
 func (h *handler) change(id string, edit func(rec *record) error) (scim.Resource, error) {
 	var out scim.Resource
-	err := h.s.store.update(h.typ, func(recs map[string]*record) error {
-		old, ok := recs[id]
-		if !ok {
+	err := h.s.store.update(h.typ, func(t txn) error {
+		old := t.get(id)
+		if old == nil {
 			return scimerrors.ScimErrorResourceNotFound(id)
 		}
 		rec := *old
@@ -112,27 +111,23 @@ func (h *handler) change(id string, edit func(rec *record) error) (scim.Resource
 			delete(ext, "sendInvitation")
 		}
 		if h.check != nil {
-			others := maps.Clone(recs)
-			delete(others, id)
-			if err := h.check(rec.Attributes, others); err != nil {
+			if err := h.check(id, rec.Attributes, t); err != nil {
 				return err
 			}
 		}
 		rec.Modified = now()
-		recs[id] = &rec
 		out = resource(&rec)
-		return nil
+		return t.put(&rec)
 	})
 	return out, err
 }
 
 func (h *handler) Delete(_ *http.Request, id string) error {
-	return h.s.store.update(h.typ, func(recs map[string]*record) error {
-		if _, ok := recs[id]; !ok {
+	return h.s.store.update(h.typ, func(t txn) error {
+		if t.get(id) == nil {
 			return scimerrors.ScimErrorResourceNotFound(id)
 		}
-		delete(recs, id)
-		return nil
+		return t.del(id)
 	})
 }
 

@@ -65,7 +65,7 @@ func New(dir, token, extension string) (*Sandbox, error) {
 	if token == "" {
 		return nil, fmt.Errorf("the sandbox needs a bearer token")
 	}
-	st, err := openStore(dir)
+	st, err := openStore(dir, map[string]func(map[string]any) string{"Users": userNameOf})
 	if err != nil {
 		return nil, err
 	}
@@ -128,18 +128,16 @@ func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
 	_ = json.NewEncoder(w).Encode(e)
 }
 
-// checkUser enforces the visitor rules on a user about to be stored;
-// others are the users already stored, without this one.
-func (s *Sandbox) checkUser(attrs map[string]any, others map[string]*record) error {
-	userName, _ := attrs["userName"].(string)
+// checkUser enforces the visitor rules on user id about to be stored
+// with attrs; the store's index of userNames says who has which.
+func (s *Sandbox) checkUser(id string, attrs map[string]any, t txn) error {
+	userName := userNameOf(attrs)
 	if !strings.EqualFold(userName, primaryWorkEmail(attrs)) {
 		return invalid("userName %q must equal the primary work email (emails with type work and primary true)", userName)
 	}
-	for _, o := range others {
-		if n, _ := o.Attributes["userName"].(string); strings.EqualFold(n, userName) {
-			return scimerrors.ScimError{ScimType: scimerrors.ScimTypeUniqueness, Status: http.StatusConflict,
-				Detail: fmt.Sprintf("userName %q is already taken (by user %s)", userName, o.ID)}
-		}
+	if owner, ok := t.owner(userName); ok && owner != id {
+		return scimerrors.ScimError{ScimType: scimerrors.ScimTypeUniqueness, Status: http.StatusConflict,
+			Detail: fmt.Sprintf("userName %q is already taken (by user %s)", userName, owner)}
 	}
 	phones, _ := attrs["phoneNumbers"].([]any)
 	for _, p := range phones {
@@ -151,6 +149,11 @@ func (s *Sandbox) checkUser(attrs map[string]any, others map[string]*record) err
 	}
 	return nil
 }
+
+// userNameOf is a user's userName: unique in any case.
+func userNameOf(attrs map[string]any) string { n, _ := attrs["userName"].(string); return n }
+
+func lower(s string) string { return strings.ToLower(s) }
 
 func invalid(format string, a ...any) error {
 	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest, Detail: fmt.Sprintf(format, a...)}

@@ -47,37 +47,19 @@ func (g *visitorGeneric) user(_ *loader, c *schemas.Change, _ scim.Resource) sci
 	return r
 }
 
-// genericAttrs are the documented attributes of c's user. An empty value
-// is absent.
+// genericAttrs are the documented attributes of c's user: the visitor
+// profile's core attributes, with the one work email, the formatted name
+// and the city, and without the enterprise extension. An empty value is
+// absent.
 func genericAttrs(c *schemas.Change) scim.Resource {
-	name := map[string]any{"givenName": c.GivenName, "familyName": c.FamilyName}
+	r := scim.Resource(userAttrs(c, true))
+	delete(r, contract.SchemaEnterprise)
+	r["emails"] = r["emails"].([]any)[:1] // the work email, which is the userName
 	if f := joinNonEmpty(c.GivenName, c.FamilyName); f != "" {
-		name["formatted"] = f
-	}
-	r := scim.Resource{
-		"userName": c.UserName,
-		"name":     name,
-		"emails":   []any{map[string]any{"value": c.UserName, "type": "work", "primary": true}},
-		"active":   c.Active,
-	}
-	var phones []any
-	if c.PhoneMobile != "" {
-		phones = append(phones, map[string]any{"value": c.PhoneMobile, "type": "mobile"})
-	}
-	if c.PhoneWork != "" {
-		phones = append(phones, map[string]any{"value": c.PhoneWork, "type": "work"})
-	}
-	if phones != nil {
-		r["phoneNumbers"] = phones
+		r["name"].(map[string]any)["formatted"] = f
 	}
 	if c.City != "" {
 		r["addresses"] = []any{map[string]any{"primary": true, "locality": c.City}}
-	}
-	if c.Title != "" {
-		r["title"] = c.Title
-	}
-	if c.Language != "" {
-		r["preferredLanguage"] = c.Language
 	}
 	return r
 }
