@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,7 +20,8 @@ import (
 // the token (scim.token_env or scim.token_file), the extension URN, and by
 // default the address of scim.url; its data goes to <data>/sandbox.
 func (a *app) sandboxCommand() *cobra.Command {
-	var addr string
+	var addr, profile string
+	var maxRPM float64
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "The embedded SCIM sandbox (a visitor-profile server)",
@@ -29,7 +31,11 @@ work email, userNames are unique, phone numbers are E.164. It answers only reque
 the token of the config (scim.token_env or scim.token_file). Its data is kept in
 <data>/sandbox/store.json (with store.log, the changes since, replayed on the next
 start if it was killed), and every invitation it would email is a line of
-<data>/sandbox/invitations.jsonl.`,
+<data>/sandbox/invitations.jsonl.
+
+With --profile visitor-generic it is Eptura Visitor's public Generic SCIM API instead: /Users
+only (404 for anything else), no extension (400), the SCIM 1.0 core URN accepted. --max-rpm
+answers 429 with Retry-After past that many requests a minute (Eptura publishes 500).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.setup(); err != nil {
@@ -47,7 +53,20 @@ start if it was killed), and every invitation it would email is a line of
 				addr = u.Host
 			}
 			dir := filepath.Join(a.cfg.Data, "sandbox")
-			sb, err := sandbox.New(dir, token, a.cfg.SCIM.Extension)
+			if profile == "" {
+				profile = contract.ProfileVisitor
+				if a.cfg.SCIM.Profile == contract.ProfileVisitorGeneric {
+					profile = contract.ProfileVisitorGeneric
+				}
+			}
+			if profile != contract.ProfileVisitor && profile != contract.ProfileVisitorGeneric {
+				return usageErr("--profile: %q is not %s or %s", profile, contract.ProfileVisitor, contract.ProfileVisitorGeneric)
+			}
+			if maxRPM < 0 {
+				return usageErr("--max-rpm must not be negative")
+			}
+			sb, err := sandbox.NewWith(dir, token, a.cfg.SCIM.Extension,
+				sandbox.Options{Generic: profile == contract.ProfileVisitorGeneric, MaxRPM: maxRPM})
 			if err != nil {
 				return err
 			}
@@ -65,7 +84,7 @@ start if it was killed), and every invitation it would email is a line of
 				defer cancel()
 				srv.Shutdown(sctx)
 			}()
-			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Msg("sandbox listening")
+			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Str("profile", profile).Msg("sandbox listening")
 			err = srv.Serve(ln)
 			if cerr := sb.Close(); cerr != nil {
 				return cerr
@@ -78,5 +97,7 @@ start if it was killed), and every invitation it would email is a line of
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "HOST:PORT to listen on (default: the host of scim.url)")
+	cmd.Flags().StringVar(&profile, "profile", "", "visitor or visitor-generic (default: visitor-generic when scim.profile is, else visitor)")
+	cmd.Flags().Float64Var(&maxRPM, "max-rpm", 0, "answer 429 past this many requests a minute (0: no limit)")
 	return cmd
 }

@@ -17,12 +17,16 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +37,7 @@ import (
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/time/rate"
 )
 
 // Files under the sandbox's data directory.
@@ -53,15 +58,34 @@ type Sandbox struct {
 	dir       string
 	token     string
 	extension string
+	generic   bool          // Options.Generic
+	limit     *rate.Limiter // Options.MaxRPM; nil: none
+	maxRPM    float64
 	store     *store
 	scim      scim.Server
 
 	outboxMu sync.Mutex
 }
 
+// Options are how a sandbox behaves beyond the visitor model.
+type Options struct {
+	// Generic makes it Eptura Visitor's public Generic SCIM API: /Users
+	// only (404 for /Groups and /Locations), no extension (400 for a user
+	// that names one), and the SCIM 1.0 core URN taken for 2.0's.
+	Generic bool
+	// MaxRPM answers 429, with Retry-After, to requests past this many a
+	// minute (Eptura publishes 500); 0: no limit.
+	MaxRPM float64
+}
+
 // New opens (or makes) the sandbox whose data is in dir, answering only
 // requests that carry token, with the visitor extension schema extension.
 func New(dir, token, extension string) (*Sandbox, error) {
+	return NewWith(dir, token, extension, Options{})
+}
+
+// NewWith is New with opts.
+func NewWith(dir, token, extension string, opts Options) (*Sandbox, error) {
 	if token == "" {
 		return nil, fmt.Errorf("the sandbox needs a bearer token")
 	}
@@ -69,7 +93,10 @@ func New(dir, token, extension string) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{dir: dir, token: token, extension: extension, store: st}
+	s := &Sandbox{dir: dir, token: token, extension: extension, store: st, generic: opts.Generic, maxRPM: opts.MaxRPM}
+	if opts.MaxRPM > 0 {
+		s.limit = rate.NewLimiter(rate.Limit(opts.MaxRPM/60), max(1, int(opts.MaxRPM/60)))
+	}
 	users := &handler{s: s, typ: "Users", core: coreUser, check: s.checkUser, created: s.invite}
 	locations := &handler{s: s, typ: "Locations", core: SchemaLocation}
 	s.scim, err = scim.NewServer(&scim.ServerArgs{
@@ -112,6 +139,20 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "a valid bearer token is required"})
 		return
 	}
+	if s.limit != nil {
+		if r := s.limit.Reserve(); r.Delay() > 0 {
+			wait := r.Delay()
+			r.Cancel()
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeError(w, scimerrors.ScimError{Status: http.StatusTooManyRequests, Detail: fmt.Sprintf("too many requests: the limit is %g a minute", s.maxRPM)})
+			return
+		}
+	}
+	if s.generic {
+		if !s.genericRequest(w, r, path) {
+			return
+		}
+	}
 	if p := strings.TrimPrefix(path, "/v2"); p == "/Groups" || strings.HasPrefix(p, "/Groups/") {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotImplemented,
 			Detail: "Groups are not supported by this service provider: locations and access travel on the user (" + s.extension + ")"})
@@ -120,6 +161,33 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = path
 	s.scim.ServeHTTP(w, r2)
+}
+
+// genericRequest holds a request to what the public Generic SCIM API
+// documents: it answers and returns false for any other. The body of a
+// user it lets through names the 2.0 core URN where it named 1.0's.
+func (s *Sandbox) genericRequest(w http.ResponseWriter, r *http.Request, path string) bool {
+	p := strings.TrimPrefix(path, "/v2")
+	if p != "/Users" && !strings.HasPrefix(p, "/Users/") && p != "/ServiceProviderConfig" && p != "/ResourceTypes" && p != "/Schemas" {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: p + ": the Generic SCIM API has /Users only"})
+		return false
+	}
+	if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodDelete {
+		return true
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, scimerrors.ScimError{Status: http.StatusBadRequest, Detail: err.Error()})
+		return false
+	}
+	if bytes.Contains(body, []byte("urn:ietf:params:scim:schemas:extension:")) || bytes.Contains(body, []byte(s.extension)) {
+		writeError(w, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest,
+			Detail: "the Generic SCIM API documents no extension schema"})
+		return false
+	}
+	body = bytes.ReplaceAll(body, []byte(`"`+contract.SchemaCore10+`"`), []byte(`"`+coreUser+`"`))
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	return true
 }
 
 func writeError(w http.ResponseWriter, e scimerrors.ScimError) {

@@ -251,3 +251,46 @@ func TestStoreSurvivesACrash(t *testing.T) {
 		return nil
 	})
 }
+
+// In generic mode the sandbox is the public Generic SCIM API: /Users only,
+// no extension, the SCIM 1.0 core URN accepted; with MaxRPM it answers
+// 429 with Retry-After past the limit.
+func TestGenericModeAndRateLimit(t *testing.T) {
+	open := func(opts Options) *scim.Client {
+		sb, err := NewWith(t.TempDir(), "s3cret", ext, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(sb)
+		t.Cleanup(func() { srv.Close(); sb.Close() })
+		return client(t, srv.URL, "s3cret")
+	}
+	c := open(Options{Generic: true})
+	ctx := context.Background()
+	plain := scim.Resource{"schemas": []string{"urn:scim:schemas:core:1.0"}, "userName": "ada@example.com",
+		"emails": []any{map[string]any{"value": "ada@example.com", "type": "work", "primary": true}}}
+	if _, err := c.Create(ctx, "Users", plain); err != nil {
+		t.Fatalf("a user with the SCIM 1.0 core URN: %v", err)
+	}
+	if _, err := c.Create(ctx, "Users", user("bob@example.com", "bob@example.com")); !scim.IsStatus(err, http.StatusBadRequest) {
+		t.Errorf("a user with the visitor extension: %v, want a 400", err)
+	}
+	for _, typ := range []string{"Groups", "Locations"} {
+		if _, err := c.Filter(ctx, typ, "", 10); !scim.IsStatus(err, http.StatusNotFound) {
+			t.Errorf("/%s: %v, want a 404", typ, err)
+		}
+	}
+	// 120 a minute is 2 a second, with a burst of 2: a burst of requests
+	// meets a 429 that says when to come back.
+	c = open(Options{MaxRPM: 120})
+	var limited *scim.Error
+	for range 10 {
+		if _, err := c.Get(ctx, "Users", "none"); errors.As(err, &limited) && limited.Status == http.StatusTooManyRequests {
+			break
+		}
+		limited = nil
+	}
+	if limited == nil || limited.RetryAfter <= 0 {
+		t.Fatalf("ten requests at once under a limit of 120 a minute: %v, want a 429 with Retry-After", limited)
+	}
+}

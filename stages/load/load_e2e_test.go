@@ -34,9 +34,12 @@ func (r runDir) at(p ...string) string { return filepath.Join(append([]string{st
 // the applied state of prev ("" on day 1) and loads it into the server at
 // url through a proxy that counts requests. It returns the run's
 // directory, the plan's reckoning of requests and the requests sent.
-func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, locs []schemas.Location) (runDir, diff.Requests, int) {
+func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, locs []schemas.Location, tweak ...func(*load.Input)) (runDir, diff.Requests, int) {
 	t.Helper()
 	r, lin := planDay(t, profile, prev, users, locs)
+	for _, f := range tweak {
+		f(&lin)
+	}
 	proxy, err := faultproxy.Start(url, faultproxy.Faults{})
 	if err != nil {
 		t.Fatal(err)
@@ -103,11 +106,6 @@ func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, lo
 	}
 	lin := load.Input{Changes: r.at("diff", diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
 		Attempt: 1, RunID: "test", Profile: profile, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
-	if profile == load.ProfileVisitorGeneric {
-		// SCIMMY takes only URNs under urn:ietf:params:scim:schemas:, so
-		// the tests set the 2.0 core URN: that proves the setting is used.
-		lin.CoreSchema = contract.SchemaUser
-	}
 	if req := diff.CountRequests(readPlan(t, lin.Changes), profile, contract.MemberChunk); req != res.Details["requests"].(diff.Requests) {
 		t.Errorf("the plan's reckoning %+v, from its file %+v", res.Details["requests"], req)
 	}
@@ -298,6 +296,40 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 	t.Logf("first attempt recorded %d of %d membership PATCHes; the resume sent %d (%v)", recorded, all, fwd["PATCH Groups"], fwd)
 }
 
+// scimmyCore sets the 2.0 core URN as scim.core_schema: SCIMMY takes only
+// URNs under urn:ietf:params:scim:schemas:, so this also proves the
+// setting is used.
+func scimmyCore(in *load.Input) { in.CoreSchema = contract.SchemaUser }
+
+// The visitor-generic profile against the sandbox in generic mode (no
+// extension, /Users only, the SCIM 1.0 core URN, 429 past its limit), with
+// the profile's defaults: two days, read back as against SCIMMY.
+func TestLoadVisitorGenericAgainstSandbox(t *testing.T) {
+	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, sandbox.Options{Generic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sb)
+	t.Cleanup(func() { hs.Close(); sb.Close() })
+	url := hs.URL + sandbox.Base
+	client, err := scim.New(url, scimmytest.Token, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	d1, req1, sent1 := day(t, url, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false))
+	checkGeneric(t, client, d1)
+	if want := req1.Total() + 2; sent1 != want {
+		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent1, req1.Total(), req1)
+	}
+	users, locs := day2(n)
+	d2, req2, sent2 := day(t, url, load.ProfileVisitorGeneric, d1, withCities(users), locs)
+	checkGeneric(t, client, d2)
+	if want := req2.Total() + 1; sent2 != want {
+		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
+	}
+}
+
 // withCities gives each user the city of its default location, as
 // transform does for visitor-generic (from the export's Location column).
 func withCities(users []schemas.User) []schemas.User {
@@ -327,7 +359,7 @@ func TestLoadVisitorGenericAgainstSCIMMY(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 60
-	d1, req1, sent1 := day(t, srv.URL, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false))
+	d1, req1, sent1 := day(t, srv.URL, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false), scimmyCore)
 	byName := checkGeneric(t, client, d1)
 	if byName["user.9@example.com"]["id"] != pre["id"] {
 		t.Errorf("user 9 was not adopted: %v, made by hand as %v", byName["user.9@example.com"]["id"], pre["id"])
@@ -344,7 +376,7 @@ func TestLoadVisitorGenericAgainstSCIMMY(t *testing.T) {
 			users[i].UserName, users[i].Email = "renamed.5@example.com", "renamed.5@example.com"
 		}
 	}
-	d2, req2, sent2 := day(t, srv.URL, load.ProfileVisitorGeneric, d1, users, locs)
+	d2, req2, sent2 := day(t, srv.URL, load.ProfileVisitorGeneric, d1, users, locs, scimmyCore)
 	after := checkGeneric(t, client, d2)
 	if r := after["renamed.5@example.com"]; r == nil || r["id"] != byName["user.5@example.com"]["id"] {
 		t.Errorf("user 5's new email: %v, want the same resource as before (%v)", r, byName["user.5@example.com"]["id"])

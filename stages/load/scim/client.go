@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"mime"
 	"net/http"
@@ -387,7 +388,7 @@ func (c *Client) Confirm(sent, got Resource, match ...string) (string, error) {
 	if err := c.CheckID(id); err != nil {
 		return "", err
 	}
-	if want := schemasOf(sent); len(want) > 0 && !slices.Contains(schemasOf(got), want[0]) {
+	if want := schemasOf(sent); len(want) > 0 && !slices.ContainsFunc(schemasOf(got), func(g string) bool { return sameSchema(want[0], g) }) {
 		return "", fmt.Errorf("the answer is not a resource of schema %s (its schemas: %v)", want[0], schemasOf(got))
 	}
 	for _, attr := range match {
@@ -399,6 +400,14 @@ func (c *Client) Confirm(sent, got Resource, match ...string) (string, error) {
 		return "", fmt.Errorf("the answer's %s is %q, not the %q sent", attr, c.Scrub(g), w)
 	}
 	return id, nil
+}
+
+// sameSchema reports whether a resource sent with schema a may come back
+// with b: the same URN, or the User core schema of SCIM 1.0 and 2.0 (a
+// server may name its own version in its answer).
+func sameSchema(a, b string) bool {
+	core := func(s string) bool { return s == contract.SchemaUser || s == contract.SchemaCore10 }
+	return a == b || core(a) && core(b)
 }
 
 // CheckID reports what is wrong with id as the SCIM id of a resource: it
