@@ -61,6 +61,9 @@ type SCIMConfig struct {
 	CoreSchema  string        `yaml:"core_schema"`
 	Concurrency int           `yaml:"concurrency"`
 	MaxRPS      float64       `yaml:"max_rps"`
+	// MaxRequestsPerRun caps the requests one load attempt sends (0: no
+	// cap); a load that reaches it stops, and the next run goes on.
+	MaxRequestsPerRun int `yaml:"max_requests_per_run"`
 	Timeout     time.Duration `yaml:"timeout"`
 }
 
@@ -207,6 +210,9 @@ func (c *Config) validate() error {
 	}
 	if c.SCIM.Concurrency < 1 || c.SCIM.Concurrency > 256 {
 		bad("scim.concurrency: %d is not between 1 and 256", c.SCIM.Concurrency)
+	}
+	if c.SCIM.MaxRequestsPerRun < 0 {
+		bad("scim.max_requests_per_run: must not be negative")
 	}
 	if c.SCIM.MaxRPS < 0 {
 		bad("scim.max_rps: must not be negative")

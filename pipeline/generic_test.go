@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,7 +17,10 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages/diff"
+	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
@@ -188,4 +193,59 @@ func sampleCities(t *testing.T, day string) map[string]string {
 		}
 	}
 	return out
+}
+
+// scim.max_requests_per_run: a load stops when it has sent its budget,
+// says so, and the next attempt goes on from the journal; after enough
+// attempts the server is exact, with nobody made twice, and the requests
+// sent are the plan's count plus the reads each attempt starts with and
+// the look-ups a resume makes.
+func TestLoadRequestBudget(t *testing.T) {
+	srv := scimServer(t)
+	proxy, err := faultproxy.Start(srv.URL, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	f := loadFixture(t, proxy.URL)
+	f.env.Config.SCIM.MaxRequestsPerRun = 100
+	run, err := runDay(t, f, "day1")
+	attempts := 1
+	for ; err != nil && attempts < 10; attempts++ {
+		if !errors.Is(err, load.ErrBudget) || !strings.Contains(err.Error(), "the next run goes on") {
+			t.Fatalf("attempt %d: %v, want a stop on the budget that says the next run goes on", attempts, err)
+		}
+		err = Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv})
+	}
+	if err != nil {
+		t.Fatalf("after %d attempts: %v", attempts, err)
+	}
+	targetcheck.Check(t, scimmytest.Token, srv.URL, run.Dir)
+	m, err := ReadManifest(run.Dir, StageDiff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(m.Details["requests"])
+	var planned diff.Requests
+	json.Unmarshal(b, &planned)
+	fwd, _ := proxy.Counts()
+	sent := 0
+	for _, n := range fwd {
+		sent += n
+	}
+	if attempts < 3 || sent > attempts*100 {
+		t.Errorf("%d attempts sent %d requests: want at least 3 attempts of at most 100 each", attempts, sent)
+	}
+	// Each attempt reads /ServiceProviderConfig and, with no baseline, a
+	// page of /Users and one of /Groups; a resume looks before it re-sends
+	// what the last attempt may have sent unanswered.
+	// An operation in flight when the budget stopped a load finishes and
+	// is journaled: the next attempt adopts nobody.
+	if fwd["PUT Users"] != 0 {
+		t.Errorf("%d users were adopted by a later attempt: their creates finished unjournaled", fwd["PUT Users"])
+	}
+	if extra := sent - planned.Total(); extra < 3*attempts || extra > 3*attempts+10 {
+		t.Errorf("sent %d requests for a plan of %d in %d attempts: %d more than the plan (%v)", sent, planned.Total(), attempts, extra, fwd)
+	}
+	t.Logf("%d attempts, %d requests sent; the plan counted %d (%v)", attempts, sent, planned.Total(), fwd)
 }

@@ -76,6 +76,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		Changes: filepath.Join(run.Dir, changes.Path),
 		RunID:   run.ID,
 		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, CoreSchema: cfg.SCIM.CoreSchema, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
+		MaxRequests: cfg.SCIM.MaxRequestsPerRun,
 		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
 	}
 	if base != nil {
@@ -96,6 +97,9 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		in.PriorJournal = latestJournal(run)
 		res, err := load.Run(ctx, in, dir)
 		var stopped *load.StoppedError
+		if errors.As(err, &stopped) && errors.Is(err, load.ErrBudget) {
+			return res, fmt.Errorf("%w; the next run goes on from where this one stopped (or now: %s)", err, env.command("load --run %s", run.ID))
+		}
 		if errors.As(err, &stopped) {
 			return res, fmt.Errorf("%w; nothing more was sent: once the cause is fixed, resume with %s", err, env.command("load --run %s", run.ID))
 		}

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"net/http"
 	"sync"
@@ -41,15 +42,18 @@ func (l *loader) bulkCreates(ctx context.Context) (int, error) {
 			// Retried like any request. A create that an unanswered try
 			// carried out meets a 409 in the next answer, and goes to the
 			// one-request path, which adopts it.
-			sctx := scim.WithStatus(gctx, &st)
+			if gctx.Err() != nil { // stopped: send no more
+				return gctx.Err()
+			}
+			sctx := scim.WithStatus(ctx, &st) // one in flight finishes (see workers)
 			_, err := l.send.do(sctx, false, func(bool) (err error) {
 				results, err = l.in.Client.Bulk(sctx, ops)
 				return err
 			})
-			if gctx.Err() != nil {
-				return gctx.Err()
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			if err != nil && status(err) == http.StatusUnauthorized {
+			if err != nil && (status(err) == http.StatusUnauthorized || errors.Is(err, ErrBudget)) {
 				return l.stopFor(err)
 			}
 			e := Entry{Op: "bulk", Outcome: OutcomeDone, Status: st, Tries: 1, Load: l.in.Attempt, At: time.Now().UTC()}

@@ -61,6 +61,7 @@ type Input struct {
 	CoreSchema  string  // scim.core_schema (visitor-generic profile); "": contract.SchemaCore10
 	Concurrency int     // scim.concurrency
 	MaxRPS      float64 // scim.max_rps; 0: no limit
+	MaxRequests int     // scim.max_requests_per_run; 0: no cap
 	ChunkSize   int     // members per group PATCH; 0: DefaultChunkSize
 	Log         zerolog.Logger
 	Progress    io.Writer // a terminal for a progress line; nil: log lines only
@@ -149,6 +150,9 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	prof, err := newProfile(in.Profile, in.Extension, in.CoreSchema)
 	if err != nil {
 		return res, err
+	}
+	if in.MaxRequests > 0 {
+		in.Client = in.Client.WithTransport(&budget{next: in.Client.Transport(), max: int64(in.MaxRequests)})
 	}
 	l := &loader{in: in, prof: prof, send: newSender(in.MaxRPS, in.Log), results: map[string]result{}, groupIDs: map[string]string{}}
 	if err := l.readPlan(); err != nil {
@@ -364,7 +368,15 @@ func (l *loader) workers(ctx context.Context, produce func(submit func(task) err
 			l.prog.add(false, 1, false) // an earlier attempt did it
 			return nil
 		}
-		g.Go(func() error { return l.runTask(gctx, t) })
+		g.Go(func() error {
+			// A stop (gctx) keeps new operations from starting; one in
+			// flight finishes under ctx, so its outcome is journaled and a
+			// resume need not look for it.
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			return l.runTask(gctx, ctx, t)
+		})
 		return nil
 	})
 	if werr := g.Wait(); werr != nil {
@@ -373,8 +385,10 @@ func (l *loader) workers(ctx context.Context, produce func(submit func(task) err
 	return n, err
 }
 
-// runTask sends one operation and journals what became of it.
-func (l *loader) runTask(ctx context.Context, t task) error {
+// runTask sends one operation and journals what became of it. Its
+// requests go under ctx; once stop is done (another operation stopped the
+// load) it tries no more, but a request in flight finishes.
+func (l *loader) runTask(stop, ctx context.Context, t task) error {
 	if err := l.journal.err(); err != nil {
 		return &StoppedError{Why: "the journal cannot be written, so nothing more is sent", Err: err}
 	}
@@ -389,14 +403,18 @@ func (l *loader) runTask(ctx context.Context, t task) error {
 	// creates need not: userNames are unique (RFC 7643 §4.1.1), so a
 	// second create meets a 409 and adopts.
 	lost := t.lost || (l.in.PriorJournal != "" && !t.create)
+	first := true
 	tries, err := l.send.do(sctx, lost, func(lost bool) error {
-		st = 0
+		if !first && stop.Err() != nil {
+			return stop.Err()
+		}
+		first, st = false, 0
 		var err error
 		outcome, id, err = t.run(sctx, lost)
 		return err
 	})
-	if ctx.Err() != nil {
-		return ctx.Err() // interrupted: not an outcome, the rerun sends it
+	if err != nil && (ctx.Err() != nil || stop.Err() != nil) {
+		return errors.Join(ctx.Err(), stop.Err()) // interrupted: not an outcome, the rerun sends it
 	}
 	if stop := l.stopFor(err); stop != nil {
 		return stop // not journaled: the resume sends it again
@@ -481,6 +499,9 @@ func (l *loader) stopFor(err error) error {
 	}
 	if status(err) == http.StatusUnauthorized {
 		return &StoppedError{Why: "the server refused the credential (401): check scim.token_env or scim.token_file", Err: err}
+	}
+	if errors.Is(err, ErrBudget) {
+		return &StoppedError{Why: fmt.Sprintf("this load has sent its %d requests (scim.max_requests_per_run)", l.in.MaxRequests), Err: err}
 	}
 	var p permanent
 	transient := !errors.As(err, &p) && (status(err) >= 500 || status(err) == http.StatusTooManyRequests || !answered(err))

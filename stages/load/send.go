@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
@@ -44,6 +45,30 @@ type sender struct {
 	retried   int
 }
 
+// ErrBudget is a request not sent because the load has sent
+// scim.max_requests_per_run requests.
+var ErrBudget = errors.New("the request budget of this load is spent")
+
+// budget is a transport that sends at most max requests, every try and
+// look-up counted, and refuses the rest with ErrBudget: a tenant's quota
+// of requests a day holds whatever the load meets.
+type budget struct {
+	next http.RoundTripper
+	max  int64
+	sent atomic.Int64
+}
+
+func (b *budget) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.sent.Add(1) > b.max {
+		b.sent.Add(-1)
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, ErrBudget
+	}
+	return b.next.RoundTrip(r)
+}
+
 func newSender(maxRPS float64, log zerolog.Logger) *sender {
 	ceiling := rate.Inf
 	if maxRPS > 0 {
@@ -58,7 +83,7 @@ func newSender(maxRPS float64, log zerolog.Logger) *sender {
 func retryable(err error) (retry, throttle bool, wait time.Duration) {
 	var se *scim.Error
 	var p permanent
-	if errors.As(err, &p) {
+	if errors.As(err, &p) || errors.Is(err, ErrBudget) {
 		return false, false, 0
 	}
 	if errors.As(err, &se) {

@@ -120,6 +120,9 @@ func (c *Client) WithTransport(rt http.RoundTripper) *Client {
 	return &cc
 }
 
+// Transport is what c sends its requests through.
+func (c *Client) Transport() http.RoundTripper { return c.http.Transport }
+
 // Redacted stands for the token in text a server sent back.
 const Redacted = "[REDACTED]"
 
