@@ -53,18 +53,18 @@ type ExportsConfig struct {
 }
 
 type SCIMConfig struct {
-	URL         string        `yaml:"url"`
-	TokenEnv    string        `yaml:"token_env"`
-	TokenFile   string        `yaml:"token_file"`
-	Profile     string        `yaml:"profile"`
-	Extension   string        `yaml:"extension"`
-	CoreSchema  string        `yaml:"core_schema"`
-	Concurrency int           `yaml:"concurrency"`
-	MaxRPS      float64       `yaml:"max_rps"`
+	URL         string  `yaml:"url"`
+	TokenEnv    string  `yaml:"token_env"`
+	TokenFile   string  `yaml:"token_file"`
+	Profile     string  `yaml:"profile"`
+	Extension   string  `yaml:"extension"`
+	CoreSchema  string  `yaml:"core_schema"`
+	Concurrency int     `yaml:"concurrency"`
+	MaxRPS      float64 `yaml:"max_rps"`
 	// MaxRequestsPerRun caps the requests one load attempt sends (0: no
 	// cap); a load that reaches it stops, and the next run goes on.
-	MaxRequestsPerRun int `yaml:"max_requests_per_run"`
-	Timeout     time.Duration `yaml:"timeout"`
+	MaxRequestsPerRun int           `yaml:"max_requests_per_run"`
+	Timeout           time.Duration `yaml:"timeout"`
 }
 
 type AccessConfig struct {

@@ -77,7 +77,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 		RunID:   run.ID,
 		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, CoreSchema: cfg.SCIM.CoreSchema, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
 		MaxRequests: cfg.SCIM.MaxRequestsPerRun,
-		Log: env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
+		Log:         env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
 	}
 	if base != nil {
 		if err := base.check(cfg); err != nil {
