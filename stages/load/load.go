@@ -354,10 +354,30 @@ func (l *loader) phases(ctx context.Context) error {
 // workers runs tasks as produce hands them over, on scim.concurrency
 // workers, and returns how many it was given. An operation that fails is
 // journaled and the others go on; a cancelled context, or a failure that
-// stops the load (stopFor), stops them.
+// stops the load (stopFor), stops them. The workers live for the phase
+// and take the next task from a queue the producer keeps ahead: a worker
+// whose request is answered sends the next at once, without waiting for
+// the producer to be scheduled (that hop cost about 3 % of the bound at
+// 20 ms an answer).
 func (l *loader) workers(ctx context.Context, produce func(submit func(task) error) error) (int, error) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(l.in.Concurrency)
+	queue := make(chan task, 4*l.in.Concurrency)
+	for range l.in.Concurrency {
+		g.Go(func() error {
+			for t := range queue {
+				// A stop (gctx) keeps new operations from starting; one in
+				// flight finishes under ctx, so its outcome is journaled
+				// and a resume need not look for it.
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				if err := l.runTask(gctx, ctx, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	n := 0
 	err := produce(func(t task) error {
 		if gctx.Err() != nil {
@@ -368,17 +388,14 @@ func (l *loader) workers(ctx context.Context, produce func(submit func(task) err
 			l.prog.add(false, 1, false) // an earlier attempt did it
 			return nil
 		}
-		g.Go(func() error {
-			// A stop (gctx) keeps new operations from starting; one in
-			// flight finishes under ctx, so its outcome is journaled and a
-			// resume need not look for it.
-			if gctx.Err() != nil {
-				return gctx.Err()
-			}
-			return l.runTask(gctx, ctx, t)
-		})
-		return nil
+		select {
+		case queue <- t:
+			return nil
+		case <-gctx.Done():
+			return gctx.Err()
+		}
 	})
+	close(queue)
 	if werr := g.Wait(); werr != nil {
 		return n, werr
 	}
