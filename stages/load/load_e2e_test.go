@@ -3,7 +3,9 @@ package load_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -435,4 +437,50 @@ func checkGeneric(t *testing.T, client *scim.Client, r runDir) map[string]scim.R
 		}
 	}
 	return got
+}
+
+// A 413 (the request is larger than the server takes; Eptura's limit is
+// 2 MB) is the server's last word on that request: reported in
+// results.csv with the server's words, never sent again as it is, and
+// the rest of the load goes on.
+func TestLoadPayloadTooLarge(t *testing.T) {
+	sb, err := sandbox.New(t.TempDir(), scimmytest.Token, load.DefaultExtension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sb)
+	t.Cleanup(func() { hs.Close(); sb.Close() })
+	proxy, err := faultproxy.Start(hs.URL+sandbox.Base, faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.Lie(faultproxy.Rule{Match: "POST Users", Status: http.StatusRequestEntityTooLarge, After: 5, ContentType: "application/scim+json",
+		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"the request is larger than 2 MB"}`})
+	r, in := planDay(t, load.ProfileVisitor, "", e2eUsers(30), benchLocs(false))
+	if in.Client, err = scim.New(proxy.URL, scimmytest.Token, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, err = load.Run(context.Background(), in, r.at("load"))
+	var failed *load.FailedError
+	if !errors.As(err, &failed) || failed.Failed != 25 {
+		t.Fatalf("load: %v, want the 25 creates answered 413 failed", err)
+	}
+	results, _ := os.ReadFile(r.at("load", load.ResultsFile))
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(results), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, row := range rows[1:] { // outcome, http_status, tries, detail
+		if row[4] == load.OutcomeFailed {
+			n++
+			if row[5] != "413" || row[7] != "1" || !strings.Contains(row[9], "the request is larger than 2 MB") {
+				t.Errorf("a refused create: status %s, tries %s, detail %q; want 413, one try, the server's words", row[5], row[7], row[9])
+			}
+		}
+	}
+	if n != 25 {
+		t.Errorf("results.csv has %d failed rows, want 25", n)
+	}
 }
