@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -79,25 +78,7 @@ func joinNonEmpty(a, b string) string {
 // is an update by SCIM id like any other: the user is never deleted and
 // made anew.
 func (g *visitorGeneric) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
-	attrs := genericAttrs(c)
-	var ops []scim.PatchOp
-	seen := map[string]bool{}
-	for i, f := range schemas.UserFields {
-		attr := f.SCIM
-		if !c.Changed.Has(i) || !contract.GenericSends(attr) || seen[attr] {
-			continue
-		}
-		seen[attr] = true
-		if f.Name == "userName" && !seen["emails"] { // the work email is the userName
-			seen["emails"] = true
-			ops = append(ops, scim.PatchOp{Op: "replace", Path: "emails", Value: attrs["emails"]})
-		}
-		if v, ok := attrs[attr]; ok {
-			ops = append(ops, scim.PatchOp{Op: "replace", Path: attr, Value: v})
-		} else {
-			ops = append(ops, scim.PatchOp{Op: "remove", Path: attr})
-		}
-	}
+	ops := patchOps(c, genericAttrs(c), true, contract.GenericSends)
 	if len(ops) == 0 {
 		return OutcomeUnchanged, nil
 	}
@@ -107,32 +88,4 @@ func (g *visitorGeneric) updateUser(ctx context.Context, l *loader, id string, c
 	}
 	_, err := l.in.Client.Patch(ctx, "Users", id, ops)
 	return OutcomeDone, err
-}
-
-// readSPC reads the service provider's configuration. A profile that
-// allows it (visitor-generic) reads SCIM 1.1's /ServiceProviderConfigs
-// when /ServiceProviderConfig is not there, and with neither assumes the
-// least: no PATCH (updates are PUTs), no /Bulk.
-func (l *loader) readSPC(ctx context.Context) error {
-	paths := []string{"/ServiceProviderConfig"}
-	if l.prof.spcOptional() {
-		paths = append(paths, "/ServiceProviderConfigs")
-	}
-	for _, p := range paths {
-		var spc *scim.ServiceProviderConfig
-		_, err := l.send.do(ctx, false, func(bool) (err error) {
-			spc, err = l.in.Client.ServiceProviderConfigAt(ctx, p)
-			return err
-		})
-		switch {
-		case err == nil:
-			l.spc = spc
-			return nil
-		case !l.prof.spcOptional() || !scim.IsStatus(err, http.StatusNotFound):
-			return err
-		}
-	}
-	l.in.Log.Warn().Msg("the server publishes no service provider configuration: updates are sent as PUTs, creates one by one")
-	l.spc = &scim.ServiceProviderConfig{}
-	return nil
 }

@@ -136,7 +136,15 @@ type result struct {
 	load    int16
 }
 
-func (r result) done() bool { return done(r.outcome) }
+// done reports whether the operation is recorded, and as done: the zero
+// result (nothing recorded) is not.
+func (r result) done() bool { return r.outcome != "" && done(r.outcome) }
+
+// resultOf is what e, a journal entry, says of its operation.
+func resultOf(e *Entry) result {
+	return result{outcome: canonical(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At),
+		status: int16(e.Status), tries: int16(e.Tries), load: int16(e.Load)}
+}
 
 // Run loads in into dir.
 func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
@@ -215,6 +223,34 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	return res, nil
 }
 
+// readSPC reads the service provider's configuration. A profile that
+// allows it (visitor-generic) reads SCIM 1.1's /ServiceProviderConfigs
+// when /ServiceProviderConfig is not there, and with neither assumes the
+// least: no PATCH (updates are PUTs), no /Bulk.
+func (l *loader) readSPC(ctx context.Context) error {
+	paths := []string{"/ServiceProviderConfig"}
+	if l.prof.spcOptional() {
+		paths = append(paths, "/ServiceProviderConfigs")
+	}
+	for _, p := range paths {
+		var spc *scim.ServiceProviderConfig
+		_, err := l.send.do(ctx, false, func(bool) (err error) {
+			spc, err = l.in.Client.ServiceProviderConfigAt(ctx, p)
+			return err
+		})
+		switch {
+		case err == nil:
+			l.spc = spc
+			return nil
+		case !l.prof.spcOptional() || !scim.IsStatus(err, http.StatusNotFound):
+			return err
+		}
+	}
+	l.in.Log.Warn().Msg("the server publishes no service provider configuration: updates are sent as PUTs, creates one by one")
+	l.spc = &scim.ServiceProviderConfig{}
+	return nil
+}
+
 // remember records e as the latest word on its operation (or, for a
 // /Bulk request, on each create it carried out). Done stays done.
 func (l *loader) remember(e *Entry) {
@@ -224,8 +260,7 @@ func (l *loader) remember(e *Entry) {
 }
 
 func (l *loader) rememberLocked(e *Entry) {
-	r := result{outcome: canonical(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At),
-		status: int16(e.Status), tries: int16(e.Tries), load: int16(e.Load)}
+	r := resultOf(e)
 	switch {
 	case e.Chunk != nil:
 		l.chunks = append(l.chunks, e)
@@ -278,7 +313,7 @@ func keyOf(op string) string {
 func (l *loader) isDone(op string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.results[op].done() && l.results[op].outcome != ""
+	return l.results[op].done()
 }
 
 func (l *loader) result(op string) (result, bool) {
@@ -293,7 +328,7 @@ func (l *loader) result(op string) (result, bool) {
 func (l *loader) createdID(key string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.results[opID(schemas.EntityUser, schemas.OpCreate, key)]; r.outcome != "" && r.done() {
+	if r := l.results[opID(schemas.EntityUser, schemas.OpCreate, key)]; r.done() {
 		return r.scimID
 	}
 	return ""

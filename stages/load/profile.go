@@ -206,11 +206,16 @@ func userResource(c *schemas.Change, emailIsUserName bool) scim.Resource {
 // touches nothing else, so what a person set by hand in the target is
 // left alone. No operations: nothing to send.
 func userPatch(c *schemas.Change, emailIsUserName bool) []scim.PatchOp {
-	attrs := userAttrs(c, emailIsUserName)
+	return patchOps(c, userAttrs(c, emailIsUserName), emailIsUserName, func(string) bool { return true })
+}
+
+// patchOps is userPatch over attrs, a profile's attributes of c's user,
+// sending only the attributes sends allows.
+func patchOps(c *schemas.Change, attrs map[string]any, emailIsUserName bool, sends func(attr string) bool) []scim.PatchOp {
 	seen := map[string]bool{}
 	var ops []scim.PatchOp
 	add := func(attr string) {
-		if attr == "" || seen[attr] {
+		if attr == "" || seen[attr] || !sends(attr) {
 			return
 		}
 		seen[attr] = true

@@ -73,7 +73,7 @@ func (l *loader) appliedUser(index map[string]map[string][]*Chunk, base *schemas
 		return *base, true
 	}
 	r, _ := l.result(opID(schemas.EntityUser, c.Op, c.Key))
-	ok := r.outcome != "" && r.done()
+	ok := r.done()
 	switch {
 	case c.Op == schemas.OpCreate:
 		row = c.User()
@@ -253,8 +253,7 @@ func (l *loader) writeResults(path string) (failed, total int, counts map[string
 			if len(ch.Skipped) > 0 {
 				detail += fmt.Sprintf("; not sent, for want of a SCIM id: %s", humancsv.Truncate(strings.Join(ch.Skipped, " "), 200))
 			}
-			r := result{outcome: canonical(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At), status: int16(e.Status), tries: int16(e.Tries), load: int16(e.Load)}
-			if err := row(entityMembership, ch.Group, ch.Name, ch.Kind, r, true, detail, "", ""); err != nil {
+			if err := row(entityMembership, ch.Group, ch.Name, ch.Kind, resultOf(e), true, detail, "", ""); err != nil {
 				return err
 			}
 		}
