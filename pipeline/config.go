@@ -70,6 +70,7 @@ type SCIMConfig struct {
 type AccessConfig struct {
 	DefaultLocation                  string   `yaml:"default_location"`
 	AdminAccessLevels                []string `yaml:"admin_access_levels"`
+	HomeAdminLevels                  []string `yaml:"home_admin_levels"`
 	GrantNewLocationsToExistingUsers bool     `yaml:"grant_new_locations_to_existing_users"`
 }
 
@@ -231,9 +232,21 @@ func (c *Config) validate() error {
 	if c.Access.DefaultLocation == "" {
 		bad("access.default_location: must be set")
 	}
-	for _, l := range c.Access.AdminAccessLevels {
-		if _, ok := schemas.Canonical(schemas.AccessLevels, l, ""); !ok || strings.TrimSpace(l) == "" {
-			bad("access.admin_access_levels: %q is not one of %s", l, strings.Join(schemas.AccessLevels, ", "))
+	levels := map[string]string{} // canonical AccessLevel → the key that names it
+	for _, k := range []struct {
+		key  string
+		list []string
+	}{{"access.admin_access_levels", c.Access.AdminAccessLevels}, {"access.home_admin_levels", c.Access.HomeAdminLevels}} {
+		for _, l := range k.list {
+			canon, ok := schemas.Canonical(schemas.AccessLevels, l, "")
+			switch {
+			case !ok || strings.TrimSpace(l) == "":
+				bad("%s: %q is not one of %s", k.key, l, strings.Join(schemas.AccessLevels, ", "))
+			case levels[canon] != "" && levels[canon] != k.key:
+				bad("%s: %q is also in %s: a user is an admin at the default location or at its home location, not both", k.key, l, levels[canon])
+			default:
+				levels[canon] = k.key
+			}
 		}
 	}
 	switch c.Users.Deprovision {

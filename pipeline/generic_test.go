@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +40,7 @@ func TestVisitorGenericSamples(t *testing.T) {
 	f := loadFixture(t, proxy.URL)
 	f.env.Config.SCIM.Profile = contract.ProfileVisitorGeneric
 	f.env.Config.SCIM.CoreSchema = contract.SchemaUser // SCIMMY takes SCIM 2.0 URNs only
+	f.env.Config.Access.HomeAdminLevels = []string{"Location Admin"}
 	client, err := scim.New(srv.URL, scimmytest.Token, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -90,33 +90,53 @@ func TestVisitorGenericSamples(t *testing.T) {
 		if checked < 150 {
 			t.Errorf("%s: only %d users had a city to check", day, checked)
 		}
+		checkAdmins(t, run, day)
 		todo := readTodo(t, run)
 		if day == "day1" {
-			// Day 1 names every Global Admin of the export, once each.
-			want := map[string]bool{}
+			// Day 1 names every Global Admin of the export at the default
+			// location and every Location Admin at its home, once each.
+			want := map[string]string{}
 			for _, u := range sampleRows(t, day, "users_*.csv") {
-				if strings.EqualFold(u["AccessLevel"], "Global Admin") && isYes(u["Active"]) && !isYes(u["Deleted"]) && u["UserType"] != "Visitor" {
-					want[u["UserID"]] = true
+				if !isYes(u["Active"]) || isYes(u["Deleted"]) || u["UserType"] == "Visitor" {
+					continue
+				}
+				switch u["AccessLevel"] {
+				case "Global Admin":
+					want[u["UserID"]] = "LON"
+				case "Location Admin":
+					want[u["UserID"]] = u["Location"]
 				}
 			}
-			got := map[string]bool{}
+			got := map[string]string{}
 			for _, r := range todo {
-				if strings.HasPrefix(r["what"], "Give admin rights") {
-					got[r["key"]] = true
+				if r["what"] == "Give admin rights" {
+					got[r["key"]] = r["where"]
 				}
 			}
-			if len(want) == 0 || !maps.Equal(got, want) {
-				t.Errorf("day 1's to-do list gives admin rights to %v, want the export's Global Admins %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+			for k, loc := range want {
+				if !strings.HasSuffix(got[k], "("+loc+")") {
+					t.Errorf("day 1's to-do list gives user %s admin rights at %q, want at %s", k, got[k], loc)
+				}
+			}
+			if len(want) == 0 || len(got) != len(want) {
+				t.Errorf("day 1's to-do list gives admin rights to %v, want the export's admins %v", got, want)
 			}
 		} else {
-			var created []string
+			var created, revoked []string
 			for _, r := range todo {
-				if strings.HasPrefix(r["what"], "Create the location") {
+				switch {
+				case strings.HasPrefix(r["what"], "Create the location"):
 					created = append(created, r["key"])
+				case r["what"] == "Take back admin rights":
+					revoked = append(revoked, r["key"]+" at "+r["where"])
 				}
 			}
 			if !slices.Equal(created, []string{"DUB"}) {
 				t.Errorf("day 2's to-do list creates locations %v, want [DUB]: %v", created, todo)
+			}
+			// BER leaves the export: its Location Admin is no longer an admin there.
+			if want := []string{"100123 at location Berlin (BER)"}; !slices.Equal(revoked, want) {
+				t.Errorf("day 2's to-do list takes back admin rights of %v, want %v", revoked, want)
 			}
 		}
 		fwd, _ := proxy.Counts()
@@ -248,4 +268,45 @@ func TestLoadRequestBudget(t *testing.T) {
 		t.Errorf("sent %d requests for a plan of %d in %d attempts: %d more than the plan (%v)", sent, planned.Total(), attempts, extra, fwd)
 	}
 	t.Logf("%d attempts, %d requests sent; the plan counted %d (%v)", attempts, sent, planned.Total(), fwd)
+}
+
+// checkAdmins compares where each user of the applied state is an admin
+// with the samples of day, read as CSV (not through condeco-sync's own
+// snapshots): a Global Admin at the default location (LON), a Location
+// Admin (access.home_admin_levels) at the active location its export
+// row names, nobody else. The target is compared with the applied state
+// by targetcheck.
+func checkAdmins(t *testing.T, run *Run, day string) {
+	t.Helper()
+	home := map[string]string{}
+	for _, l := range sampleRows(t, day, "locations_*.csv") {
+		if isYes(l["Active"]) {
+			home[strings.ToLower(l["LocationID"])], home[strings.ToLower(l["Name"])] = l["LocationID"], l["LocationID"]
+		}
+	}
+	want := map[string]string{}
+	homes := 0
+	for _, u := range sampleRows(t, day, "users_*.csv") {
+		switch strings.ToLower(u["AccessLevel"]) {
+		case "global admin":
+			want[u["UserID"]] = "LON"
+		case "location admin":
+			if h := home[strings.ToLower(strings.TrimSpace(u["Location"]))]; h != "" {
+				want[u["UserID"]] = h
+				homes++
+			}
+		}
+	}
+	if homes == 0 {
+		t.Fatalf("%s: the samples have no Location Admin with a home location to check", day)
+	}
+	applied, err := parquetio.ReadAll[schemas.User](filepath.Join(run.Dir, "load", "state", "users.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range applied {
+		if got := u.AdminAt(); got != want[u.UserID] {
+			t.Errorf("%s: user %s is an admin at %q, want %q", day, u.UserID, got, want[u.UserID])
+		}
+	}
 }

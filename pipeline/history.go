@@ -84,9 +84,12 @@ func History(env Env, who string) ([]Chapter, error) {
 			for _, r := range raw {
 				access = r.AccessLevel
 			}
-			admin := fmt.Sprintf("admin %v", u.Admin)
-			if u.Admin {
+			admin := "admin false"
+			switch {
+			case u.Admin:
 				admin = fmt.Sprintf("admin at %s (AccessLevel %s is in access.admin_access_levels)", u.DefaultLocation, access)
+			case u.HomeAdmin != "":
+				admin = fmt.Sprintf("admin at %s, the home location (AccessLevel %s is in access.home_admin_levels)", u.HomeAdmin, access)
 			}
 			state := fmt.Sprintf("desired: userName %s, active %v, %s, default location %s", u.UserName, u.Active, admin, u.DefaultLocation)
 			if u.Held {

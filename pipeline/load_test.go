@@ -88,12 +88,14 @@ func TestLoadSamplesEndToEnd(t *testing.T) {
 	}
 	defer proxy.Close()
 	f := loadFixture(t, proxy.URL)
+	f.env.Config.Access.HomeAdminLevels = []string{"Location Admin"}
 
 	day1, err := runDay(t, f, "day1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	targetcheck.Check(t, scimmytest.Token, proxy.URL, day1.Dir)
+	checkAdmins(t, day1, "day1")
 	if n := proxy.Forwarded("POST Users"); n != 211 {
 		t.Errorf("day 1 sent %d creates, want 211", n)
 	}
@@ -107,6 +109,7 @@ func TestLoadSamplesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	targetcheck.Check(t, scimmytest.Token, proxy.URL, day2.Dir)
+	checkAdmins(t, day2, "day2")
 	got := targetcheck.Read(t, proxy.URL, scimmytest.Token)
 	if _, ok := got.Users["100010"]; ok {
 		t.Error("a user missing from day 2's export is still in the server")

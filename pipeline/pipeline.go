@@ -117,6 +117,7 @@ func Transform(env Env, run *Run) error {
 			RawLocations:      filepath.Join(run.Dir, inputs[1].Path),
 			DefaultLocation:   cfg.Access.DefaultLocation,
 			AdminAccessLevels: cfg.Access.AdminAccessLevels,
+			HomeAdminLevels:   cfg.Access.HomeAdminLevels,
 			Invitations:       cfg.Users.Invitations,
 			HomeCity:          cfg.SCIM.Profile == contract.ProfileVisitorGeneric,
 			RunID:             run.ID,

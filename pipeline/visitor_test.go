@@ -106,12 +106,14 @@ func TestVisitorProfileAgainstSandbox(t *testing.T) {
 	url := startSandbox(t, dir)
 	f := visitorFixture(t, url)
 	f.env.Config.Users.Invitations = "suppress"
+	f.env.Config.Access.HomeAdminLevels = []string{"Location Admin"}
 
 	day1, err := runDay(t, f, "day1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	targetcheck.CheckVisitor(t, scimmytest.Token, url, day1.Dir, load.DefaultExtension)
+	checkAdmins(t, day1, "day1")
 	if got := outbox(t, dir); len(got) != 0 {
 		t.Errorf("the initial synchronization with invitations suppressed invited %d users: %v", len(got), got)
 	}
@@ -128,6 +130,7 @@ func TestVisitorProfileAgainstSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	targetcheck.CheckVisitor(t, scimmytest.Token, url, day2.Dir, load.DefaultExtension)
+	checkAdmins(t, day2, "day2")
 	want := createdUsers(t, day2)
 	if got := outbox(t, dir); len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("day 2 invited %v, want its new users %v", got, want)

@@ -75,6 +75,7 @@ type Change struct {
 	SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
 	Region          string `parquet:"name=region, type=BYTE_ARRAY, convertedtype=UTF8"`
 	City            string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8"`
+	HomeAdmin       string `parquet:"name=home_admin, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Address         string `parquet:"name=address, type=BYTE_ARRAY, convertedtype=UTF8"`
 	PostalCode      string `parquet:"name=postal_code, type=BYTE_ARRAY, convertedtype=UTF8"`
 	TimeZone        string `parquet:"name=time_zone, type=BYTE_ARRAY, convertedtype=UTF8"`
@@ -86,7 +87,7 @@ func (c *Change) SetUser(u *User) {
 	c.PhoneWork, c.PhoneMobile, c.Country, c.Language = u.PhoneWork, u.PhoneMobile, u.Country, u.Language
 	c.Title, c.Department, c.CostCenter, c.UserType = u.Title, u.Department, u.CostCenter, u.UserType
 	c.Active, c.Admin, c.DefaultLocation, c.SendInvitation = u.Active, u.Admin, u.DefaultLocation, u.SendInvitation
-	c.City = u.City
+	c.City, c.HomeAdmin = u.City, u.HomeAdmin
 }
 
 // User is the user record c carries, keyed by c.Key, with c's SCIM id.
@@ -94,7 +95,7 @@ func (c *Change) User() User {
 	u := User{UserID: c.Key, UserName: c.UserName, GivenName: c.GivenName, FamilyName: c.FamilyName, Email: c.Email,
 		PhoneWork: c.PhoneWork, PhoneMobile: c.PhoneMobile, Country: c.Country, Language: c.Language, Title: c.Title,
 		Department: c.Department, CostCenter: c.CostCenter, UserType: c.UserType, Active: c.Active, Admin: c.Admin,
-		DefaultLocation: c.DefaultLocation, SendInvitation: c.SendInvitation, City: c.City, SCIMID: c.SCIMID}
+		DefaultLocation: c.DefaultLocation, SendInvitation: c.SendInvitation, City: c.City, HomeAdmin: c.HomeAdmin, SCIMID: c.SCIMID}
 	u.RowHash = u.Hash()
 	return u
 }

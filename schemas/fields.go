@@ -22,9 +22,11 @@ type Field[T any] struct {
 	Text func(*T) string // a text field's value
 	Flag func(*T) bool   // a flag's value (Text is nil)
 	// Added marks a text field added after the first snapshot layout: it
-	// is hashed only when it has a value, so the row_hash of every row
-	// without it is what it was, and no baseline looks changed after an
-	// upgrade.
+	// is hashed only when it has a value, after its name (so that two
+	// added fields cannot pass for one another), and the row_hash of every
+	// row without it is what it was: no baseline looks changed after an
+	// upgrade. Its struct field is tagged parquetio:"added", so an applied
+	// state written before it existed still reads.
 	Added bool
 }
 
@@ -59,6 +61,9 @@ var UserFields = []Field[User]{
 	// Location column), set where the profile sends it (visitor-generic):
 	// the tenant places users by the city of their address.
 	{Name: "city", Column: "city", SCIM: "addresses", Text: func(u *User) string { return u.City }, Added: true},
+	// homeAdmin is the home location where the user is an admin
+	// (access.home_admin_levels); carried as access.
+	{Name: "homeAdmin", Column: "home_admin", Text: func(u *User) string { return u.HomeAdmin }, Added: true},
 }
 
 // LocationFields are the fields of a location that a diff compares, in
@@ -104,7 +109,10 @@ func hashFields[T any](fields []Field[T], r *T) int64 {
 		switch f := &fields[i]; {
 		case f.Flag != nil:
 			h.bool(f.Flag(r))
-		case !f.Added || f.Text(r) != "":
+		case !f.Added:
+			h.str(f.Text(r))
+		case f.Text(r) != "":
+			h.str(f.Name)
 			h.str(f.Text(r))
 		}
 	}

@@ -74,3 +74,33 @@ func TestHashIsStable(t *testing.T) {
 		t.Errorf("location hash %d, want %d", got, want)
 	}
 }
+
+// Fields added to the layout later are hashed only when they have a value,
+// each after its name: a value moving from one to the other is a change,
+// and an older file (tagged parquetio:"added") reads them as empty.
+func TestAddedFields(t *testing.T) {
+	a := User{UserID: "1", City: "LON"}
+	b := User{UserID: "1", HomeAdmin: "LON"}
+	if a.Hash() == b.Hash() {
+		t.Error("city LON and homeAdmin LON hash alike")
+	}
+	ty := reflect.TypeOf(User{})
+	for _, f := range UserFields {
+		if !f.Added {
+			continue
+		}
+		found := false
+		for i := 0; i < ty.NumField(); i++ {
+			sf := ty.Field(i)
+			if strings.HasPrefix(sf.Tag.Get("parquet"), "name="+f.Column+",") {
+				found = true
+				if sf.Tag.Get("parquetio") != "added" {
+					t.Errorf("field %s is Added but column %s is not tagged parquetio:\"added\"", f.Name, f.Column)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("field %s: no column %s", f.Name, f.Column)
+		}
+	}
+}

@@ -106,11 +106,14 @@ type User struct {
 	Admin           bool   `parquet:"name=admin, type=BOOLEAN"`
 	DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8"`
 	SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
-	City            string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Held            bool   `parquet:"name=held, type=BOOLEAN"`
-	HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Line            int64  `parquet:"name=line, type=INT64"`
-	RowHash         int64  `parquet:"name=row_hash, type=INT64"`
+	City            string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
+	// HomeAdmin is the LocationID of the user's home location when its
+	// AccessLevel is in access.home_admin_levels: it is an admin there.
+	HomeAdmin  string `parquet:"name=home_admin, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
+	Held       bool   `parquet:"name=held, type=BOOLEAN"`
+	HoldReason string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Line       int64  `parquet:"name=line, type=INT64"`
+	RowHash    int64  `parquet:"name=row_hash, type=INT64"`
 	// The applied state (load/state/users.parquet) is also made of Users.
 	// There, SCIMID is the user's id in the target and Granted the
 	// LocationIDs condeco-sync gave it access to (rule 4 needs them;
@@ -121,6 +124,17 @@ type User struct {
 	SCIMID  string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Granted string `parquet:"name=granted, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Owed    string `parquet:"name=owed, type=BYTE_ARRAY, convertedtype=UTF8"`
+}
+
+// AdminAt is the LocationID where u is an admin ("" for none): the
+// default location for an AccessLevel in access.admin_access_levels, its
+// home location for one in access.home_admin_levels (the two lists share
+// no level, so a user is an admin in one place at most).
+func (u *User) AdminAt() string {
+	if u.Admin {
+		return u.DefaultLocation
+	}
+	return u.HomeAdmin
 }
 
 // GrantedIDs splits Granted into LocationIDs.

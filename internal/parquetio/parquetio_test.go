@@ -184,3 +184,58 @@ func TestReadRows(t *testing.T) {
 		t.Error("a key column outside the columns read is accepted")
 	}
 }
+
+// A column added to a layout after files were written (tagged
+// parquetio:"added") reads as the zero value from an older file; any other
+// column the file lacks is still an error.
+func TestAddedColumnAbsentFromAnOlderFile(t *testing.T) {
+	type older struct {
+		Key  string `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Line int64  `parquet:"name=line, type=INT64"`
+	}
+	type newer struct {
+		Key  string `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
+		City string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
+		Line int64  `parquet:"name=line, type=INT64"`
+	}
+	type strict struct {
+		Key  string `parquet:"name=key, type=BYTE_ARRAY, convertedtype=UTF8"`
+		City string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8"`
+	}
+	path := filepath.Join(t.TempDir(), "old.parquet")
+	if _, err := WriteSlice(path, []older{{"a", 2}, {"b", 3}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadAll[newer](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []newer{{"a", "", 2}, {"b", "", 3}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("read %v, want %v", got, want)
+	}
+	var keys []string
+	if _, err := ReadRows(path, []string{"key", "city"}, "key", func(string) bool { return true }, func(r *newer) error {
+		keys = append(keys, r.Key+"/"+r.City)
+		return nil
+	}); err != nil || strings.Join(keys, ",") != "a/,b/" {
+		t.Errorf("ReadRows: %v, %v", keys, err)
+	}
+	var at []string
+	if _, err := ReadRowsAt(path, []string{"city", "key"}, []int64{1}, func(i int, r *newer) error {
+		at = append(at, r.Key+"/"+r.City)
+		return nil
+	}); err != nil || strings.Join(at, ",") != "b/" {
+		t.Errorf("ReadRowsAt: %v, %v", at, err)
+	}
+	if _, err := ReadAll[strict](path); err == nil || !strings.Contains(err.Error(), `no column "city"`) {
+		t.Errorf("a column not marked added and absent: err = %v", err)
+	}
+	// A newer file has it, and it is read.
+	path2 := filepath.Join(t.TempDir(), "new.parquet")
+	if _, err := WriteSlice(path2, []newer{{"a", "Paris", 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadAll[newer](path2); err != nil || got[0].City != "Paris" {
+		t.Errorf("newer file: %v, %v", got, err)
+	}
+}

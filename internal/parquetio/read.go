@@ -83,13 +83,27 @@ func ReadRows[T any](path string, columns []string, keyColumn string, keep func(
 }
 
 // selectFields lists T's fields to fill (those named in columns, or all),
-// and their column names.
+// and their column names. A field tagged parquetio:"added" is a column
+// added to the layout after files were first written: a file without it
+// (an applied state from an earlier version) reads it as the zero value.
 func selectFields[T any](path string, columns []string) ([]fieldInfo, []string, error) {
 	var fields []fieldInfo
 	var names []string
+	var inFile func(name string) bool
 	for _, f := range structFields(reflect.TypeFor[T]()) {
 		if columns != nil && !slices.Contains(columns, f.name) {
 			continue
+		}
+		if f.added {
+			if inFile == nil {
+				var err error
+				if inFile, err = fileColumns(path); err != nil {
+					return nil, nil, err
+				}
+			}
+			if !inFile(f.name) {
+				continue
+			}
 		}
 		switch f.kind {
 		case reflect.String, reflect.Bool, reflect.Int64:
@@ -125,6 +139,18 @@ type fieldInfo struct {
 	name  string
 	index int
 	kind  reflect.Kind
+	added bool // tagged parquetio:"added": may be absent from a file
+}
+
+// fileColumns reports which columns path's schema has.
+func fileColumns(path string) (func(name string) bool, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer pf.Close()
+	sc := pf.MetaData().Schema
+	return func(name string) bool { return sc.ColumnIndexByName(name) >= 0 }, nil
 }
 
 // structFields lists T's fields that carry a parquet name tag.
@@ -136,7 +162,7 @@ func structFields(t reflect.Type) []fieldInfo {
 		if name == "" {
 			continue
 		}
-		out = append(out, fieldInfo{name: name, index: i, kind: f.Type.Kind()})
+		out = append(out, fieldInfo{name: name, index: i, kind: f.Type.Kind(), added: f.Tag.Get("parquetio") == "added"})
 	}
 	return out
 }

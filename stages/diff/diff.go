@@ -414,21 +414,17 @@ func compareLocations(in Input) ([]schemas.Change, []string, map[string]schemas.
 // adminDecisions is rule 5 for a user whose applied state is old (nil for
 // a new user) and whose desired state is u: the location where the admin
 // rights condeco-sync granted are taken back, and the one where they are
-// granted ("" for none). Admin rights are held at the default location.
+// granted ("" for none). A user is an admin at one location at most
+// (User.AdminAt): the default location, or its home location.
 func adminDecisions(old, u *schemas.User) (revoke, grant string) {
-	var wasAdmin bool
 	var was string
 	if old != nil {
-		wasAdmin, was = old.Admin, old.DefaultLocation
+		was = old.AdminAt()
 	}
-	moved := was != u.DefaultLocation
-	if wasAdmin && was != "" && (!u.Admin || moved) {
-		revoke = was
+	if now := u.AdminAt(); was != now {
+		return was, now
 	}
-	if u.Admin && u.DefaultLocation != "" && (!wasAdmin || moved) {
-		grant = u.DefaultLocation
-	}
-	return revoke, grant
+	return "", ""
 }
 
 // missing lists the members of want that have is lacks.

@@ -348,3 +348,100 @@ func TestRowsAreMatchedAcrossBatches(t *testing.T) {
 		}
 	}
 }
+
+// Admin rights live in one place per user (User.AdminAt): the default
+// location, or the home location (access.home_admin_levels). The plan
+// takes back what condeco-sync granted where the user is no longer an
+// admin and grants where it now is.
+func TestAdminDecisions(t *testing.T) {
+	global := func(u *schemas.User) { u.Admin = true }
+	home := func(id string) func(*schemas.User) { return func(u *schemas.User) { u.HomeAdmin = id } }
+	for _, tc := range []struct {
+		name          string
+		now, was      schemas.User
+		revoke, grant string
+	}{
+		{"a new home admin", user("1", home("PAR")), user("1"), "", "PAR"},
+		{"moved home", user("1", home("LON")), user("1", home("PAR")), "PAR", "LON"},
+		{"home admin becomes Global Admin", user("1", global), user("1", home("PAR")), "PAR", "LON"},
+		{"Global Admin becomes home admin at the default location: nothing to do", user("1", home("LON")), user("1", global), "", ""},
+		{"no longer a home admin", user("1"), user("1", home("PAR")), "PAR", ""},
+		{"unchanged", user("1", home("PAR")), user("1", home("PAR")), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := Compare(world{users: []schemas.User{tc.now}, base: []schemas.User{applied(tc.was, "LON", "PAR")}}.input(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var revoke, grant string
+			for _, c := range cs.Changes {
+				revoke, grant = c.AdminRevoke, c.AdminGrant
+				if c.HomeAdmin != tc.now.HomeAdmin {
+					t.Errorf("the plan carries home_admin %q, want %q", c.HomeAdmin, tc.now.HomeAdmin)
+				}
+			}
+			if revoke != tc.revoke || grant != tc.grant {
+				t.Errorf("revoke %q grant %q, want %q and %q: %s", revoke, grant, tc.revoke, tc.grant, plan(cs))
+			}
+		})
+	}
+	cs, err := Compare(world{initial: true, users: []schemas.User{user("1", home("PAR")), user("2")}}.input(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.Admins != 1 {
+		t.Errorf("%d admins counted, want the home admin", cs.Admins)
+	}
+	for _, c := range cs.Changes {
+		if c.Key == "1" && c.AdminGrant != "PAR" {
+			t.Errorf("a new home admin is granted at %q, want PAR", c.AdminGrant)
+		}
+	}
+}
+
+// An applied state written before the city and home_admin columns
+// existed reads as it always did: nobody looks changed.
+func TestBaselineWithoutTheAddedColumns(t *testing.T) {
+	type earlier struct { // schemas.User as it was before city and home_admin
+		UserID          string `parquet:"name=user_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+		UserName        string `parquet:"name=user_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+		GivenName       string `parquet:"name=given_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+		FamilyName      string `parquet:"name=family_name, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Email           string `parquet:"name=email, type=BYTE_ARRAY, convertedtype=UTF8"`
+		PhoneWork       string `parquet:"name=phone_work, type=BYTE_ARRAY, convertedtype=UTF8"`
+		PhoneMobile     string `parquet:"name=phone_mobile, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Country         string `parquet:"name=country, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Language        string `parquet:"name=language, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Title           string `parquet:"name=title, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Department      string `parquet:"name=department, type=BYTE_ARRAY, convertedtype=UTF8"`
+		CostCenter      string `parquet:"name=cost_center, type=BYTE_ARRAY, convertedtype=UTF8"`
+		UserType        string `parquet:"name=user_type, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Active          bool   `parquet:"name=active, type=BOOLEAN"`
+		Deleted         bool   `parquet:"name=deleted, type=BOOLEAN"`
+		Admin           bool   `parquet:"name=admin, type=BOOLEAN"`
+		DefaultLocation string `parquet:"name=default_location, type=BYTE_ARRAY, convertedtype=UTF8"`
+		SendInvitation  bool   `parquet:"name=send_invitation, type=BOOLEAN"`
+		Held            bool   `parquet:"name=held, type=BOOLEAN"`
+		HoldReason      string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Line            int64  `parquet:"name=line, type=INT64"`
+		RowHash         int64  `parquet:"name=row_hash, type=INT64"`
+		SCIMID          string `parquet:"name=scim_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Granted         string `parquet:"name=granted, type=BYTE_ARRAY, convertedtype=UTF8"`
+		Owed            string `parquet:"name=owed, type=BYTE_ARRAY, convertedtype=UTF8"`
+	}
+	now := []schemas.User{user("1"), user("2", func(u *schemas.User) { u.Admin = true }), user("3", func(u *schemas.User) { u.Title = "new" })}
+	var old []earlier
+	for _, u := range []schemas.User{applied(user("1"), "LON", "PAR"), applied(user("2", func(u *schemas.User) { u.Admin = true }), "LON", "PAR"), applied(user("3"), "LON", "PAR")} {
+		old = append(old, earlier{UserID: u.UserID, UserName: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName, Email: u.Email,
+			UserType: u.UserType, Active: u.Active, Admin: u.Admin, DefaultLocation: u.DefaultLocation, RowHash: u.RowHash, SCIMID: u.SCIMID, Granted: u.Granted})
+	}
+	in := world{users: now, base: []schemas.User{}}.input(t)
+	write(t, in.BaselineUsers, old)
+	cs, err := Compare(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := plan(cs), `update user 3 {title: "" → "new"} (title changed)`; got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -94,8 +94,8 @@ func readDesired(path string) ([]entry, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	es := newBuckets(n)
-	_, err = parquetio.Scan(path, []string{"user_id", "row_hash", "active", "deleted", "held", "admin"}, func(b *parquetio.Batch) error {
-		ids, hashes, act, del, hold, adm := b.Bytes(0), b.Int64s(1), b.Bools(2), b.Bools(3), b.Bools(4), b.Bools(5)
+	_, err = parquetio.Scan(path, []string{"user_id", "row_hash", "active", "deleted", "held", "admin", "home_admin"}, func(b *parquetio.Batch) error {
+		ids, hashes, act, del, hold, adm, home := b.Bytes(0), b.Int64s(1), b.Bools(2), b.Bools(3), b.Bools(4), b.Bools(5), b.Bytes(6)
 		for i := range ids {
 			row := int32(b.Start) + int32(i)
 			if len(ids[i]) == 0 {
@@ -111,7 +111,7 @@ func readDesired(path string) ([]entry, error) {
 			if hold[i] {
 				e.flags |= held
 			}
-			if adm[i] {
+			if adm[i] || len(home[i]) > 0 {
 				e.flags |= admin
 			}
 			es.add(e)

@@ -84,11 +84,14 @@ func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
 			}
 			if c.AdminRevoke != "" {
 				out = append(out, Todo{What: "Take back admin rights", Where: where(c.AdminRevoke), Subject: person(c), Key: c.Key,
-					Why: "no longer an admin in Condeco, or moved to another default location"})
+					Why: "no longer an admin there in Condeco (AccessLevel, home location or default location changed)"})
 			}
 			if c.AdminGrant != "" {
-				out = append(out, Todo{What: "Give admin rights (Global Admin)", Where: where(c.AdminGrant), Subject: person(c), Key: c.Key,
-					Why: "an admin access level in Condeco (access.admin_access_levels)"})
+				why := "AccessLevel is in access.admin_access_levels: admin at the default location"
+				if !c.Admin {
+					why = "AccessLevel is in access.home_admin_levels: admin at the home location"
+				}
+				out = append(out, Todo{What: "Give admin rights", Where: where(c.AdminGrant), Subject: person(c), Key: c.Key, Why: why})
 			}
 		}
 	}

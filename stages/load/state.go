@@ -119,11 +119,11 @@ func (l *loader) applyAccess(index map[string]map[string][]*Chunk, row, base *sc
 	switch {
 	case c.AdminRevoke == "" && c.AdminGrant == "":
 	case c.AdminRevoke != "" && !carried(kindRemove, adminKey(c.AdminRevoke)):
-		row.Admin, row.DefaultLocation = base.Admin, base.DefaultLocation // still admin where it was
+		row.Admin, row.DefaultLocation, row.HomeAdmin = base.Admin, base.DefaultLocation, base.HomeAdmin // still admin where it was
 	case c.AdminGrant != "" && !carried(kindAdd, adminKey(c.AdminGrant)):
-		row.Admin, row.DefaultLocation = false, c.DefaultLocation // the diff asks for the rights again
+		row.Admin, row.DefaultLocation, row.HomeAdmin = false, c.DefaultLocation, "" // the diff asks for the rights again
 	default:
-		row.Admin, row.DefaultLocation = c.Admin, c.DefaultLocation
+		row.Admin, row.DefaultLocation, row.HomeAdmin = c.Admin, c.DefaultLocation, c.HomeAdmin
 	}
 }
 

@@ -25,8 +25,9 @@ import (
 type Input struct {
 	RawUsers, RawLocations string // extract's users.parquet and locations.parquet
 	DefaultLocation        string
-	AdminAccessLevels      []string
-	Invitations            string // send | suppress
+	AdminAccessLevels      []string // admins at the default location
+	HomeAdminLevels        []string // admins at their home location
+	Invitations            string   // send | suppress
 	// HomeCity fills each user's City from its home location: the
 	// export's Location column, a LocationID or a location's name in any
 	// case; the default location's when it names none (visitor-generic).
@@ -98,14 +99,12 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if err != nil {
 		return res, err
 	}
-	rules := userRules{in: in, admin: map[string]bool{}}
-	if in.HomeCity {
-		rules.cities = homeCities(locs)
-		rules.defaultCity = rules.cities[strings.ToLower(in.DefaultLocation)]
+	rules := userRules{in: in, admin: levels(in.AdminAccessLevels), homeAdmin: levels(in.HomeAdminLevels)}
+	if in.HomeCity || len(rules.homeAdmin) > 0 {
+		rules.homes = homes(locs)
 	}
-	for _, a := range in.AdminAccessLevels {
-		c, _ := schemas.Canonical(schemas.AccessLevels, a, "")
-		rules.admin[c] = true
+	if in.HomeCity {
+		rules.defaultCity = rules.homes[strings.ToLower(in.DefaultLocation)].City
 	}
 	var counts userCounts
 	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.User) error) error {
@@ -231,25 +230,35 @@ type hold struct {
 }
 
 type userRules struct {
-	in    Input
-	admin map[string]bool
-	// cities maps a home location, its LocationID or name in lower case,
-	// to its City (with Input.HomeCity only).
-	cities      map[string]string
+	in               Input
+	admin, homeAdmin map[string]bool // AccessLevels of admins at the default location, at their home location
+	// homes maps a home location, its LocationID or name in lower case,
+	// to the location (when Input.HomeCity or home admins need it).
+	homes       map[string]*schemas.Location
 	defaultCity string
 }
 
-// homeCities is the City of each location by lower-cased LocationID and
-// name. An ID wins over another location's name.
-func homeCities(locs []schemas.Location) map[string]string {
-	out := map[string]string{}
-	for _, l := range locs {
-		if n := strings.ToLower(l.Name); n != "" {
-			out[n] = l.City
+// levels is a set of canonical AccessLevels (the config checked them).
+func levels(names []string) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range names {
+		c, _ := schemas.Canonical(schemas.AccessLevels, a, "")
+		out[c] = true
+	}
+	return out
+}
+
+// homes indexes the locations by lower-cased LocationID and name. An ID
+// wins over another location's name.
+func homes(locs []schemas.Location) map[string]*schemas.Location {
+	out := map[string]*schemas.Location{}
+	for i := range locs {
+		if n := strings.ToLower(locs[i].Name); n != "" {
+			out[n] = &locs[i]
 		}
 	}
-	for _, l := range locs {
-		out[strings.ToLower(l.LocationID)] = l.City
+	for i := range locs {
+		out[strings.ToLower(locs[i].LocationID)] = &locs[i]
 	}
 	return out
 }
@@ -371,7 +380,7 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worke
 			continue
 		}
 		out.users = append(out.users, ru.user(r, w, &out.warnings))
-		if out.users[len(out.users)-1].Admin {
+		if out.users[len(out.users)-1].AdminAt() != "" {
 			out.counts.admin++
 		}
 	}
@@ -431,15 +440,23 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) sch
 			warn("Language", r.Language, "not a language tag or English language name; left out")
 		}
 	}
-	if ru.cities != nil {
-		city, ok := ru.cities[strings.ToLower(strings.TrimSpace(r.Location))]
-		if !ok {
-			city = ru.defaultCity
-			if r.Location != "" {
-				warn("Location", r.Location, "not a LocationID or location name; the default location's city is sent")
-			}
+	home := ru.homes[strings.ToLower(strings.TrimSpace(r.Location))]
+	if ru.in.HomeCity {
+		u.City = ru.defaultCity
+		switch {
+		case home != nil:
+			u.City = home.City
+		case r.Location != "":
+			warn("Location", r.Location, "not a LocationID or location name; the default location's city is sent")
 		}
-		u.City = city
+	}
+	if ru.homeAdmin[r.AccessLevel] {
+		if home != nil && home.Active && !home.Held {
+			u.HomeAdmin = home.LocationID
+		} else {
+			warn("Location", r.Location, fmt.Sprintf("AccessLevel %s makes an admin at the home location (access.home_admin_levels), "+
+				"but this is not an active location of the export: no admin rights are given", r.AccessLevel))
+		}
 	}
 	var err error
 	if u.PhoneWork, err = w.phones.E164(r.Telephone, u.Country); err != nil {

@@ -302,3 +302,52 @@ func TestHomeCity(t *testing.T) {
 		}
 	}
 }
+
+// access.home_admin_levels: a user with such an AccessLevel is an admin at
+// its home location (the export's Location: a LocationID or a name, in
+// any case); one whose home is unknown, inactive or held gets no admin
+// rights and a warning. access.admin_access_levels still makes admins at
+// the default location.
+func TestHomeAdmins(t *testing.T) {
+	locs := "LocationID,Name,City,Active\nLON,London HQ,London,yes\nPAR,Paris,Paris,yes\nOLD,Old office,Leeds,no\n"
+	us := `UserID,UserName,FirstName,LastName,Email,Location,AccessLevel
+1,a@example.com,A,A,a@example.com,par,Location Admin
+2,b@example.com,B,B,b@example.com,LONDON hq,location admin
+3,c@example.com,C,C,c@example.com,Atlantis,Location Admin
+4,d@example.com,D,D,d@example.com,OLD,Location Admin
+5,e@example.com,E,E,e@example.com,PAR,Global Admin
+6,f@example.com,F,F,f@example.com,PAR,User
+`
+	_, dir, err := stageRun(t, us, locs, Input{HomeAdminLevels: []string{"Location Admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := users(t, dir)
+	for id, want := range map[string]string{"1": "PAR", "2": "LON", "3": "", "4": "", "5": "LON", "6": ""} {
+		if u := got[id]; u.AdminAt() != want {
+			t.Errorf("user %s: admin at %q, want %q (%+v)", id, u.AdminAt(), want, u)
+		}
+	}
+	if got["5"].HomeAdmin != "" || !got["5"].Admin {
+		t.Errorf("a Global Admin is an admin at the default location: %+v", got["5"])
+	}
+	w, _ := os.ReadFile(filepath.Join(dir, WarningsFile))
+	for _, s := range []string{"Atlantis", "OLD"} {
+		if !strings.Contains(string(w), s+",\"AccessLevel Location Admin makes an admin at the home location") {
+			t.Errorf("warnings.csv should say why user at %s is no admin:\n%s", s, w)
+		}
+	}
+	// Without the setting nobody is a home admin, and nothing is warned.
+	_, dir, err = stageRun(t, us, locs, Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, u := range users(t, dir) {
+		if u.HomeAdmin != "" {
+			t.Errorf("user %s is a home admin without access.home_admin_levels", id)
+		}
+	}
+	if w, _ := os.ReadFile(filepath.Join(dir, WarningsFile)); strings.Contains(string(w), "home location") {
+		t.Errorf("warnings without the setting:\n%s", w)
+	}
+}
