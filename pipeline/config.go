@@ -61,10 +61,40 @@ type SCIMConfig struct {
 	CoreSchema  string  `yaml:"core_schema"`
 	Concurrency int     `yaml:"concurrency"`
 	MaxRPS      float64 `yaml:"max_rps"`
+	// MaxRPM caps the requests a minute; unset (nil), the profile's
+	// default: DefaultVisitorRPM on the visitor profiles (Eptura's
+	// published SCIM throttle), none on scim2. 0: no cap.
+	MaxRPM *int `yaml:"max_rpm"`
 	// MaxRequestsPerRun caps the requests one load attempt sends (0: no
 	// cap); a load that reaches it stops, and the next run goes on.
 	MaxRequestsPerRun int           `yaml:"max_requests_per_run"`
 	Timeout           time.Duration `yaml:"timeout"`
+}
+
+// DefaultVisitorRPM is scim.max_rpm when unset on the visitor profiles:
+// Eptura publishes a throttle of 500 SCIM calls a minute per client.
+const DefaultVisitorRPM = 500
+
+// RequestsPerMinute is scim.max_rpm as it applies to the profile (0: no
+// cap).
+func (s SCIMConfig) RequestsPerMinute() int {
+	switch {
+	case s.MaxRPM != nil:
+		return *s.MaxRPM
+	case s.Profile == contract.ProfileVisitor || s.Profile == contract.ProfileVisitorGeneric:
+		return DefaultVisitorRPM
+	}
+	return 0
+}
+
+// Rate is the requests a second load keeps under: the tighter of
+// scim.max_rps and scim.max_rpm (0: no cap).
+func (s SCIMConfig) Rate() float64 {
+	r := s.MaxRPS
+	if m := float64(s.RequestsPerMinute()) / 60; m > 0 && (r == 0 || m < r) {
+		r = m
+	}
+	return r
 }
 
 type AccessConfig struct {
@@ -217,6 +247,9 @@ func (c *Config) validate() error {
 	}
 	if c.SCIM.MaxRPS < 0 {
 		bad("scim.max_rps: must not be negative")
+	}
+	if c.SCIM.MaxRPM != nil && *c.SCIM.MaxRPM < 0 {
+		bad("scim.max_rpm: must not be negative")
 	}
 	if c.SCIM.Timeout <= 0 {
 		bad("scim.timeout: must be positive")

@@ -103,3 +103,37 @@ func TestToken(t *testing.T) {
 		t.Errorf("empty token file: err = %v", err)
 	}
 }
+
+// scim.max_rpm: unset, 500 a minute on the visitor profiles (Eptura's
+// published throttle) and none on scim2; 0 lifts it; load keeps under
+// the tighter of it and scim.max_rps.
+func TestRequestsPerMinute(t *testing.T) {
+	for _, tc := range []struct {
+		yml  string
+		rpm  int
+		rate float64
+	}{
+		{"scim: {profile: visitor}\n", 500, 500.0 / 60},
+		{"scim: {profile: visitor-generic}\n", 500, 500.0 / 60},
+		{"scim: {profile: scim2}\n", 0, 0},
+		{"scim: {profile: visitor, max_rpm: 0}\n", 0, 0},
+		{"scim: {profile: scim2, max_rpm: 120}\n", 120, 2},
+		{"scim: {profile: visitor, max_rps: 5}\n", 500, 5},
+		{"scim: {profile: visitor, max_rps: 20}\n", 500, 500.0 / 60},
+		{"scim: {profile: visitor, max_rpm: 0, max_rps: 20}\n", 0, 20},
+	} {
+		cfg, err := parse(t, tc.yml)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yml, err)
+		}
+		if got := cfg.SCIM.RequestsPerMinute(); got != tc.rpm {
+			t.Errorf("%q: %d requests a minute, want %d", tc.yml, got, tc.rpm)
+		}
+		if got := cfg.SCIM.Rate(); got != tc.rate {
+			t.Errorf("%q: rate %v a second, want %v", tc.yml, got, tc.rate)
+		}
+	}
+	if _, err := parse(t, "scim: {max_rpm: -1}\n"); err == nil || !strings.Contains(err.Error(), "scim.max_rpm: must not be negative") {
+		t.Errorf("a negative max_rpm: %v", err)
+	}
+}

@@ -32,6 +32,7 @@ func Diff(env Env, run *Run) error {
 		DeleteRemovedLocations: cfg.Locations.DeleteRemoved,
 		Profile:                cfg.SCIM.Profile,
 		Invitations:            cfg.Users.Invitations,
+		Rate:                   cfg.SCIM.Rate(),
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
 	}
 	baseRun := ""

@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -308,5 +311,49 @@ func checkAdmins(t *testing.T, run *Run, day string) {
 		if got := u.AdminAt(); got != want[u.UserID] {
 			t.Errorf("%s: user %s is an admin at %q, want %q", day, u.UserID, got, want[u.UserID])
 		}
+	}
+}
+
+// scim.max_rpm reaches the loader: against the sandbox answering 429 past
+// 600 requests a minute, a load kept at 540 a minute is never throttled,
+// and the same load with the cap lifted is (the check can fail).
+func TestLoadKeepsUnderTheRate(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("UserID,UserName,FirstName,LastName,Email,Location\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "%d,u%d@example.com,U,%d,u%d@example.com,LON\n", i, i, i, i)
+	}
+	locs := "LocationID,Name,City\nLON,London,London\n"
+	throttled := func(rpm int) float64 {
+		sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, sandbox.Options{Generic: true, MaxRPM: 600})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(sb)
+		defer func() { srv.Close(); sb.Close() }()
+		f := loadFixture(t, srv.URL+sandbox.Base)
+		f.env.Config.SCIM.Profile = contract.ProfileVisitorGeneric
+		f.env.Config.SCIM.MaxRPM = &rpm
+		f.env.Config.Guards.MinUsers = 1
+		f.drop("20261123", b.String(), locs)
+		run := f.extract()
+		must(t, Transform(f.env, run))
+		must(t, Diff(f.env, run))
+		if err := Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv}); err != nil {
+			b, _ := os.ReadFile(filepath.Join(run.Dir, "load", "results.csv"))
+			t.Fatalf("%v\n%s", err, b)
+		}
+		m, err := ReadManifest(run.Dir, StageLoad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := m.Details["throttled"].(float64)
+		return n
+	}
+	if n := throttled(540); n != 0 {
+		t.Errorf("at 540 requests a minute the sandbox (600) throttled %v requests", n)
+	}
+	if n := throttled(0); n == 0 {
+		t.Error("with no cap the sandbox (600 a minute) throttled nothing: the check above proves nothing")
 	}
 }

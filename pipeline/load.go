@@ -75,7 +75,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	in := load.Input{
 		Changes: filepath.Join(run.Dir, changes.Path),
 		RunID:   run.ID,
-		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, CoreSchema: cfg.SCIM.CoreSchema, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.MaxRPS,
+		Client:  client, Profile: cfg.SCIM.Profile, Extension: cfg.SCIM.Extension, CoreSchema: cfg.SCIM.CoreSchema, Concurrency: cfg.SCIM.Concurrency, MaxRPS: cfg.SCIM.Rate(),
 		MaxRequests: cfg.SCIM.MaxRequestsPerRun,
 		Log:         env.Log.With().Str("run", run.ID).Str("stage", "load").Logger(), Progress: opt.Progress,
 	}
@@ -173,6 +173,8 @@ func dryRunLoad(ctx context.Context, run *Run, in load.Input, dir string) (stage
 	rec := load.NewRecorder()
 	in.Client = in.Client.WithTransport(rec)
 	in.Concurrency = 1 // the requests in a stable order
+	in.MaxRPS = 0      // nothing leaves: no rate to keep
+	in.MaxRequests = 0 // and no budget to spend
 	in.PriorJournal = latestJournal(run)
 	rr, err := load.Run(ctx, in, tmp)
 	var failed *load.FailedError

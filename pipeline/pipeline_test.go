@@ -26,7 +26,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := ParseConfig(filepath.Join(dir, "condeco-sync.yaml"), []byte("exports: {settle: 30s}\nguards: {min_users: 1}\n"))
+	cfg, err := ParseConfig(filepath.Join(dir, "condeco-sync.yaml"), []byte("exports: {settle: 30s}\nguards: {min_users: 1}\n"+
+		"scim: {max_rpm: 0}\n")) // the test servers have no throttle
 	if err != nil {
 		t.Fatal(err)
 	}

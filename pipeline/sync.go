@@ -197,6 +197,8 @@ func Scheduled(ctx context.Context, env Env) SyncResult {
 			env.command("show summary --run %s", res.Run.ID), env.command("approve --run %s --reason TEXT", res.Run.ID))
 	case res.Outcome == LoadFailed:
 		log.Warn().Err(err).Msg("the load ended with failed operations; the next run sends them again")
+	case errors.Is(err, load.ErrBudget):
+		log.Info().Err(err).Msg("the load stopped at scim.max_requests_per_run, as asked; the next scheduled run goes on from it")
 	case err != nil:
 		log.Error().Err(err).Msg("the scheduled run failed")
 	}

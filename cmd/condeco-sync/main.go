@@ -14,6 +14,7 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/stages"
+	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 )
@@ -25,6 +26,9 @@ const (
 	exitUsage    = 2
 	exitHalted   = 3
 	exitLoadFail = 4
+	// exitBudget: the load sent scim.max_requests_per_run requests and
+	// stopped, as asked; not a failure: the next run goes on from it.
+	exitBudget = 5
 	// exitInterrupted: stopped by SIGINT or SIGTERM, not a failure; the
 	// next run resumes (128 + SIGINT, the shell's convention).
 	exitInterrupted = 130
@@ -73,6 +77,8 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &halt):
 		return exitHalted
+	case errors.Is(err, load.ErrBudget):
+		return exitBudget
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ce), errors.As(err, &stale):
@@ -167,6 +173,7 @@ change set to the visitor system's SCIM 2.0 API. Every stage leaves files behind
 
 Exit codes: 0 done; 1 failed; 2 bad usage or config; 3 halted by a guard, approval
 needed; 4 load finished with failed operations (they are retried next run);
+5 load stopped at scim.max_requests_per_run (the next run goes on from it);
 130 interrupted by SIGINT or SIGTERM (the next run resumes).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -36,7 +36,7 @@ func TestSandboxCommand(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`inbox: inbox
 data: data
 exports: {settle: 0s}
-scim: {url: %q, profile: visitor}
+scim: {url: %q, profile: visitor, max_rpm: 0}
 access: {default_location: LON}
 users: {invitations: suppress}
 `, url)), 0o600)

@@ -180,7 +180,7 @@ func (s *Sandbox) genericRequest(w http.ResponseWriter, r *http.Request, path st
 		writeError(w, scimerrors.ScimError{Status: http.StatusBadRequest, Detail: err.Error()})
 		return false
 	}
-	if bytes.Contains(body, []byte("urn:ietf:params:scim:schemas:extension:")) || bytes.Contains(body, []byte(s.extension)) {
+	if bytes.Contains(body, []byte("urn:ietf:params:scim:schemas:extension:")) || s.extension != "" && bytes.Contains(body, []byte(s.extension)) {
 		writeError(w, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest,
 			Detail: "the Generic SCIM API documents no extension schema"})
 		return false

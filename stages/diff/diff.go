@@ -17,13 +17,14 @@ import (
 
 // Input is what diff needs.
 type Input struct {
-	Users, Locations                 string // transform's desired state
-	BaselineUsers, BaselineLocations string // the applied state; both "" on the initial synchronization
-	Deprovision                      string // users.deprovision: delete | deactivate
-	GrantNewLocations                bool   // access.grant_new_locations_to_existing_users
-	DeleteRemovedLocations           bool   // locations.delete_removed
-	Profile                          string // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
-	Invitations                      string // users.invitations: send | suppress
+	Users, Locations                 string  // transform's desired state
+	BaselineUsers, BaselineLocations string  // the applied state; both "" on the initial synchronization
+	Deprovision                      string  // users.deprovision: delete | deactivate
+	GrantNewLocations                bool    // access.grant_new_locations_to_existing_users
+	DeleteRemovedLocations           bool    // locations.delete_removed
+	Profile                          string  // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
+	Invitations                      string  // users.invitations: send | suppress
+	Rate                             float64 // requests a second load keeps under (0: none): the plan says how long it takes
 	Guard                            Guard
 }
 

@@ -445,3 +445,29 @@ func TestBaselineWithoutTheAddedColumns(t *testing.T) {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// With a rate (scim.max_rpm), the plan says how long its requests take at
+// the least.
+func TestSummarySaysTheTimeAtTheRate(t *testing.T) {
+	var users []schemas.User
+	for i := 0; i < 600; i++ {
+		users = append(users, user(fmt.Sprint(i)))
+	}
+	in := world{initial: true, users: users}.input(t)
+	in.Rate = 500.0 / 60
+	dir := t.TempDir()
+	res, err := Run(in, dir, "r1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := res.Details["requests"].(Requests)
+	// 600 creates and 2 locations × 2 groups, in scim2: 604 requests and
+	// one membership PATCH a group of 600 (LON, PAR): 606 → 72.7 s.
+	if req.Total() != 606 {
+		t.Fatalf("requests %+v", req)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if want := "At 500 requests a minute (scim.max_rpm, scim.max_rps) that is at least 1 min 13 s, 1 s with /Bulk"; !strings.Contains(string(b), want) {
+		t.Errorf("summary does not say %q:\n%s", want, b)
+	}
+}

@@ -2,6 +2,9 @@ package diff
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -15,6 +18,33 @@ type Requests struct {
 	Creates     int `json:"creates"`     // of Users, the creates: /Bulk carries them BulkChunk a request
 	Locations   int `json:"locations"`   // scim2: two groups a location; visitor: one /Locations resource
 	Memberships int `json:"memberships"` // scim2: one PATCH a chunk of MemberChunk members; a revoke reads its group first
+	// Rate is the requests a second load keeps under (scim.max_rpm,
+	// scim.max_rps; 0: none): with it the plan says how long the load
+	// takes at the least.
+	Rate float64 `json:"rate_per_second,omitempty"`
+}
+
+// AtLeast is the time n requests take at r.Rate (0 without one).
+func (r Requests) AtLeast(n int) time.Duration {
+	if r.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / r.Rate * float64(time.Second))
+}
+
+// roughly says d for people: "40 s", "1 min 13 s", "27 min", "2 h 5 min".
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
+	case d < 10*time.Minute:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%d min %d s", int(d/time.Minute), int(d%time.Minute/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
 
 // Total is the number of requests when every create is its own request.
@@ -110,6 +140,12 @@ func (r Requests) String() string {
 	}
 	if r.Creates > 1 {
 		s += fmt.Sprintf("; about %d where the server offers /Bulk (the %d creates go up to %d a request)", r.WithBulk(), r.Creates, contract.BulkChunk)
+	}
+	if r.Rate > 0 && r.Total() > 0 {
+		s += fmt.Sprintf(". At %s requests a minute (scim.max_rpm, scim.max_rps) that is at least %s", strconv.FormatFloat(math.Round(r.Rate*60*100)/100, 'f', -1, 64), roughly(r.AtLeast(r.Total())))
+		if r.Creates > 1 {
+			s += fmt.Sprintf(", %s with /Bulk", roughly(r.AtLeast(r.WithBulk())))
+		}
 	}
 	return s + ". Retries, and look-ups after a conflict or a lost answer, come on top."
 }

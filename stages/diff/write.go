@@ -73,6 +73,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	}
 	res.Details["guard"] = v.String()
 	req := CountRequests(cs.Changes, in.Profile, contract.MemberChunk)
+	req.Rate = in.Rate
 	res.Details["requests"] = req
 	todos, standing := Todos(cs, in)
 	res.Details["todo"] = len(todos)
