@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,5 +192,49 @@ func TestGuardHaltsAndApprovalReleases(t *testing.T) {
 	}
 	if err := Approve(f.env, day1, "ops", "x"); err == nil || !strings.Contains(err.Error(), "not halted") {
 		t.Errorf("approving an ok run: %v", err)
+	}
+}
+
+// Day 2's transform reuses the phones of the baseline's run (day 1), after
+// checking that file's sha256; its files are those of a transform that
+// parses every number (the golden plan above is made from them). A day 1
+// file changed since it was written is not trusted: the transform parses
+// everything, says why in its manifest, and writes the same files.
+func TestTransformReusesTheBaselineRun(t *testing.T) {
+	f := newFixture(t)
+	f.env.Config.Guards.MinUsers = 100
+	day1 := samplesDay1(t, f)
+	f.now = f.now.Add(24 * time.Hour)
+	copySample(t, f, "day2")
+	day2 := f.extract()
+	must(t, Transform(f.env, day2))
+	reuse := func() map[string]any {
+		m, err := ReadManifest(day2.Dir, StageTransform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := m.Details["reuse"].(map[string]any)
+		return r
+	}
+	if r := reuse(); r["from_run"] != day1.ID || r["phones_reused"].(float64) < 150 {
+		t.Errorf("day 2's transform reused %v, want most phones from run %s", r, day1.ID)
+	}
+	first, err := os.ReadFile(filepath.Join(day2.Dir, "transform", "users.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Damage day 1's desired state: one byte of its footer.
+	p := filepath.Join(day1.Dir, "transform", "users.parquet")
+	b, _ := os.ReadFile(p)
+	b[len(b)-9] ^= 0xff
+	must(t, os.WriteFile(p, b, 0o600))
+	must(t, Transform(f.env, day2))
+	if r := reuse(); r["from_run"] != nil || !strings.Contains(fmt.Sprint(r["full"]), "refusing to read it") || r["phones_reused"].(float64) != 0 {
+		t.Errorf("with day 1's file damaged, day 2's transform reused %v, want none and the reason", r)
+	}
+	again, _ := os.ReadFile(filepath.Join(day2.Dir, "transform", "users.parquet"))
+	if !bytes.Equal(first, again) {
+		t.Error("the full transform wrote another users.parquet than the incremental one")
 	}
 }

@@ -109,11 +109,15 @@ type User struct {
 	City            string `parquet:"name=city, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
 	// HomeAdmin is the LocationID of the user's home location when its
 	// AccessLevel is in access.home_admin_levels: it is an admin there.
-	HomeAdmin  string `parquet:"name=home_admin, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
-	Held       bool   `parquet:"name=held, type=BOOLEAN"`
-	HoldReason string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Line       int64  `parquet:"name=line, type=INT64"`
-	RowHash    int64  `parquet:"name=row_hash, type=INT64"`
+	HomeAdmin string `parquet:"name=home_admin, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
+	// PhoneInputs is a hash of the export cells the phones were
+	// normalised from (0: a number was left out): the next transform
+	// reuses the phones of a user whose cells are unchanged. Not compared.
+	PhoneInputs int64  `parquet:"name=phone_inputs, type=INT64" parquetio:"added"`
+	Held        bool   `parquet:"name=held, type=BOOLEAN"`
+	HoldReason  string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Line        int64  `parquet:"name=line, type=INT64"`
+	RowHash     int64  `parquet:"name=row_hash, type=INT64"`
 	// The applied state (load/state/users.parquet) is also made of Users.
 	// There, SCIMID is the user's id in the target and Granted the
 	// LocationIDs condeco-sync gave it access to (rule 4 needs them;

@@ -34,6 +34,13 @@ type Input struct {
 	HomeCity bool
 	Workers  int    // 0: one per CPU
 	RunID    string // named in warnings.csv
+	// Earlier is the desired state of the baseline's run
+	// (transform/users.parquet, its sha256 checked by the caller) whose
+	// phones this run reuses where their export cells are unchanged;
+	// EarlierRun names that run. Without it (NoEarlier says why) every
+	// number is parsed. EarlierRules is the PhoneRules it was made under.
+	Earlier, EarlierRun, EarlierRules string
+	NoEarlier                         string
 }
 
 // Output file names, relative to the stage directory.
@@ -106,6 +113,20 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if in.HomeCity {
 		rules.defaultCity = rules.homes[strings.ToLower(in.DefaultLocation)].City
 	}
+	reuse := map[string]any{}
+	switch {
+	case in.Earlier == "":
+		reuse["full"] = in.NoEarlier
+	case in.EarlierRules != PhoneRules:
+		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.EarlierRun, in.EarlierRules, PhoneRules)
+	default:
+		if memo, err := readPhoneMemo(in.Earlier); err != nil {
+			reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.EarlierRun, err)
+		} else {
+			rules.memo, reuse["from_run"] = memo, in.EarlierRun
+		}
+	}
+	res.Details = map[string]any{"phone_rules": PhoneRules, "reuse": reuse}
 	var counts userCounts
 	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.User) error) error {
 		return mapUsers(in.RawUsers, in.Workers, held, rules, func(b batchResult) error {
@@ -126,6 +147,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	res.Counts[CountUsersHeld] = counts.held
 	res.Counts[CountUsersNotProvisioned] = counts.visitors
 	res.Counts[CountUsersAdmin] = counts.admin
+	reuse["phones_reused"] = counts.phonesReused
 	res.Counts[CountWarnings] = int64(len(warnings))
 	if err := writeWarnings(filepath.Join(dir, WarningsFile), in.RunID, warnings); err != nil {
 		return res, err
@@ -236,6 +258,7 @@ type userRules struct {
 	// to the location (when Input.HomeCity or home admins need it).
 	homes       map[string]*schemas.Location
 	defaultCity string
+	memo        phoneMemo // the earlier transform's phones; empty: parse every number
 }
 
 // levels is a set of canonical AccessLevels (the config checked them).
@@ -263,12 +286,13 @@ func homes(locs []schemas.Location) map[string]*schemas.Location {
 	return out
 }
 
-type userCounts struct{ held, visitors, admin int64 }
+type userCounts struct{ held, visitors, admin, phonesReused int64 }
 
 func (c *userCounts) add(o userCounts) {
 	c.held += o.held
 	c.visitors += o.visitors
 	c.admin += o.admin
+	c.phonesReused += o.phonesReused
 }
 
 type batchResult struct {
@@ -379,7 +403,11 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worke
 			out.counts.visitors++ // rule 2: never provisioned
 			continue
 		}
-		out.users = append(out.users, ru.user(r, w, &out.warnings))
+		var reused bool
+		out.users = append(out.users, ru.user(r, w, &out.warnings, &reused))
+		if reused {
+			out.counts.phonesReused++
+		}
 		if out.users[len(out.users)-1].AdminAt() != "" {
 			out.counts.admin++
 		}
@@ -412,7 +440,9 @@ func (w *worker) language(s string) (string, bool) {
 	return l.tag, l.ok
 }
 
-func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) schemas.User {
+// user applies the rules to one raw row; reused says whether its phones
+// came from the earlier transform.
+func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning, reused *bool) schemas.User {
 	warn := func(field, value, msg string) {
 		*warnings = append(*warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: field, Value: value, Message: msg})
 	}
@@ -458,12 +488,21 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) sch
 				"but this is not an active location of the export: no admin rights are given", r.AccessLevel))
 		}
 	}
-	var err error
-	if u.PhoneWork, err = w.phones.E164(r.Telephone, u.Country); err != nil {
-		warn("Telephone", r.Telephone, "left out: "+err.Error())
-	}
-	if u.PhoneMobile, err = w.phones.E164(r.Mobile, u.Country); err != nil {
-		warn("Mobile", r.Mobile, "left out: "+err.Error())
+	inputs := phoneInputs(r.Telephone, r.Mobile, u.Country)
+	if work, mobile, ok := ru.memo.get(r.UserID, inputs); ok {
+		u.PhoneWork, u.PhoneMobile, u.PhoneInputs = work, mobile, inputs
+		*reused = true
+	} else {
+		var errWork, errMobile error
+		if u.PhoneWork, errWork = w.phones.E164(r.Telephone, u.Country); errWork != nil {
+			warn("Telephone", r.Telephone, "left out: "+errWork.Error())
+		}
+		if u.PhoneMobile, errMobile = w.phones.E164(r.Mobile, u.Country); errMobile != nil {
+			warn("Mobile", r.Mobile, "left out: "+errMobile.Error())
+		}
+		if errWork == nil && errMobile == nil {
+			u.PhoneInputs = inputs
+		}
 	}
 	u.RowHash = u.Hash()
 	return u

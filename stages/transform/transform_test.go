@@ -11,6 +11,7 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 )
 
@@ -30,6 +31,13 @@ const usersCSV = `UserID,UserName,FirstName,LastName,Email,Telephone,Mobile,Coun
 
 // stageRun extracts the export and transforms it with in's settings.
 func stageRun(t *testing.T, users, locs string, in Input) (Input, string, error) {
+	t.Helper()
+	_, dir, err := stageRunResult(t, users, locs, in)
+	return in, dir, err
+}
+
+// stageRunResult is stageRun with transform's result.
+func stageRunResult(t *testing.T, users, locs string, in Input) (stages.Result, string, error) {
 	t.Helper()
 	root := t.TempDir()
 	inbox := filepath.Join(root, "inbox")
@@ -53,8 +61,8 @@ func stageRun(t *testing.T, users, locs string, in Input) (Input, string, error)
 		in.Invitations = "send"
 	}
 	dir := filepath.Join(root, "transform")
-	_, err := Run(in, dir)
-	return in, dir, err
+	res, err := Run(in, dir)
+	return res, dir, err
 }
 
 func users(t *testing.T, dir string) map[string]schemas.User {

@@ -1,0 +1,132 @@
+package transform
+
+import (
+	"cmp"
+	"runtime/debug"
+	"slices"
+	"strconv"
+
+	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/zeebo/xxh3"
+)
+
+// Rule 7 is the one costly rule: the phone library parses with regular
+// expressions, about 12 µs a number, most of a transform of a million
+// users. Its result depends on three cells of the export only (Telephone,
+// Mobile and the country they are read with), so a daily run reuses the
+// earlier run's phones for every user whose three cells are unchanged,
+// and parses the rest. The output is the same, byte for byte, as if every
+// number were parsed again: users.parquet keeps, per user, a hash of the
+// inputs its phones came from (phone_inputs), and a phone is reused only
+// when that hash, taken with the same version of the rules, matches.
+
+// PhoneRules names the phone rules' version: this program's and the phone
+// library's. Phones from a transform under other rules are never reused.
+var PhoneRules = "rule7-v1 " + phoneLibrary()
+
+func phoneLibrary() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/nyaruka/phonenumbers" {
+				return d.Path + "@" + d.Version
+			}
+		}
+	}
+	return "github.com/nyaruka/phonenumbers@unknown"
+}
+
+// phoneInputs is the hash of what a user's phones are normalised from,
+// never 0 (0 marks a row whose phones cannot be reused: a number was left
+// out, and the warning must be said again).
+func phoneInputs(telephone, mobile, country string) int64 {
+	h := xxh3.New()
+	for _, s := range []string{PhoneRules, telephone, mobile, country} {
+		var n [8]byte
+		for i, l := 0, len(s); i < 8; i, l = i+1, l>>8 {
+			n[i] = byte(l)
+		}
+		h.Write(n[:])
+		h.WriteString(s)
+	}
+	if v := int64(h.Sum64()); v != 0 {
+		return v
+	}
+	return 1
+}
+
+// phoneMemo is an earlier transform's phones by UserID, for the rows
+// whose phones can be reused: a sorted array of fixed-size entries with
+// no pointer in them, so that a million cost 40 MB and no garbage
+// collector's time. It is read-only once built: the workers share it.
+type phoneMemo []memoEntry
+
+type memoEntry struct {
+	key          xxh3.Uint128 // the UserID's 128-bit hash
+	inputs       int64
+	work, mobile uint64 // the E.164 numbers' digits (packE164)
+}
+
+// readPhoneMemo reads the phones of an earlier users.parquet.
+func readPhoneMemo(path string) (phoneMemo, error) {
+	var m phoneMemo
+	_, err := parquetio.Read(path, []string{"user_id", "phone_work", "phone_mobile", "phone_inputs"}, func(b []schemas.User) error {
+		for i := range b {
+			u := &b[i]
+			work, okW := packE164(u.PhoneWork)
+			mobile, okM := packE164(u.PhoneMobile)
+			if u.PhoneInputs != 0 && okW && okM {
+				m = append(m, memoEntry{xxh3.HashString128(u.UserID), u.PhoneInputs, work, mobile})
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(m, func(a, b memoEntry) int { return cmpKey(a.key, b.key) })
+	return m, err
+}
+
+func cmpKey(a, b xxh3.Uint128) int {
+	if c := cmp.Compare(a.Hi, b.Hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Lo, b.Lo)
+}
+
+// get returns the earlier phones of user key when they came from inputs.
+func (m phoneMemo) get(key string, inputs int64) (work, mobile string, ok bool) {
+	if len(m) == 0 {
+		return "", "", false
+	}
+	k := xxh3.HashString128(key)
+	i, found := slices.BinarySearchFunc(m, k, func(e memoEntry, k xxh3.Uint128) int { return cmpKey(e.key, k) })
+	if !found || m[i].inputs != inputs {
+		return "", "", false
+	}
+	return unpackE164(m[i].work), unpackE164(m[i].mobile), true
+}
+
+// packE164 stores an E.164 number ("+" and up to 15 digits, the first not
+// 0) as the number its digits make; "" is 0. ok is false for anything
+// else, which is then not reused.
+func packE164(s string) (v uint64, ok bool) {
+	if s == "" {
+		return 0, true
+	}
+	if len(s) < 2 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return 0, false
+	}
+	for _, c := range []byte(s[1:]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+func unpackE164(v uint64) string {
+	if v == 0 {
+		return ""
+	}
+	return "+" + strconv.FormatUint(v, 10)
+}
