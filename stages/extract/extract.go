@@ -197,18 +197,24 @@ func rowsHint(path string) int {
 	return int(min(st.Size()/int64(n/lines)*11/10, 50_000_000))
 }
 
-// decode streams the rows of rr through gocsv into fn with their line. gocsv
-// calls back with no way to return an error, so the first error stops the
-// work and is returned once gocsv is done.
+// decode streams the rows of rr through gocsv into fn with their line.
+// gocsv decodes on a goroutine of its own; a buffered channel lets it run
+// ahead of fn (its own callback API hands rows over one at a time, through
+// an unbuffered channel and reflection, which kept the two goroutines
+// waiting on each other). gocsv cannot be stopped, so after fn's first
+// error the rows are drained, and that error is returned once gocsv is done.
 func decode[R any](rr *recordReader, fn func(line int64, rec *R) error) error {
+	rows := make(chan R, cap(rr.lines))
+	done := make(chan error, 1)
+	go func() { done <- gocsv.UnmarshalDecoderToChan(gocsv.NewSimpleDecoderFromCSVReader(rr), rows) }()
 	var ferr error
-	err := gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(rr), func(rec R) {
+	for rec := range rows {
 		line := <-rr.lines
 		if ferr == nil {
 			ferr = fn(line, &rec)
 		}
-	})
-	if err != nil {
+	}
+	if err := <-done; err != nil {
 		return err
 	}
 	return ferr

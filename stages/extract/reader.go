@@ -58,9 +58,9 @@ type recordReader struct {
 	keyCol   int // index of the key column, for holding damaged rows
 
 	// lines carries the line of every row handed to gocsv, in order. gocsv
-	// decodes in a goroutine of its own, so the callback that receives a
-	// row cannot ask the reader where it was; it takes the next line from
-	// here instead.
+	// decodes in a goroutine of its own, so the loop that receives a row
+	// cannot ask the reader where it was; it takes the next line from here
+	// instead. Its capacity is also that of the channel of decoded rows.
 	lines chan int64
 	// damaged holds the rows set aside before decoding. Read by the caller
 	// only after gocsv has returned.
@@ -85,7 +85,7 @@ func openCSV(path string, delim rune, required []string, key string) (*recordRea
 // newRecordReader reads the header of the export named name from in.
 func newRecordReader(name string, in io.Reader, delim rune, required []string, key string) (*recordReader, error) {
 	var err error
-	r := &recordReader{name: name, lines: make(chan int64, 1024), keyCol: -1}
+	r := &recordReader{name: name, lines: make(chan int64, 4096), keyCol: -1}
 	br := bufio.NewReaderSize(in, 1<<20)
 	in = br
 	if bom, _ := br.Peek(3); bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}) ||
