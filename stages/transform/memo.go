@@ -56,10 +56,16 @@ func phoneInputs(telephone, mobile, country string) int64 {
 }
 
 // phoneMemo is an earlier transform's phones by UserID, for the rows
-// whose phones can be reused: a sorted array of fixed-size entries with
-// no pointer in them, so that a million cost 40 MB and no garbage
-// collector's time. It is read-only once built: the workers share it.
-type phoneMemo []memoEntry
+// whose phones can be reused: fixed-size entries with no pointer in them,
+// so that a million cost 40 MB and no garbage collector's time, in the
+// earlier file's order, with an index sorted by key. An export comes in
+// much the same order every day, so a worker looks first just past the
+// entry it found last, and searches the index only when that misses. It
+// is read-only once built: the workers share it.
+type phoneMemo struct {
+	entries []memoEntry
+	byKey   []int32 // entries' positions, sorted by key
+}
 
 type memoEntry struct {
 	key          xxh3.Uint128 // the UserID's 128-bit hash
@@ -68,20 +74,24 @@ type memoEntry struct {
 }
 
 // readPhoneMemo reads the phones of an earlier users.parquet.
-func readPhoneMemo(path string) (phoneMemo, error) {
-	var m phoneMemo
+func readPhoneMemo(path string) (*phoneMemo, error) {
+	m := &phoneMemo{}
 	_, err := parquetio.Read(path, []string{"user_id", "phone_work", "phone_mobile", "phone_inputs"}, func(b []schemas.User) error {
 		for i := range b {
 			u := &b[i]
 			work, okW := packE164(u.PhoneWork)
 			mobile, okM := packE164(u.PhoneMobile)
 			if u.PhoneInputs != 0 && okW && okM {
-				m = append(m, memoEntry{xxh3.HashString128(u.UserID), u.PhoneInputs, work, mobile})
+				m.entries = append(m.entries, memoEntry{xxh3.HashString128(u.UserID), u.PhoneInputs, work, mobile})
 			}
 		}
 		return nil
 	})
-	slices.SortFunc(m, func(a, b memoEntry) int { return cmpKey(a.key, b.key) })
+	m.byKey = make([]int32, len(m.entries))
+	for i := range m.byKey {
+		m.byKey[i] = int32(i)
+	}
+	slices.SortFunc(m.byKey, func(a, b int32) int { return cmpKey(m.entries[a].key, m.entries[b].key) })
 	return m, err
 }
 
@@ -93,16 +103,26 @@ func cmpKey(a, b xxh3.Uint128) int {
 }
 
 // get returns the earlier phones of user key when they came from inputs.
-func (m phoneMemo) get(key string, inputs int64) (work, mobile string, ok bool) {
-	if len(m) == 0 {
+// *next is where the caller's next row is likely to be; get moves it past
+// the entry it finds.
+func (m *phoneMemo) get(key string, inputs int64, next *int) (work, mobile string, ok bool) {
+	if m == nil || len(m.entries) == 0 {
 		return "", "", false
 	}
 	k := xxh3.HashString128(key)
-	i, found := slices.BinarySearchFunc(m, k, func(e memoEntry, k xxh3.Uint128) int { return cmpKey(e.key, k) })
-	if !found || m[i].inputs != inputs {
-		return "", "", false
+	i := *next
+	if i >= len(m.entries) || m.entries[i].key != k {
+		at, found := slices.BinarySearchFunc(m.byKey, k, func(e int32, k xxh3.Uint128) int { return cmpKey(m.entries[e].key, k) })
+		if !found {
+			return "", "", false
+		}
+		i = int(m.byKey[at])
 	}
-	return unpackE164(m[i].work), unpackE164(m[i].mobile), true
+	*next = i + 1
+	if e := &m.entries[i]; e.inputs == inputs {
+		return unpackE164(e.work), unpackE164(e.mobile), true
+	}
+	return "", "", false
 }
 
 // packE164 stores an E.164 number ("+" and up to 15 digits, the first not

@@ -102,7 +102,22 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	res.Counts[CountLocations] = nLocs
 
+	// The holds and the earlier phones are read side by side: each is a
+	// pass over a file of a million rows.
+	reuse := map[string]any{}
+	var memo *phoneMemo
+	var memoErr error
+	var g errgroup.Group
+	switch {
+	case in.Earlier == "":
+		reuse["full"] = in.NoEarlier
+	case in.EarlierRules != PhoneRules:
+		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.EarlierRun, in.EarlierRules, PhoneRules)
+	default:
+		g.Go(func() error { memo, memoErr = readPhoneMemo(in.Earlier); return nil })
+	}
 	held, err := heldUsers(in.RawUsers)
+	g.Wait()
 	if err != nil {
 		return res, err
 	}
@@ -113,18 +128,11 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if in.HomeCity {
 		rules.defaultCity = rules.homes[strings.ToLower(in.DefaultLocation)].City
 	}
-	reuse := map[string]any{}
 	switch {
-	case in.Earlier == "":
-		reuse["full"] = in.NoEarlier
-	case in.EarlierRules != PhoneRules:
-		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.EarlierRun, in.EarlierRules, PhoneRules)
-	default:
-		if memo, err := readPhoneMemo(in.Earlier); err != nil {
-			reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.EarlierRun, err)
-		} else {
-			rules.memo, reuse["from_run"] = memo, in.EarlierRun
-		}
+	case memoErr != nil:
+		reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.EarlierRun, memoErr)
+	case memo != nil:
+		rules.memo, reuse["from_run"] = memo, in.EarlierRun
 	}
 	res.Details = map[string]any{"phone_rules": PhoneRules, "reuse": reuse}
 	var counts userCounts
@@ -258,7 +266,7 @@ type userRules struct {
 	// to the location (when Input.HomeCity or home admins need it).
 	homes       map[string]*schemas.Location
 	defaultCity string
-	memo        phoneMemo // the earlier transform's phones; empty: parse every number
+	memo        *phoneMemo // the earlier transform's phones; nil: parse every number
 }
 
 // levels is a set of canonical AccessLevels (the config checked them).
@@ -420,6 +428,7 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worke
 type worker struct {
 	phones    *phones
 	languages map[string]languageTag
+	memoNext  int // where in the phone memo the next row is likely to be
 }
 
 type languageTag struct {
@@ -489,7 +498,7 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning, reu
 		}
 	}
 	inputs := phoneInputs(r.Telephone, r.Mobile, u.Country)
-	if work, mobile, ok := ru.memo.get(r.UserID, inputs); ok {
+	if work, mobile, ok := ru.memo.get(r.UserID, inputs, &w.memoNext); ok {
 		u.PhoneWork, u.PhoneMobile, u.PhoneInputs = work, mobile, inputs
 		*reused = true
 	} else {
