@@ -109,7 +109,7 @@ func History(env Env, who string) ([]Chapter, error) {
 				continue
 			}
 			line := fmt.Sprintf("plan: %s %s: %s", c.Op, c.Name, c.Reason)
-			if d := diff.Describe(c, ", ", strconv.Quote); d != "" {
+			if d := diff.Describe(&c, ", ", strconv.Quote); d != "" {
 				line += "; " + d
 			}
 			say("%s", line)

@@ -139,6 +139,10 @@ func (w *work) add(p pending, baseRow, nowRow int32) {
 // match walks both sorted key lists at once and classifies every key.
 func match(in Input, base *baseline, desired []entry, activeLocs []string) *work {
 	w := &work{}
+	if len(base.entries) == 0 {
+		// The initial synchronization: every desired row is a change.
+		w.pending, w.now = make([]pending, 0, len(desired)), make([]rowRef, 0, len(desired))
+	}
 	allLocs := schemas.JoinIDs(activeLocs)
 	bs := base.entries
 	i, j := 0, 0

@@ -89,7 +89,7 @@ func plan(cs *ChangeSet) string {
 	var lines []string
 	for _, c := range cs.Changes {
 		l := fmt.Sprintf("%s %s %s", c.Op, c.Entity, c.Key)
-		if d := Describe(c, ", ", strconv.Quote); d != "" {
+		if d := Describe(&c, ", ", strconv.Quote); d != "" {
 			l += " {" + d + "}"
 		}
 		if c.Grant != "" {

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bufio"
 	"fmt"
 	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
@@ -114,7 +115,8 @@ func writeChangesCSV(path, runID string, changes []schemas.Change) error {
 		if err != nil {
 			return err
 		}
-		for _, c := range changes {
+		for i := range changes {
+			c := &changes[i] // a change is a few hundred bytes: not copied a million times
 			grant := strings.ReplaceAll(c.Grant, "\n", " ")
 			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, Describe(c, "; ", plain), grant, c.Reason); err != nil {
 				return err
@@ -127,7 +129,7 @@ func writeChangesCSV(path, runID string, changes []schemas.Change) error {
 // Describe is what a change does to its fields (`email: "a" → "b"`): each
 // field with its old and new value, joined by sep, each value quoted by
 // quote.
-func Describe(c schemas.Change, sep string, quote func(string) string) string {
+func Describe(c *schemas.Change, sep string, quote func(string) string) string {
 	if c.Fields == "" {
 		return ""
 	}
@@ -159,47 +161,49 @@ var symbols = map[string]string{
 
 // writeSummary writes the plan in the spirit of `terraform plan`.
 func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []Todo, st Standing, runID, baselineRun string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Plan for run %s\n\n", runID)
+	// Streamed: an initial synchronization lists a million creates.
+	b := bufio.NewWriterSize(w, 256<<10)
+	fmt.Fprintf(b, "# Plan for run %s\n\n", runID)
 	if cs.Initial {
 		b.WriteString("Initial synchronization: there is no baseline, so every active user and location is created.\n\n")
 	} else {
-		fmt.Fprintf(&b, "Against the baseline of run %s (%d users).\n\n", baselineRun, cs.BaselineUsers)
+		fmt.Fprintf(b, "Against the baseline of run %s (%d users).\n\n", baselineRun, cs.BaselineUsers)
 	}
 	counts := map[string]map[string]int{schemas.EntityUser: {}, schemas.EntityLocation: {}}
-	for _, c := range cs.Changes {
-		counts[c.Entity][c.Op]++
+	for i := range cs.Changes {
+		counts[cs.Changes[i].Entity][cs.Changes[i].Op]++
 	}
 	b.WriteString("| | create | update | reactivate | deactivate | delete | removed | hold |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range []string{schemas.EntityUser, schemas.EntityLocation} {
-		fmt.Fprintf(&b, "| %ss |", e)
+		fmt.Fprintf(b, "| %ss |", e)
 		for _, op := range []string{schemas.OpCreate, schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate, schemas.OpDelete, schemas.OpRemoved, schemas.OpHold} {
-			fmt.Fprintf(&b, " %d |", counts[e][op])
+			fmt.Fprintf(b, " %d |", counts[e][op])
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nGuard: %s.\n\n", v)
+	fmt.Fprintf(b, "\nGuard: %s.\n\n", v)
 	if len(cs.Changes) > 0 {
 		b.WriteString("```\n")
-		for _, c := range cs.Changes {
-			fmt.Fprintf(&b, "%s %s %s %s", symbols[c.Op], c.Op, c.Entity, display(c))
+		for i := range cs.Changes {
+			c := &cs.Changes[i]
+			b.WriteString(symbols[c.Op] + " " + c.Op + " " + c.Entity + " " + display(c))
 			// A deprovision's lone "active" flip is said by its reason.
 			if d := Describe(c, ", ", strconv.Quote); d != "" && c.Fields != "active" {
-				fmt.Fprintf(&b, ": %s", d)
+				b.WriteString(": " + d)
 			}
 			if c.Grant != "" {
-				fmt.Fprintf(&b, " [access: %s]", strings.ReplaceAll(c.Grant, "\n", " "))
+				b.WriteString(" [access: " + strings.ReplaceAll(c.Grant, "\n", " ") + "]")
 			}
 			if c.Op != schemas.OpUpdate && c.Op != schemas.OpCreate {
-				fmt.Fprintf(&b, " (%s)", c.Reason)
+				b.WriteString(" (" + c.Reason + ")")
 			}
 			b.WriteString("\n")
 		}
 		b.WriteString("```\n\n")
 	}
 	add, change, destroy, held := 0, 0, 0, 0
-	for _, c := range cs.Changes {
-		switch c.Op {
+	for i := range cs.Changes {
+		switch cs.Changes[i].Op {
 		case schemas.OpCreate:
 			add++
 		case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
@@ -210,20 +214,21 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []T
 			held++
 		}
 	}
-	fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy, %d held.\n", add, change, destroy, held)
-	fmt.Fprintf(&b, "\nLoad: %s\n", req)
+	fmt.Fprintf(b, "Plan: %d to add, %d to change, %d to destroy, %d held.\n", add, change, destroy, held)
+	fmt.Fprintf(b, "\nLoad: %s\n", req)
 	if len(todos) > 0 || st.Admins > 0 || st.Locations > 0 {
-		fmt.Fprintf(&b, "\n## For the Superuser (%d to do by hand)\n", len(todos))
-		todoMarkdown(&b, todos, st, 10)
+		fmt.Fprintf(b, "\n## For the Superuser (%d to do by hand)\n", len(todos))
+		var t strings.Builder
+		todoMarkdown(&t, todos, st, 10)
+		b.WriteString(t.String())
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 // display names the entity for people: the name, and the key when they differ.
-func display(c schemas.Change) string {
+func display(c *schemas.Change) string {
 	if c.Name == "" || c.Name == c.Key {
 		return c.Key
 	}
-	return fmt.Sprintf("%s (%s)", c.Name, c.Key)
+	return c.Name + " (" + c.Key + ")"
 }
