@@ -75,8 +75,12 @@ type memoEntry struct {
 
 // readPhoneMemo reads the phones of an earlier users.parquet.
 func readPhoneMemo(path string) (*phoneMemo, error) {
-	m := &phoneMemo{}
-	_, err := parquetio.Read(path, []string{"user_id", "phone_work", "phone_mobile", "phone_inputs"}, func(b []schemas.User) error {
+	n, err := parquetio.NumRows(path)
+	if err != nil {
+		return nil, err
+	}
+	m := &phoneMemo{entries: make([]memoEntry, 0, n)}
+	_, err = parquetio.Read(path, []string{"user_id", "phone_work", "phone_mobile", "phone_inputs"}, func(b []schemas.User) error {
 		for i := range b {
 			u := &b[i]
 			work, okW := packE164(u.PhoneWork)
