@@ -152,6 +152,22 @@ func lines(ids []Identity, idx []int) string {
 // ValidText reports whether s is valid UTF-8 without control characters
 // other than TAB, CR and LF.
 func ValidText(s string) bool {
+	// Every cell of an export goes through here: ASCII, most of them, is
+	// checked a byte at a time, and the first other byte hands the cell to
+	// the careful path.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return validUnicodeText(s)
+		}
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validUnicodeText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}

@@ -135,3 +135,20 @@ func FuzzPlainEmail(f *testing.F) {
 		}
 	})
 }
+
+// ValidText's byte-at-a-time path for ASCII says what the careful rune
+// path says, for every string.
+func TestValidTextFastPath(t *testing.T) {
+	for _, s := range []string{"", "plain", "tab\tand\r\nlines", "bell\a", "del\x7f", "nul\x00", "café", "c1 \u0085 control",
+		"bad utf-8 \xff", "ascii then \xc3", "\u2028 line separator", "emoji 😀"} {
+		if got, want := ValidText(s), validUnicodeText(s); got != want {
+			t.Errorf("ValidText(%q) = %v, the careful path says %v", s, got, want)
+		}
+	}
+	for b := 0; b < 256; b++ {
+		s := "ab" + string([]byte{byte(b)}) + "cd"
+		if got, want := ValidText(s), validUnicodeText(s); got != want {
+			t.Errorf("ValidText(%q) = %v, the careful path says %v", s, got, want)
+		}
+	}
+}
