@@ -256,7 +256,7 @@ func sandboxHoldings(c *scim.Client, dir string) error {
 	if err != nil {
 		return err
 	}
-	active, admins := 0, 0
+	active, atDefault, atHome := 0, 0, 0
 	for _, u := range users {
 		if u["active"] == true {
 			active++
@@ -264,12 +264,17 @@ func sandboxHoldings(c *scim.Client, dir string) error {
 		ext, _ := u[load.DefaultExtension].(map[string]any) // the samples' config keeps the default scim.extension
 		locs, _ := ext["locations"].([]any)
 		for _, l := range locs {
-			if l.(map[string]any)["role"] == "admin" {
-				admins++
+			switch m := l.(map[string]any); {
+			case m["role"] != "admin":
+			case m["value"] == ext["defaultLocation"]:
+				atDefault++
+			default:
+				atHome++
 			}
 		}
 	}
-	fmt.Printf("   %d users (%d active, %d with admin rights at their default location), %d locations:", len(users), active, admins, len(locations))
+	fmt.Printf("   %d users (%d active; admin rights: %d at the default location, %d at their home location), %d locations:",
+		len(users), active, atDefault, atHome, len(locations))
 	for _, l := range locations {
 		fmt.Printf(" %v (%v)", l["displayName"], l["externalId"])
 	}

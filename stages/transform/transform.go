@@ -125,8 +125,8 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if in.HomeCity || len(rules.homeAdmin) > 0 {
 		rules.homes = homes(locs)
 	}
-	if in.HomeCity {
-		rules.defaultCity = rules.homes[strings.ToLower(in.DefaultLocation)].City
+	if def := rules.homes[strings.ToLower(in.DefaultLocation)]; in.HomeCity && def != nil {
+		rules.defaultCity = def.City // there is one: the default location was checked above
 	}
 	switch {
 	case memoErr != nil:
