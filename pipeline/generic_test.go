@@ -320,7 +320,7 @@ func checkAdmins(t *testing.T, run *Run, day string) {
 func TestLoadKeepsUnderTheRate(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("UserID,UserName,FirstName,LastName,Email,Location\n")
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 24; i++ { // past the sandbox's burst of 10, under a minute's worth
 		fmt.Fprintf(&b, "%d,u%d@example.com,U,%d,u%d@example.com,LON\n", i, i, i, i)
 	}
 	locs := "LocationID,Name,City\nLON,London,London\n"
