@@ -16,9 +16,12 @@ var Version = "0.1.0-dev"
 
 // Stage statuses.
 const (
-	StatusOK      = "ok"
-	StatusFailed  = "failed"
-	StatusHalted  = "halted"
+	StatusOK     = "ok"
+	StatusFailed = "failed"
+	StatusHalted = "halted"
+	// StatusStopped is a load that sent scim.max_requests_per_run
+	// requests and stopped, as asked: not a failure; the next run goes on.
+	StatusStopped = "stopped"
 	StatusRunning = "running"
 	StatusStale   = "stale"
 	StatusPending = "pending"

@@ -16,6 +16,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
+	"github.com/condeco-sync/condeco-sync/stages/load"
 	"github.com/condeco-sync/condeco-sync/stages/transform"
 	"github.com/rs/zerolog"
 )
@@ -87,6 +88,9 @@ func (e *StageError) Error() string {
 	var halt *stages.HaltError
 	if errors.As(e.Err, &halt) {
 		return fmt.Sprintf("run %s: %s halted: %v", e.Run, e.Stage, e.Err)
+	}
+	if errors.Is(e.Err, load.ErrBudget) {
+		return fmt.Sprintf("run %s: %s stopped: %v", e.Run, e.Stage, e.Err)
 	}
 	return fmt.Sprintf("run %s: %s failed: %v", e.Run, e.Stage, e.Err)
 }
@@ -247,6 +251,9 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 	case errors.As(runErr, &halt):
 		m.Status = StatusHalted
 		m.Error = runErr.Error()
+	case errors.Is(runErr, load.ErrBudget):
+		m.Status = StatusStopped
+		m.Error = runErr.Error()
 	case runErr != nil:
 		m.Status = StatusFailed
 		m.Error = runErr.Error()
@@ -263,9 +270,12 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 		return err
 	}
 	ev := log.Info()
-	if m.Status == StatusHalted {
+	switch {
+	case m.Status == StatusStopped:
+		ev = log.Info().Err(runErr)
+	case m.Status == StatusHalted:
 		ev = log.Warn().Err(runErr)
-	} else if runErr != nil {
+	case runErr != nil:
 		ev = log.Error().Err(runErr)
 	}
 	ev.Str("status", m.Status).Str("took", m.Ended.Sub(m.Started).Round(time.Millisecond).String()).Interface("counts", m.Counts).Msg("stage ended")

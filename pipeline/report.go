@@ -82,7 +82,7 @@ func Report(run *Run) RunReport {
 	}
 	if lm, err := ReadManifest(run.Dir, StageLoad); err == nil {
 		r.LoadFailed, r.LoadEnded = LoadEnded(lm)
-		r.LoadNeedsResuming = !r.LoadEnded && lm.Status == StatusFailed
+		r.LoadNeedsResuming = !r.LoadEnded && (lm.Status == StatusFailed || lm.Status == StatusStopped)
 	}
 	return r
 }
