@@ -188,17 +188,10 @@ func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int,
 		}
 		fields[c] = all[i]
 	}
-	if slices.ContainsFunc(fields, func(f fieldInfo) bool { return f.added }) {
-		inFile, err := fileColumns(path)
-		if err != nil {
-			return 0, err
-		}
-		fields = slices.DeleteFunc(fields, func(f fieldInfo) bool { return f.added && !inFile(f.name) })
-		columns = make([]string, len(fields))
-		for c, f := range fields {
-			columns[c] = f.name
-		}
+	if fields, err = inFile(path, fields); err != nil {
+		return 0, err
 	}
+	columns = columnNames(fields)
 	pf, idx, err := openColumns(path, columns)
 	if err != nil {
 		return 0, err

@@ -82,37 +82,51 @@ func ReadRows[T any](path string, columns []string, keyColumn string, keep func(
 	})
 }
 
-// selectFields lists T's fields to fill (those named in columns, or all),
-// and their column names. A field tagged parquetio:"added" is a column
-// added to the layout after files were first written: a file without it
-// (an applied state from an earlier version) reads it as the zero value.
+// selectFields lists T's fields to fill (those named in columns, or all,
+// and in path: see inFile), and their column names.
 func selectFields[T any](path string, columns []string) ([]fieldInfo, []string, error) {
 	var fields []fieldInfo
-	var names []string
-	var inFile func(name string) bool
 	for _, f := range structFields(reflect.TypeFor[T]()) {
 		if columns != nil && !slices.Contains(columns, f.name) {
 			continue
-		}
-		if f.added {
-			if inFile == nil {
-				var err error
-				if inFile, err = fileColumns(path); err != nil {
-					return nil, nil, err
-				}
-			}
-			if !inFile(f.name) {
-				continue
-			}
 		}
 		switch f.kind {
 		case reflect.String, reflect.Bool, reflect.Int64:
 		default:
 			return nil, nil, fmt.Errorf("%s: field for column %q is a %v: only string, bool and int64 fields are read", path, f.name, f.kind)
 		}
-		fields, names = append(fields, f), append(names, f.name)
+		fields = append(fields, f)
 	}
-	return fields, names, nil
+	fields, err := inFile(path, fields)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fields, columnNames(fields), nil
+}
+
+// inFile is fields without those tagged parquetio:"added" that path
+// lacks: a column added to the layout after files were first written
+// reads as the zero value from a file without it (an applied state of an
+// earlier version). The file's schema is read only when a field is added.
+func inFile(path string, fields []fieldInfo) ([]fieldInfo, error) {
+	if !slices.ContainsFunc(fields, func(f fieldInfo) bool { return f.added }) {
+		return fields, nil
+	}
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer pf.Close()
+	sc := pf.MetaData().Schema
+	return slices.DeleteFunc(fields, func(f fieldInfo) bool { return f.added && sc.ColumnIndexByName(f.name) < 0 }), nil
+}
+
+func columnNames(fields []fieldInfo) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return names
 }
 
 // ReadAll reads every row of path into a slice.
@@ -140,17 +154,6 @@ type fieldInfo struct {
 	index int
 	kind  reflect.Kind
 	added bool // tagged parquetio:"added": may be absent from a file
-}
-
-// fileColumns reports which columns path's schema has.
-func fileColumns(path string) (func(name string) bool, error) {
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	defer pf.Close()
-	sc := pf.MetaData().Schema
-	return func(name string) bool { return sc.ColumnIndexByName(name) >= 0 }, nil
 }
 
 // structFields lists T's fields that carry a parquet name tag.
