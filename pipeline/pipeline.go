@@ -85,14 +85,21 @@ type StageError struct {
 }
 
 func (e *StageError) Error() string {
+	return fmt.Sprintf("run %s: %s %s: %v", e.Run, e.Stage, statusOf(e.Err), e.Err)
+}
+
+// statusOf is the status a stage ends with when it returns err.
+func statusOf(err error) string {
 	var halt *stages.HaltError
-	if errors.As(e.Err, &halt) {
-		return fmt.Sprintf("run %s: %s halted: %v", e.Run, e.Stage, e.Err)
+	switch {
+	case err == nil:
+		return StatusOK
+	case errors.As(err, &halt):
+		return StatusHalted
+	case errors.Is(err, load.ErrBudget):
+		return StatusStopped // as asked: the next run goes on
 	}
-	if errors.Is(e.Err, load.ErrBudget) {
-		return fmt.Sprintf("run %s: %s stopped: %v", e.Run, e.Stage, e.Err)
-	}
-	return fmt.Sprintf("run %s: %s failed: %v", e.Run, e.Stage, e.Err)
+	return StatusFailed
 }
 
 func (e *StageError) Unwrap() error { return e.Err }
@@ -231,7 +238,7 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 	log.Info().Int("attempt", attempt).Msg("stage started")
 	res, runErr := fn(run.StageDir(stage))
 	m := Manifest{
-		Stage: stage, RunID: run.ID, Attempt: attempt, Status: StatusOK, Mode: res.Mode, Started: started.UTC(),
+		Stage: stage, RunID: run.ID, Attempt: attempt, Mode: res.Mode, Started: started.UTC(),
 		Inputs: inputs, Counts: res.Counts, Details: res.Details,
 		ConfigSHA256: env.Config.SHA256, Version: Version, SchemaVersion: schemas.Version,
 	}
@@ -246,16 +253,7 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 		}
 		m.Outputs = append(m.Outputs, f)
 	}
-	var halt *stages.HaltError
-	switch {
-	case errors.As(runErr, &halt):
-		m.Status = StatusHalted
-		m.Error = runErr.Error()
-	case errors.Is(runErr, load.ErrBudget):
-		m.Status = StatusStopped
-		m.Error = runErr.Error()
-	case runErr != nil:
-		m.Status = StatusFailed
+	if m.Status = statusOf(runErr); runErr != nil {
 		m.Error = runErr.Error()
 	}
 	m.Ended = env.Now().UTC()
