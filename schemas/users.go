@@ -165,6 +165,16 @@ func SplitIDs(s string) []string {
 // they are not state of the user in the target.
 func (u *User) Hash() int64 { return hashFields(UserFields, u) }
 
+// HashTexts is the hash of ss as row_hash hashes text fields: for what a
+// stage derives from cells, to know later whether they changed.
+func HashTexts(ss ...string) int64 {
+	h := hasher{buf: make([]byte, 0, 128)}
+	for _, s := range ss {
+		h.str(s)
+	}
+	return h.sum()
+}
+
 // hasher feeds fields to xxh3 with a length prefix, so that ("ab","c") and
 // ("a","bc") hash apart.
 type hasher struct{ buf []byte }

@@ -40,16 +40,7 @@ func phoneLibrary() string {
 // never 0 (0 marks a row whose phones cannot be reused: a number was left
 // out, and the warning must be said again).
 func phoneInputs(telephone, mobile, country string) int64 {
-	h := xxh3.New()
-	for _, s := range []string{PhoneRules, telephone, mobile, country} {
-		var n [8]byte
-		for i, l := 0, len(s); i < 8; i, l = i+1, l>>8 {
-			n[i] = byte(l)
-		}
-		h.Write(n[:])
-		h.WriteString(s)
-	}
-	if v := int64(h.Sum64()); v != 0 {
+	if v := schemas.HashTexts(PhoneRules, telephone, mobile, country); v != 0 {
 		return v
 	}
 	return 1
