@@ -125,7 +125,7 @@ func Transform(env Env, run *Run) error {
 	earlier := earlierTransform(cfg, run)
 	return runStage(env, run, StageTransform, inputs, func(dir string) (stages.Result, error) {
 		return transform.Run(transform.Input{
-			Earlier: earlier.path, EarlierRun: earlier.run, EarlierRules: earlier.rules, NoEarlier: earlier.why,
+			Earlier:           earlier,
 			RawUsers:          filepath.Join(run.Dir, inputs[0].Path),
 			RawLocations:      filepath.Join(run.Dir, inputs[1].Path),
 			DefaultLocation:   cfg.Access.DefaultLocation,
@@ -138,38 +138,34 @@ func Transform(env Env, run *Run) error {
 	})
 }
 
-// earlier is a desired state transform may reuse phones from, or why
-// there is none.
-type earlier struct{ path, run, rules, why string }
-
 // earlierTransform is the desired state of the baseline's run, checked
 // against its manifest's sha256 before transform trusts a byte of it.
 // Reuse changes no output, only the time transform takes, so anything
 // amiss means no reuse, never an error.
-func earlierTransform(cfg *Config, run *Run) earlier {
+func earlierTransform(cfg *Config, run *Run) transform.Earlier {
 	base, err := ReadBaseline(cfg)
 	switch {
 	case err != nil:
-		return earlier{why: "the baseline cannot be read: " + err.Error()}
+		return transform.Earlier{Why: "the baseline cannot be read: " + err.Error()}
 	case base == nil:
-		return earlier{why: "no baseline yet: the initial synchronization"}
+		return transform.Earlier{Why: "no baseline yet: the initial synchronization"}
 	case base.RunID == run.ID:
-		return earlier{why: "this run is the baseline's"}
+		return transform.Earlier{Why: "this run is the baseline's"}
 	}
 	prev, err := OpenRun(cfg, base.RunID)
 	if err != nil {
-		return earlier{why: err.Error()}
+		return transform.Earlier{Why: err.Error()}
 	}
 	m, err := okManifest(prev, StageTransform)
 	if err != nil {
-		return earlier{why: err.Error()}
+		return transform.Earlier{Why: err.Error()}
 	}
 	f, err := checkedFile(prev, m, TransformUsers)
 	if err != nil {
-		return earlier{why: fmt.Sprintf("run %s: %v", prev.ID, err)}
+		return transform.Earlier{Why: fmt.Sprintf("run %s: %v", prev.ID, err)}
 	}
 	rules, _ := m.Details["phone_rules"].(string)
-	return earlier{path: filepath.Join(prev.Dir, f.Path), run: prev.ID, rules: rules}
+	return transform.Earlier{Path: filepath.Join(prev.Dir, f.Path), Run: prev.ID, Rules: rules}
 }
 
 // verifiedInputs returns the artifacts from their stages' manifests, each

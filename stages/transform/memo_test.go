@@ -157,7 +157,7 @@ func TestIncrementalTransformIsByteIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 		inc := in
-		inc.Earlier, inc.EarlierRun, inc.EarlierRules = filepath.Join(dir1, UsersFile), "day1", PhoneRules
+		inc.Earlier = Earlier{Path: filepath.Join(dir1, UsersFile), Run: "day1", Rules: PhoneRules}
 		res, incDir, err := stageRunResult(t, u2, l2, inc)
 		if err != nil {
 			t.Fatal(err)
@@ -198,9 +198,9 @@ func TestIncrementalTransformFallsBack(t *testing.T) {
 		in   Input
 		why  string
 	}{
-		{"none", Input{NoEarlier: "no baseline yet"}, "no baseline yet"},
-		{"other rules", Input{Earlier: filepath.Join(dir1, UsersFile), EarlierRun: "d1", EarlierRules: "rule7-v0"}, "parsed its phones under other rules"},
-		{"unreadable", Input{Earlier: damaged, EarlierRun: "d1", EarlierRules: PhoneRules}, "could not be read"},
+		{"none", Input{Earlier: Earlier{Why: "no baseline yet"}}, "no baseline yet"},
+		{"other rules", Input{Earlier: Earlier{Path: filepath.Join(dir1, UsersFile), Run: "d1", Rules: "rule7-v0"}}, "parsed its phones under other rules"},
+		{"unreadable", Input{Earlier: Earlier{Path: damaged, Run: "d1", Rules: PhoneRules}}, "could not be read"},
 	} {
 		res, dir, err := stageRunResult(t, u1, l1, tc.in)
 		if err != nil {

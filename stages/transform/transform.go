@@ -34,14 +34,15 @@ type Input struct {
 	HomeCity bool
 	Workers  int    // 0: one per CPU
 	RunID    string // named in warnings.csv
-	// Earlier is the desired state of the baseline's run
-	// (transform/users.parquet, its sha256 checked by the caller) whose
-	// phones this run reuses where their export cells are unchanged;
-	// EarlierRun names that run. Without it (NoEarlier says why) every
-	// number is parsed. EarlierRules is the PhoneRules it was made under.
-	Earlier, EarlierRun, EarlierRules string
-	NoEarlier                         string
+	Earlier  Earlier
 }
+
+// Earlier is the desired state of the baseline's run (Path: its
+// transform/users.parquet, sha256 checked by the caller), whose phones
+// this run reuses where their export cells are unchanged: Run names that
+// run, Rules the PhoneRules it was made under. Without a Path (Why says
+// why) every number is parsed.
+type Earlier struct{ Path, Run, Rules, Why string }
 
 // Output file names, relative to the stage directory.
 const (
@@ -109,12 +110,12 @@ func Run(in Input, dir string) (stages.Result, error) {
 	var memoErr error
 	var g errgroup.Group
 	switch {
-	case in.Earlier == "":
-		reuse["full"] = in.NoEarlier
-	case in.EarlierRules != PhoneRules:
-		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.EarlierRun, in.EarlierRules, PhoneRules)
+	case in.Earlier.Path == "":
+		reuse["full"] = in.Earlier.Why
+	case in.Earlier.Rules != PhoneRules:
+		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.Earlier.Run, in.Earlier.Rules, PhoneRules)
 	default:
-		g.Go(func() error { memo, memoErr = readPhoneMemo(in.Earlier); return nil })
+		g.Go(func() error { memo, memoErr = readPhoneMemo(in.Earlier.Path); return nil })
 	}
 	held, err := heldUsers(in.RawUsers)
 	g.Wait()
@@ -130,9 +131,9 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	switch {
 	case memoErr != nil:
-		reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.EarlierRun, memoErr)
+		reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.Earlier.Run, memoErr)
 	case memo != nil:
-		rules.memo, reuse["from_run"] = memo, in.EarlierRun
+		rules.memo, reuse["from_run"] = memo, in.Earlier.Run
 	}
 	res.Details = map[string]any{"phone_rules": PhoneRules, "reuse": reuse}
 	var counts userCounts
@@ -416,12 +417,12 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worke
 			out.counts.visitors++ // rule 2: never provisioned
 			continue
 		}
-		var reused bool
-		out.users = append(out.users, ru.user(r, w, &out.warnings, &reused))
+		u, reused := ru.user(r, w, &out.warnings)
+		out.users = append(out.users, u)
 		if reused {
 			out.counts.phonesReused++
 		}
-		if out.users[len(out.users)-1].AdminAt() != "" {
+		if u.AdminAt() != "" {
 			out.counts.admin++
 		}
 	}
@@ -456,11 +457,11 @@ func (w *worker) language(s string) (string, bool) {
 
 // user applies the rules to one raw row; reused says whether its phones
 // came from the earlier transform.
-func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning, reused *bool) schemas.User {
+func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) (u schemas.User, reused bool) {
 	warn := func(field, value, msg string) {
 		*warnings = append(*warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: field, Value: value, Message: msg})
 	}
-	u := schemas.User{
+	u = schemas.User{
 		UserID: r.UserID, UserName: schemas.SCIMUserName(r.UserName, r.Email),
 		GivenName: r.FirstName, FamilyName: r.LastName, Email: r.Email,
 		Title: r.JobTitle, Department: r.Department, CostCenter: r.CostCode, UserType: r.UserType,
@@ -505,7 +506,7 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning, reu
 	inputs := phoneInputs(r.Telephone, r.Mobile, u.Country)
 	if work, mobile, ok := ru.memo.get(r.UserID, inputs, &w.memoNext); ok {
 		u.PhoneWork, u.PhoneMobile, u.PhoneInputs = work, mobile, inputs
-		*reused = true
+		reused = true
 	} else {
 		var errWork, errMobile error
 		if u.PhoneWork, errWork = w.phones.E164(r.Telephone, u.Country); errWork != nil {
@@ -519,7 +520,7 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning, reu
 		}
 	}
 	u.RowHash = u.Hash()
-	return u
+	return u, reused
 }
 
 func writeWarnings(path, runID string, ws []Warning) error {
