@@ -127,9 +127,9 @@ func writeTodoCSV(w io.Writer, runID string, todos []Todo) error {
 
 // todoMarkdown is the to-do list for people, grouped by what to do;
 // limit caps the lines of each group (0: none).
-func todoMarkdown(b *strings.Builder, todos []Todo, st Standing, limit int) {
+func todoMarkdown(b io.Writer, todos []Todo, st Standing, limit int) {
 	if len(todos) == 0 {
-		b.WriteString("\nNothing for the Superuser to do by hand for this run.\n")
+		io.WriteString(b, "\nNothing for the Superuser to do by hand for this run.\n")
 	}
 	var order []string
 	groups := map[string][]Todo{}

@@ -218,9 +218,7 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []T
 	fmt.Fprintf(b, "\nLoad: %s\n", req)
 	if len(todos) > 0 || st.Admins > 0 || st.Locations > 0 {
 		fmt.Fprintf(b, "\n## For the Superuser (%d to do by hand)\n", len(todos))
-		var t strings.Builder
-		todoMarkdown(&t, todos, st, 10)
-		b.WriteString(t.String())
+		todoMarkdown(b, todos, st, 10)
 	}
 	return b.Flush()
 }
