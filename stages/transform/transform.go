@@ -485,7 +485,10 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) (u 
 			warn("Language", r.Language, "not a language tag or English language name; left out")
 		}
 	}
-	home := ru.homes[strings.ToLower(strings.TrimSpace(r.Location))]
+	var home *schemas.Location
+	if ru.homes != nil { // only rules that need it pay for lower-casing every row's Location
+		home = ru.homes[strings.ToLower(strings.TrimSpace(r.Location))]
+	}
 	if ru.in.HomeCity {
 		u.City = ru.defaultCity
 		switch {
