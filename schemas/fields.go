@@ -104,7 +104,7 @@ func FieldIndex[T any](fields []Field[T], name string) int {
 // hashFields is the row_hash of r over fields: each field length-prefixed
 // (or one byte for a flag), in order.
 func hashFields[T any](fields []Field[T], r *T) int64 {
-	h := hasher{buf: make([]byte, 0, 256)}
+	var h hasher
 	for i := range fields {
 		switch f := &fields[i]; {
 		case f.Flag != nil:

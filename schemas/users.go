@@ -168,7 +168,7 @@ func (u *User) Hash() int64 { return hashFields(UserFields, u) }
 // HashTexts is the hash of ss as row_hash hashes text fields: for what a
 // stage derives from cells, to know later whether they changed.
 func HashTexts(ss ...string) int64 {
-	h := hasher{buf: make([]byte, 0, 128)}
+	var h hasher
 	for _, s := range ss {
 		h.str(s)
 	}
@@ -176,21 +176,23 @@ func HashTexts(ss ...string) int64 {
 }
 
 // hasher feeds fields to xxh3 with a length prefix, so that ("ab","c") and
-// ("a","bc") hash apart.
-type hasher struct{ buf []byte }
+// ("a","bc") hash apart. It streams (xxh3's digest of the pieces is that
+// of their concatenation), so hashing a row allocates nothing: it is done
+// for every row of every snapshot.
+type hasher struct{ x xxh3.Hasher }
 
 func (h *hasher) str(s string) {
 	n := len(s)
-	h.buf = append(h.buf, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
-	h.buf = append(h.buf, s...)
+	h.x.Write([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)})
+	h.x.WriteString(s)
 }
 
 func (h *hasher) bool(b bool) {
 	if b {
-		h.buf = append(h.buf, 1)
+		h.x.Write([]byte{1})
 	} else {
-		h.buf = append(h.buf, 0)
+		h.x.Write([]byte{0})
 	}
 }
 
-func (h *hasher) sum() int64 { return int64(xxh3.Hash(h.buf)) }
+func (h *hasher) sum() int64 { return int64(h.x.Sum64()) }
