@@ -48,8 +48,7 @@ func (c *rowChecker) enum(col, v string, values []string, def string) string {
 
 // MaxFieldBytes bounds a cell of a known column. No Condeco value comes
 // near it; a longer one is a damaged export, and SCIM servers refuse such
-// values too. (It also keeps Parquet page statistics, which parquet-go fills
-// with whole values, under the 4 MiB page header that Arrow can read.)
+// values too.
 const MaxFieldBytes = 4096
 
 // lengths rejects every known cell of rec longer than MaxFieldBytes and
