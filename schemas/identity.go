@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/zeebo/xxh3"
 )
 
 // ValidEmail reports whether s is a bare email address (no display name, no
@@ -100,33 +102,56 @@ func Duplicates(ids []Identity, keyName string) map[int]string {
 			}
 		}
 	}
-	mark(collisions(ids, func(id Identity) string { return id.Key }), keyName, func(id Identity) string { return id.Key })
+	// One index serves both passes: a map of a million entries is costly to
+	// get from the system, cheap to clear.
+	seen := make(map[uint64]int32, len(ids))
+	mark(collisions(ids, func(id Identity) string { return id.Key }, seen), keyName, func(id Identity) string { return id.Key })
 	// A row already held for its key keeps that first reason.
 	mark(collisions(ids, func(id Identity) string {
 		if !id.Counted || id.Key == "" {
 			return ""
 		}
 		return strings.ToLower(id.UserName)
-	}), "userName", func(id Identity) string { return id.UserName })
+	}, seen), "userName", func(id Identity) string { return id.UserName })
 	return held
 }
 
 // collisions groups the indexes of ids by key(id), keeping only the groups of
 // two or more; an empty key takes no part. Exports are almost free of
 // duplicates, so only the first index of each key is stored until a second
-// one shows up: a million keys cost one map of ints, not of slices.
-func collisions(ids []Identity, key func(Identity) string) map[string][]int {
-	first := make(map[string]int32, len(ids))
+// one shows up: a million keys cost one map of ints, not of slices. seen
+// is that map, cleared here; the caller lends it.
+func collisions(ids []Identity, key func(Identity) string, seen map[uint64]int32) map[string][]int {
+	clear(seen)
+	return collisionsBy(ids, key, xxh3.HashString, seen)
+}
+
+// collisionsBy is collisions with the hash that indexes the keys: a map of
+// a million 64-bit hashes is filled in about half the time of a map of the
+// strings. A key whose hash an earlier, different key holds (a test's hash
+// makes that happen) is indexed by its string instead.
+func collisionsBy(ids []Identity, key func(Identity) string, hash func(string) uint64, first map[uint64]int32) map[string][]int {
+	var other map[string]int32
 	groups := map[string][]int{}
 	for i, id := range ids {
 		k := key(id)
 		if k == "" {
 			continue
 		}
-		j, seen := first[k]
+		h := hash(k)
+		j, seen := first[h]
 		if !seen {
-			first[k] = int32(i)
+			first[h] = int32(i)
 			continue
+		}
+		if key(ids[j]) != k {
+			if j, seen = other[k]; !seen {
+				if other == nil {
+					other = map[string]int32{}
+				}
+				other[k] = int32(i)
+				continue
+			}
 		}
 		if groups[k] == nil {
 			groups[k] = []int{int(j)}

@@ -1,7 +1,10 @@
 package schemas
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -150,5 +153,42 @@ func TestValidTextFastPath(t *testing.T) {
 		if got, want := ValidText(s), validUnicodeText(s); got != want {
 			t.Errorf("ValidText(%q) = %v, the careful path says %v", s, got, want)
 		}
+	}
+}
+
+// TestCollisionsWhenHashesCollide: keys are indexed by a 64-bit hash, and
+// different keys with one hash must still be told apart. With every hash
+// the same, the groups are those of the real hash.
+func TestCollisionsWhenHashesCollide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]Identity, 3000)
+	for i := range ids {
+		ids[i] = Identity{Line: int64(i + 2), Key: strconv.Itoa(rng.IntN(2500)), UserName: fmt.Sprintf("U%d@x.com", rng.IntN(2900)), Counted: rng.IntN(4) > 0}
+	}
+	ids[7].Key = ""
+	byKey := func(id Identity) string { return id.Key }
+	byName := func(id Identity) string { return strings.ToLower(id.UserName) }
+	for _, key := range []func(Identity) string{byKey, byName} {
+		want := collisions(ids, key, map[uint64]int32{})
+		if len(want) < 100 {
+			t.Fatalf("only %d groups: the test data has too few duplicates to prove anything", len(want))
+		}
+		if got := collisionsBy(ids, key, func(string) uint64 { return 42 }, map[uint64]int32{}); !reflect.DeepEqual(got, want) {
+			t.Errorf("with one hash for every key: %d groups, want %d", len(got), len(want))
+		}
+		if got := collisionsBy(ids, key, func(s string) uint64 { return uint64(len(s)) }, map[uint64]int32{}); !reflect.DeepEqual(got, want) {
+			t.Errorf("with the length for a hash: %d groups, want %d", len(got), len(want))
+		}
+	}
+}
+
+func BenchmarkDuplicates1M(b *testing.B) {
+	ids := make([]Identity, 1_000_000)
+	for i := range ids {
+		ids[i] = Identity{Line: int64(i + 2), Key: strconv.Itoa(100000 + i), UserName: fmt.Sprintf("user%d@example.com", i), Counted: true}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		Duplicates(ids, "UserID")
 	}
 }
