@@ -1,9 +1,7 @@
 package transform
 
 import (
-	"cmp"
 	"runtime/debug"
-	"slices"
 	"strconv"
 
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
@@ -48,14 +46,14 @@ func phoneInputs(telephone, mobile, country string) int64 {
 
 // phoneMemo is an earlier transform's phones by UserID, for the rows
 // whose phones can be reused: fixed-size entries with no pointer in them,
-// so that a million cost 40 MB and no garbage collector's time, in the
-// earlier file's order, with an index sorted by key. An export comes in
+// so that a million cost about 60 MB and no garbage collector's time, in
+// the earlier file's order, with an index by key. An export comes in
 // much the same order every day, so a worker looks first just past the
-// entry it found last, and searches the index only when that misses. It
-// is read-only once built: the workers share it.
+// entry it found last, and asks the index only when that misses. It is
+// read-only once built: the workers share it.
 type phoneMemo struct {
 	entries []memoEntry
-	byKey   []int32 // entries' positions, sorted by key
+	byKey   map[xxh3.Uint128]int32 // entries' positions
 }
 
 type memoEntry struct {
@@ -82,19 +80,11 @@ func readPhoneMemo(path string) (*phoneMemo, error) {
 		}
 		return nil
 	})
-	m.byKey = make([]int32, len(m.entries))
-	for i := range m.byKey {
-		m.byKey[i] = int32(i)
+	m.byKey = make(map[xxh3.Uint128]int32, len(m.entries))
+	for i, e := range m.entries {
+		m.byKey[e.key] = int32(i)
 	}
-	slices.SortFunc(m.byKey, func(a, b int32) int { return cmpKey(m.entries[a].key, m.entries[b].key) })
 	return m, err
-}
-
-func cmpKey(a, b xxh3.Uint128) int {
-	if c := cmp.Compare(a.Hi, b.Hi); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Lo, b.Lo)
 }
 
 // get returns the earlier phones of user key when they came from inputs.
@@ -107,11 +97,11 @@ func (m *phoneMemo) get(key string, inputs int64, next *int) (work, mobile strin
 	k := xxh3.HashString128(key)
 	i := *next
 	if i >= len(m.entries) || m.entries[i].key != k {
-		at, found := slices.BinarySearchFunc(m.byKey, k, func(e int32, k xxh3.Uint128) int { return cmpKey(m.entries[e].key, k) })
+		at, found := m.byKey[k]
 		if !found {
 			return "", "", false
 		}
-		i = int(m.byKey[at])
+		i = int(at)
 	}
 	*next = i + 1
 	if e := &m.entries[i]; e.inputs == inputs {
