@@ -1,5 +1,5 @@
 // Package extract is the first stage: it takes one Condeco export set,
-// copies it byte for byte into the run, decodes it with gocsv into typed
+// copies it byte for byte into the run, decodes it (exportcsv) into typed
 // rows, sets bad rows aside with the reason, and writes the raw snapshot.
 package extract
 
@@ -15,11 +15,11 @@ import (
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/exportcsv"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
-	"github.com/gocarina/gocsv"
 )
 
 // Input is what extract needs: the export set and the rules that apply to it.
@@ -76,21 +76,21 @@ func Run(in Input, dir string) (stages.Result, error) {
 		stages.Output{Path: InputDir + "/" + filepath.Base(in.Set.Users)},
 		stages.Output{Path: InputDir + "/" + filepath.Base(in.Set.Locations)})
 
-	var rejects []Reject
+	var rejects []exportcsv.Reject
 	unknown := map[string][]string{}
 
 	// Locations first: they are small, and a broken locations file should
 	// stop the run before the large users file is decoded.
 	var locIDs []schemas.Identity
 	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(emit func(schemas.RawLocation) error) error {
-		rr, err := openCSV(locsCopy, in.Delimiter, schemas.LocationRequired, "locationid")
+		rr, err := exportcsv.Open(locsCopy, in.Delimiter, schemas.LocationRequired, "locationid")
 		if err != nil {
 			return err
 		}
 		defer rr.Close()
-		unknown["locations"] = rr.unknownColumns(tags(reflect.TypeFor[schemas.LocationRecord]()))
-		err = decode(rr, func(line int64, rec *schemas.LocationRecord) error {
-			l, rj := checkLocation(rr, line, rec)
+		unknown["locations"] = rr.UnknownColumns(reflect.TypeFor[schemas.LocationRecord]())
+		err = exportcsv.Decode(rr, func(line int64, rec *schemas.LocationRecord) error {
+			l, rj := exportcsv.CheckLocation(rr, line, rec)
 			rejects = append(rejects, rj...)
 			if l.LocationID != "" {
 				id := l.Identity()
@@ -102,7 +102,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 		if err != nil {
 			return err
 		}
-		return emitDamaged(rr, &rejects, func(r Reject) error {
+		return emitDamaged(rr, &rejects, func(r exportcsv.Reject) error {
 			return emit(schemas.RawLocation{Line: r.Line, LocationID: r.Key, Reject: r.Reason})
 		})
 	})
@@ -118,14 +118,14 @@ func Run(in Input, dir string) (stages.Result, error) {
 	var valid int
 	usersName := filepath.Base(usersCopy)
 	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(emit func(schemas.RawUser) error) error {
-		rr, err := openCSV(usersCopy, in.Delimiter, schemas.UserRequired, "userid")
+		rr, err := exportcsv.Open(usersCopy, in.Delimiter, schemas.UserRequired, "userid")
 		if err != nil {
 			return err
 		}
 		defer rr.Close()
-		unknown["users"] = rr.unknownColumns(tags(reflect.TypeFor[schemas.UserRecord]()))
-		err = decode(rr, func(line int64, rec *schemas.UserRecord) error {
-			u, rj := checkUser(rr, line, rec)
+		unknown["users"] = rr.UnknownColumns(reflect.TypeFor[schemas.UserRecord]())
+		err = exportcsv.Decode(rr, func(line int64, rec *schemas.UserRecord) error {
+			u, rj := exportcsv.CheckUser(rr, line, rec)
 			rejects = append(rejects, rj...)
 			if u.UserID != "" {
 				// Clone: the strings share the memory of their whole row.
@@ -138,7 +138,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 		if err != nil {
 			return err
 		}
-		if err := emitDamaged(rr, &rejects, func(r Reject) error {
+		if err := emitDamaged(rr, &rejects, func(r exportcsv.Reject) error {
 			return emit(schemas.RawUser{Line: r.Line, UserID: r.Key, Reject: r.Reason})
 		}); err != nil {
 			return err
@@ -197,33 +197,10 @@ func rowsHint(path string) int {
 	return int(min(st.Size()/int64(n/lines)*11/10, 50_000_000))
 }
 
-// decode streams the rows of rr through gocsv into fn with their line.
-// gocsv decodes on a goroutine of its own; a buffered channel lets it run
-// ahead of fn (its own callback API hands rows over one at a time, through
-// an unbuffered channel and reflection, which kept the two goroutines
-// waiting on each other). gocsv cannot be stopped, so after fn's first
-// error the rows are drained, and that error is returned once gocsv is done.
-func decode[R any](rr *recordReader, fn func(line int64, rec *R) error) error {
-	rows := make(chan R, cap(rr.lines))
-	done := make(chan error, 1)
-	go func() { done <- gocsv.UnmarshalDecoderToChan(gocsv.NewSimpleDecoderFromCSVReader(rr), rows) }()
-	var ferr error
-	for rec := range rows {
-		line := <-rr.lines
-		if ferr == nil {
-			ferr = fn(line, &rec)
-		}
-	}
-	if err := <-done; err != nil {
-		return err
-	}
-	return ferr
-}
-
 // emitDamaged adds the rows the reader set aside to the rejects and, where
 // a key could be read, to the snapshot, so the key is held and not deleted.
-func emitDamaged(rr *recordReader, rejects *[]Reject, emit func(Reject) error) error {
-	for _, r := range rr.damaged {
+func emitDamaged(rr *exportcsv.Reader, rejects *[]exportcsv.Reject, emit func(exportcsv.Reject) error) error {
+	for _, r := range rr.Damaged() {
 		*rejects = append(*rejects, r)
 		if r.Key != "" {
 			if err := emit(r); err != nil {
@@ -234,16 +211,16 @@ func emitDamaged(rr *recordReader, rejects *[]Reject, emit func(Reject) error) e
 	return nil
 }
 
-func duplicateRejects(file string, ids []schemas.Identity, held map[int]string) []Reject {
-	var out []Reject
+func duplicateRejects(file string, ids []schemas.Identity, held map[int]string) []exportcsv.Reject {
+	var out []exportcsv.Reject
 	for i, reason := range held {
-		out = append(out, Reject{File: file, Line: ids[i].Line, Key: ids[i].Key, Reason: reason})
+		out = append(out, exportcsv.Reject{File: file, Line: ids[i].Line, Key: ids[i].Key, Reason: reason})
 	}
 	return out
 }
 
 // writeRejects writes rejects.csv sorted by file, line and column.
-func writeRejects(path, runID string, rejects []Reject) error {
+func writeRejects(path, runID string, rejects []exportcsv.Reject) error {
 	sort.SliceStable(rejects, func(i, j int) bool {
 		a, b := rejects[i], rejects[j]
 		if a.File != b.File {
@@ -270,13 +247,4 @@ func writeRejects(path, runID string, rejects []Reject) error {
 		}
 		return cw.Flush()
 	})
-}
-
-// tags lists the csv tag names of an export record type.
-func tags(t reflect.Type) []string {
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		out = append(out, t.Field(i).Tag.Get("csv"))
-	}
-	return out
 }

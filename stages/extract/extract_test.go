@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/condeco-sync/condeco-sync/internal/exportcsv"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
@@ -77,7 +78,7 @@ func (o outcome) user(t *testing.T, id string) schemas.RawUser {
 // fileErr checks that err refuses the file and names it with line and column.
 func fileErr(t *testing.T, err error, wantPos, wantMsg string) {
 	t.Helper()
-	var fe *FileError
+	var fe *exportcsv.FileError
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v (%T), want a FileError", err, err)
 	}
@@ -246,7 +247,7 @@ func TestLargeField(t *testing.T) {
 		t.Fatal(o.err)
 	}
 	rejected(t, o, "2", "6", "Department is 1048576 bytes long; at most 4096 are accepted")
-	if a := o.user(t, "1"); a.Reject == "" || len(a.Department) > MaxFieldBytes {
+	if a := o.user(t, "1"); a.Reject == "" || len(a.Department) > exportcsv.MaxFieldBytes {
 		t.Errorf("ada kept with her 1 MB department: reject %q, %d bytes", a.Reject, len(a.Department))
 	}
 	if b := o.user(t, "2"); b.Reject != "" || b.Department != "Ops" {
@@ -334,22 +335,6 @@ func TestVisitorInactiveDeletedAreKept(t *testing.T) {
 	}
 	if strings.Count(o.rejects, "\n") != 1 {
 		t.Errorf("unexpected rejects:\n%s", o.rejects)
-	}
-}
-
-func TestParseBool(t *testing.T) {
-	for _, tc := range []struct {
-		in       string
-		want, ok bool
-	}{
-		{"", true, true}, {"TRUE", true, true}, {"Yes", true, true}, {"y", true, true}, {"1", true, true},
-		{"false", false, true}, {"NO", false, true}, {"n", false, true}, {"0", false, true}, {" 0 ", false, true},
-		{"2", true, false}, {"on", true, false},
-	} {
-		got, ok := ParseBool(tc.in, true)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseBool(%q) = %v, %v", tc.in, got, ok)
-		}
 	}
 }
 

@@ -1,4 +1,9 @@
-package extract
+// Package exportcsv reads one Condeco export file: its encoding, delimiter
+// and header, its rows through gocsv into the typed records of schemas, and
+// the validation that types each row or says why it is rejected. Problems
+// name the file, line and column. It writes nothing: extract decides what
+// becomes of the rows.
+package exportcsv
 
 import (
 	"bufio"
@@ -9,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -43,12 +49,12 @@ type Reject struct {
 	Value      string
 }
 
-// recordReader feeds gocsv one export file as rows of strings. It does the
+// Reader feeds gocsv one export file as rows of strings. It does the
 // work gocsv leaves to its reader: the encoding, the delimiter, headers that
 // match whatever their case and spacing, and rows too damaged to decode,
 // which it sets aside as rejects instead of handing them on. It implements
 // gocsv.CSVReader.
-type recordReader struct {
+type Reader struct {
 	name     string // the file's base name, for messages
 	closer   io.Closer
 	csv      *csv.Reader
@@ -67,14 +73,14 @@ type recordReader struct {
 	damaged []Reject
 }
 
-// openCSV opens path and reads its header. delim 0 detects the delimiter.
+// Open opens path and reads its header. delim 0 detects the delimiter.
 // required are normalised header names; a missing one refuses the file.
-func openCSV(path string, delim rune, required []string, key string) (*recordReader, error) {
+func Open(path string, delim rune, required []string, key string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRecordReader(filepath.Base(path), f, delim, required, key)
+	r, err := NewReader(filepath.Base(path), f, delim, required, key)
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +88,10 @@ func openCSV(path string, delim rune, required []string, key string) (*recordRea
 	return r, nil
 }
 
-// newRecordReader reads the header of the export named name from in.
-func newRecordReader(name string, in io.Reader, delim rune, required []string, key string) (*recordReader, error) {
+// NewReader reads the header of the export named name from in.
+func NewReader(name string, in io.Reader, delim rune, required []string, key string) (*Reader, error) {
 	var err error
-	r := &recordReader{name: name, lines: make(chan int64, 4096), keyCol: -1}
+	r := &Reader{name: name, lines: make(chan int64, 4096), keyCol: -1}
 	br := bufio.NewReaderSize(in, 1<<20)
 	in = br
 	if bom, _ := br.Peek(3); bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}) ||
@@ -148,7 +154,7 @@ func newRecordReader(name string, in io.Reader, delim rune, required []string, k
 
 // Read implements gocsv.CSVReader: the header first, then the rows that are
 // whole enough to decode.
-func (r *recordReader) Read() ([]string, error) {
+func (r *Reader) Read() ([]string, error) {
 	if !r.sentHdr {
 		r.sentHdr = true
 		return r.header, nil
@@ -191,11 +197,15 @@ func (r *recordReader) Read() ([]string, error) {
 }
 
 // ReadAll is part of gocsv.CSVReader; gocsv's streaming calls do not use it.
-func (r *recordReader) ReadAll() ([][]string, error) {
-	return nil, errors.New("recordReader: ReadAll is not supported")
+func (r *Reader) ReadAll() ([][]string, error) {
+	return nil, errors.New("Reader: ReadAll is not supported")
 }
 
-func (r *recordReader) Close() error {
+// Damaged returns the rows set aside before decoding, each a Reject with
+// the key it could read. Call it once Decode has returned.
+func (r *Reader) Damaged() []Reject { return r.damaged }
+
+func (r *Reader) Close() error {
 	if r.closer == nil {
 		return nil
 	}
@@ -203,7 +213,7 @@ func (r *recordReader) Close() error {
 }
 
 // column returns the 1-based position of the normalised column name, 0 if absent.
-func (r *recordReader) column(name string) int {
+func (r *Reader) column(name string) int {
 	for i, h := range r.header {
 		if h == name {
 			return i + 1
@@ -212,8 +222,13 @@ func (r *recordReader) column(name string) int {
 	return 0
 }
 
-// unknownColumns lists the header names no field of T's csv tags claims.
-func (r *recordReader) unknownColumns(known []string) []string {
+// UnknownColumns lists the header names, as written, that no csv tag of
+// the record type claims.
+func (r *Reader) UnknownColumns(record reflect.Type) []string {
+	var known []string
+	for i := 0; i < record.NumField(); i++ {
+		known = append(known, record.Field(i).Tag.Get("csv"))
+	}
 	var out []string
 	for i, h := range r.header {
 		if !slices.Contains(known, h) {
@@ -224,14 +239,14 @@ func (r *recordReader) unknownColumns(known []string) []string {
 }
 
 // colName is the header of column i as written, for messages.
-func (r *recordReader) colName(i int) string {
+func (r *Reader) colName(i int) string {
 	if i < 0 || i >= len(r.original) {
 		return ""
 	}
 	return strings.TrimSpace(r.original[i])
 }
 
-func (r *recordReader) setAside(line int64, col int, colName string, rec []string, reason, value string) {
+func (r *Reader) setAside(line int64, col int, colName string, rec []string, reason, value string) {
 	key := ""
 	if r.keyCol >= 0 && r.keyCol < len(rec) && schemas.ValidText(rec[r.keyCol]) {
 		key = strings.Clone(strings.TrimSpace(rec[r.keyCol]))
@@ -239,7 +254,7 @@ func (r *recordReader) setAside(line int64, col int, colName string, rec []strin
 	r.damaged = append(r.damaged, Reject{File: r.name, Line: line, Column: col, ColumnName: colName, Key: key, Reason: reason, Value: value})
 }
 
-func (r *recordReader) fileError(err error) error {
+func (r *Reader) fileError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Err.Error()

@@ -1,4 +1,4 @@
-package extract
+package exportcsv
 
 import (
 	"bytes"
@@ -7,6 +7,13 @@ import (
 	"testing"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
+)
+
+// A users export's header and two rows, the seeds' starting point.
+const (
+	hdr = "UserID,UserName,FirstName,LastName,Email,Telephone,Country,AccessLevel,UserType,Active,Deleted\n"
+	ada = "1,ada@example.com,Ada,Lovelace,ada@example.com,020 7946 0001,GB,User,Internal,true,false\n"
+	bob = "2,bob,Bob,Babbage,bob@example.com,,GB,global admin,INTERNAL,yes,no\n"
 )
 
 // FuzzDecodeUsers feeds arbitrary bytes as a users export through the
@@ -35,18 +42,18 @@ func FuzzDecodeUsers(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, users []byte) {
-		rr, err := newRecordReader("users_1.csv", bytes.NewReader(users), 0, schemas.UserRequired, "userid")
+		rr, err := NewReader("users_1.csv", bytes.NewReader(users), 0, schemas.UserRequired, "userid")
 		if err != nil {
 			fileError(t, err)
 			return
 		}
 		last := int64(1)
-		err = decode(rr, func(line int64, rec *schemas.UserRecord) error {
+		err = Decode(rr, func(line int64, rec *schemas.UserRecord) error {
 			if line <= last {
 				t.Fatalf("row on line %d after line %d", line, last)
 			}
 			last = line
-			u, rejects := checkUser(rr, line, rec)
+			u, rejects := CheckUser(rr, line, rec)
 			if (u.Reject == "") != (len(rejects) == 0) {
 				t.Fatalf("reject %q with %d rejects", u.Reject, len(rejects))
 			}

@@ -1,4 +1,4 @@
-package extract
+package exportcsv
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 
 // rowChecker collects the problems of one row, each naming its column.
 type rowChecker struct {
-	r       *recordReader
+	r       *Reader
 	line    int64
 	key     string
 	rejects []Reject
@@ -87,8 +87,8 @@ func ParseBool(s string, def bool) (bool, bool) {
 	return def, false
 }
 
-// checkUser types and validates one users row.
-func checkUser(r *recordReader, line int64, rec *schemas.UserRecord) (schemas.RawUser, []Reject) {
+// CheckUser types and validates one users row.
+func CheckUser(r *Reader, line int64, rec *schemas.UserRecord) (schemas.RawUser, []Reject) {
 	c := rowChecker{r: r, line: line, key: strings.TrimSpace(rec.UserID)}
 	c.lengths(rec)
 	t := strings.TrimSpace
@@ -115,8 +115,8 @@ func checkUser(r *recordReader, line int64, rec *schemas.UserRecord) (schemas.Ra
 	return u, c.rejects
 }
 
-// checkLocation types and validates one locations row.
-func checkLocation(r *recordReader, line int64, rec *schemas.LocationRecord) (schemas.RawLocation, []Reject) {
+// CheckLocation types and validates one locations row.
+func CheckLocation(r *Reader, line int64, rec *schemas.LocationRecord) (schemas.RawLocation, []Reject) {
 	c := rowChecker{r: r, line: line, key: strings.TrimSpace(rec.LocationID)}
 	c.lengths(rec)
 	t := strings.TrimSpace
