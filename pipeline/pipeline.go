@@ -111,7 +111,7 @@ func Extract(env Env, exp *Export) (*Run, error) {
 		return nil, err
 	}
 	return run, runStage(env, run, StageExtract, exp.Files, func(dir string) (stages.Result, error) {
-		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
+		return extract.Run(extract.Input{Set: exp.Set, Taken: exp.Files, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
 	})
 }
 
@@ -243,9 +243,11 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 		if _, err := os.Stat(filepath.Join(run.Dir, rel)); err != nil {
 			continue // not written: the stage failed before it
 		}
-		f, err := artifact.Describe(run.Dir, rel, o.Rows)
-		if err != nil {
-			return err
+		f := artifact.File{Path: filepath.ToSlash(rel), Bytes: o.Bytes, Rows: o.Rows, SHA256: o.SHA256}
+		if o.SHA256 == "" {
+			if f, err = artifact.Describe(run.Dir, rel, o.Rows); err != nil {
+				return err
+			}
 		}
 		m.Outputs = append(m.Outputs, f)
 	}

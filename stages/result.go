@@ -5,10 +5,14 @@
 package stages
 
 // Output is a file a stage wrote, relative to its directory, with the number
-// of rows it holds (0 for files that are not tables).
+// of rows it holds (0 for files that are not tables). A stage that hashed
+// what it wrote gives the sha256 and size, and the file is not read again
+// to describe it.
 type Output struct {
-	Path string
-	Rows int64
+	Path   string
+	Rows   int64
+	SHA256 string
+	Bytes  int64
 }
 
 // Result is what a stage reports: its outputs, counts for people, and any

@@ -24,7 +24,11 @@ import (
 
 // Input is what extract needs: the export set and the rules that apply to it.
 type Input struct {
-	Set       ExportSet
+	Set ExportSet
+	// Taken is the export's files as the pipeline hashed them when it
+	// took the set: a copy that differs (the file was rewritten since) is
+	// refused. Empty: no check.
+	Taken     []artifact.File
 	Delimiter rune // 0: detect
 	MinUsers  int
 	RunID     string // named in rejects.csv
@@ -59,6 +63,20 @@ func (e *TooFewUsersError) Error() string {
 		e.File, e.Valid, e.Min)
 }
 
+// ChangedError says that an export file changed between the moment the
+// run took it and its copy: whoever writes the exports went on writing.
+type ChangedError struct {
+	File   string
+	Taken  artifact.File
+	SHA256 string
+	Bytes  int64
+}
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s changed while it was being taken (%d bytes, sha256 %.12s…; %d bytes, sha256 %.12s… when the run took it): it is still being written, try again once it is complete",
+		e.File, e.Bytes, e.SHA256, e.Taken.Bytes, e.Taken.SHA256)
+}
+
 // Run extracts in.Set into dir. On error, the Result lists what was still
 // written (rejects.csv when rows were read, so people can see why).
 func Run(in Input, dir string) (stages.Result, error) {
@@ -67,14 +85,19 @@ func Run(in Input, dir string) (stages.Result, error) {
 	// exactly what is kept.
 	usersCopy := filepath.Join(dir, InputDir, filepath.Base(in.Set.Users))
 	locsCopy := filepath.Join(dir, InputDir, filepath.Base(in.Set.Locations))
-	for src, dst := range map[string]string{in.Set.Users: usersCopy, in.Set.Locations: locsCopy} {
-		if err := artifact.CopyFile(src, dst); err != nil {
+	for _, src := range []string{in.Set.Users, in.Set.Locations} {
+		name := filepath.Base(src)
+		sum, n, err := artifact.CopyFile(src, filepath.Join(dir, InputDir, name))
+		if err != nil {
 			return res, fmt.Errorf("copying %s: %w", src, err)
 		}
+		for _, f := range in.Taken {
+			if f.Path == src && (f.SHA256 != sum || f.Bytes != n) {
+				return res, &ChangedError{File: src, Taken: f, SHA256: sum, Bytes: n}
+			}
+		}
+		res.Outputs = append(res.Outputs, stages.Output{Path: InputDir + "/" + name, SHA256: sum, Bytes: n})
 	}
-	res.Outputs = append(res.Outputs,
-		stages.Output{Path: InputDir + "/" + filepath.Base(in.Set.Users)},
-		stages.Output{Path: InputDir + "/" + filepath.Base(in.Set.Locations)})
 
 	var rejects []exportcsv.Reject
 	unknown := map[string][]string{}

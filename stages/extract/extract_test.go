@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/exportcsv"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -371,5 +372,38 @@ func TestDuplicateLocationWithARejectedRow(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("rejects.csv lacks %q:\n%s", want, b)
 		}
+	}
+}
+
+// TestCopiesAreTheFilesTaken: extract hashes the copies it decodes as it
+// writes them; they are described by that hash, and a file that is no
+// longer what the pipeline took (rewritten since) is refused.
+func TestCopiesAreTheFilesTaken(t *testing.T) {
+	set, dir := setup(t, []byte(hdr+ada+bob))
+	sum, n, err := artifact.SHA256(set.Users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(Input{Set: set, Taken: []artifact.File{{Path: set.Users, Bytes: n, SHA256: sum}}, MinUsers: 1}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := res.Outputs[0]
+	if want := InputDir + "/" + filepath.Base(set.Users); copied.Path != want || copied.SHA256 != sum || copied.Bytes != n {
+		t.Errorf("the users copy is described as %+v; want %s, %d bytes, sha256 %s", copied, want, n, sum)
+	}
+	if got, _, _ := artifact.SHA256(filepath.Join(dir, copied.Path)); got != sum {
+		t.Errorf("the copy's sha256 is %s, the export's %s", got, sum)
+	}
+
+	// The export was rewritten after the pipeline hashed it.
+	set, dir = setup(t, []byte(hdr+ada+bob))
+	_, err = Run(Input{Set: set, Taken: []artifact.File{{Path: set.Users, Bytes: n, SHA256: strings.Repeat("0", 64)}}, MinUsers: 1}, dir)
+	var changed *ChangedError
+	if !errors.As(err, &changed) || changed.File != set.Users || !strings.Contains(err.Error(), "still being written") {
+		t.Fatalf("err = %v, want a ChangedError naming %s", err, set.Users)
+	}
+	if _, err := os.Stat(filepath.Join(dir, UsersFile)); err == nil {
+		t.Error("a snapshot was written from a file that changed")
 	}
 }
