@@ -77,27 +77,6 @@ func WriteBytes(path string, b []byte) error {
 	return Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
-// CopyFile copies src to dst byte for byte, atomically, and returns the
-// sha256 and size of what it wrote, hashed on the way (an export is
-// hundreds of megabytes: reading it again to hash it took longer than
-// copying it).
-func CopyFile(src, dst string) (sum string, n int64, err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", 0, err
-	}
-	defer in.Close()
-	h := sha256.New()
-	err = Write(dst, func(w io.Writer) error {
-		n, err = io.Copy(io.MultiWriter(w, h), in)
-		return err
-	})
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

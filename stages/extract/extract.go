@@ -81,23 +81,7 @@ func (e *ChangedError) Error() string {
 // written (rejects.csv when rows were read, so people can see why).
 func Run(in Input, dir string) (stages.Result, error) {
 	res := stages.Result{Counts: map[string]int64{}, Details: map[string]any{"export": in.Set.Stamp}}
-	// Decode the copies, not the inbox files: what is decoded is then
-	// exactly what is kept.
-	usersCopy := filepath.Join(dir, InputDir, filepath.Base(in.Set.Users))
-	locsCopy := filepath.Join(dir, InputDir, filepath.Base(in.Set.Locations))
-	for _, src := range []string{in.Set.Users, in.Set.Locations} {
-		name := filepath.Base(src)
-		sum, n, err := artifact.CopyFile(src, filepath.Join(dir, InputDir, name))
-		if err != nil {
-			return res, fmt.Errorf("copying %s: %w", src, err)
-		}
-		for _, f := range in.Taken {
-			if f.Path == src && (f.SHA256 != sum || f.Bytes != n) {
-				return res, &ChangedError{File: src, Taken: f, SHA256: sum, Bytes: n}
-			}
-		}
-		res.Outputs = append(res.Outputs, stages.Output{Path: InputDir + "/" + name, SHA256: sum, Bytes: n})
-	}
+	usersName, locsName := filepath.Base(in.Set.Users), filepath.Base(in.Set.Locations)
 
 	var rejects []exportcsv.Reject
 	unknown := map[string][]string{}
@@ -106,83 +90,84 @@ func Run(in Input, dir string) (stages.Result, error) {
 	// stop the run before the large users file is decoded.
 	var locIDs []schemas.Identity
 	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(emit func(schemas.RawLocation) error) error {
-		rr, err := exportcsv.Open(locsCopy, in.Delimiter, schemas.LocationRequired, "locationid")
-		if err != nil {
-			return err
-		}
-		defer rr.Close()
-		unknown["locations"] = rr.UnknownColumns(reflect.TypeFor[schemas.LocationRecord]())
-		err = exportcsv.Decode(rr, func(line int64, rec *schemas.LocationRecord) error {
-			l, rj := exportcsv.CheckLocation(rr, line, rec)
-			rejects = append(rejects, rj...)
-			if l.LocationID != "" {
-				id := l.Identity()
-				id.Key = strings.Clone(id.Key) // the string shares its whole row's memory
-				locIDs = append(locIDs, id)
+		return in.copyAndDecode(in.Set.Locations, dir, &res.Outputs, func(copied io.Reader) error {
+			rr, err := exportcsv.NewReader(locsName, copied, in.Delimiter, schemas.LocationRequired, "locationid")
+			if err != nil {
+				return err
 			}
-			return emit(l)
-		})
-		if err != nil {
-			return err
-		}
-		return emitDamaged(rr, &rejects, func(r exportcsv.Reject) error {
-			return emit(schemas.RawLocation{Line: r.Line, LocationID: r.Key, Reject: r.Reason})
+			unknown["locations"] = rr.UnknownColumns(reflect.TypeFor[schemas.LocationRecord]())
+			err = exportcsv.Decode(rr, func(line int64, rec *schemas.LocationRecord) error {
+				l, rj := exportcsv.CheckLocation(rr, line, rec)
+				rejects = append(rejects, rj...)
+				if l.LocationID != "" {
+					id := l.Identity()
+					id.Key = strings.Clone(id.Key) // the string shares its whole row's memory
+					locIDs = append(locIDs, id)
+				}
+				return emit(l)
+			})
+			if err != nil {
+				return err
+			}
+			return emitDamaged(rr, &rejects, func(r exportcsv.Reject) error {
+				return emit(schemas.RawLocation{Line: r.Line, LocationID: r.Key, Reject: r.Reason})
+			})
 		})
 	})
 	if err != nil {
 		return res, err
 	}
 	locHeld := schemas.Duplicates(locIDs, "LocationID")
-	rejects = append(rejects, duplicateRejects(filepath.Base(locsCopy), locIDs, locHeld)...)
+	rejects = append(rejects, duplicateRejects(locsName, locIDs, locHeld)...)
 	res.Counts[CountLocationsRows] = nLocs
 	res.Outputs = append(res.Outputs, stages.Output{Path: LocationsFile, Rows: nLocs})
 
-	ids := make([]schemas.Identity, 0, rowsHint(usersCopy)) // growing it row by row copied it a dozen times
+	ids := make([]schemas.Identity, 0, rowsHint(in.Set.Users)) // growing it row by row copied it a dozen times
 	var valid int
-	usersName := filepath.Base(usersCopy)
 	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(emit func(schemas.RawUser) error) error {
-		rr, err := exportcsv.Open(usersCopy, in.Delimiter, schemas.UserRequired, "userid")
-		if err != nil {
-			return err
-		}
-		defer rr.Close()
-		unknown["users"] = rr.UnknownColumns(reflect.TypeFor[schemas.UserRecord]())
-		err = exportcsv.Decode(rr, func(line int64, rec *schemas.UserRecord) error {
-			u, rj := exportcsv.CheckUser(rr, line, rec)
-			rejects = append(rejects, rj...)
-			if u.UserID != "" {
-				// Clone: the strings share the memory of their whole row.
-				id := u.Identity()
-				id.Key, id.UserName = strings.Clone(id.Key), strings.Clone(id.UserName)
-				ids = append(ids, id)
+		return in.copyAndDecode(in.Set.Users, dir, &res.Outputs, func(copied io.Reader) error {
+			rr, err := exportcsv.NewReader(usersName, copied, in.Delimiter, schemas.UserRequired, "userid")
+			if err != nil {
+				return err
 			}
-			return emit(u)
+			unknown["users"] = rr.UnknownColumns(reflect.TypeFor[schemas.UserRecord]())
+			err = exportcsv.Decode(rr, func(line int64, rec *schemas.UserRecord) error {
+				u, rj := exportcsv.CheckUser(rr, line, rec)
+				rejects = append(rejects, rj...)
+				if u.UserID != "" {
+					// Clone: the strings share the memory of their whole row.
+					id := u.Identity()
+					id.Key, id.UserName = strings.Clone(id.Key), strings.Clone(id.UserName)
+					ids = append(ids, id)
+				}
+				return emit(u)
+			})
+			if err != nil {
+				return err
+			}
+			if err := emitDamaged(rr, &rejects, func(r exportcsv.Reject) error {
+				return emit(schemas.RawUser{Line: r.Line, UserID: r.Key, Reject: r.Reason})
+			}); err != nil {
+				return err
+			}
+			held := schemas.Duplicates(ids, "UserID")
+			rejects = append(rejects, duplicateRejects(usersName, ids, held)...)
+			rejected := map[string]bool{}
+			for _, r := range rejects {
+				if r.File == usersName {
+					rejected[r.Key] = true
+				}
+			}
+			for _, id := range ids {
+				if !rejected[id.Key] {
+					valid++
+				}
+			}
+			if valid < in.MinUsers {
+				return &TooFewUsersError{File: usersName, Valid: valid, Min: in.MinUsers}
+			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if err := emitDamaged(rr, &rejects, func(r exportcsv.Reject) error {
-			return emit(schemas.RawUser{Line: r.Line, UserID: r.Key, Reject: r.Reason})
-		}); err != nil {
-			return err
-		}
-		held := schemas.Duplicates(ids, "UserID")
-		rejects = append(rejects, duplicateRejects(usersName, ids, held)...)
-		rejected := map[string]bool{}
-		for _, r := range rejects {
-			if r.File == usersName {
-				rejected[r.Key] = true
-			}
-		}
-		for _, id := range ids {
-			if !rejected[id.Key] {
-				valid++
-			}
-		}
-		if valid < in.MinUsers {
-			return &TooFewUsersError{File: usersName, Valid: valid, Min: in.MinUsers}
-		}
-		return nil
 	})
 	res.Counts[CountUsersRows] = nUsers
 	res.Counts[CountUsersValid] = int64(valid)
@@ -197,6 +182,31 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	res.Outputs = append(res.Outputs, stages.Output{Path: UsersFile, Rows: nUsers})
 	return res, nil
+}
+
+// copyAndDecode copies the export file src into the run while decode reads
+// the bytes as they are copied: what is decoded is exactly what is kept.
+// The copy is kept and listed in outputs even when decoding fails; a copy
+// that differs from what the pipeline took is refused before anything
+// decode found.
+func (in Input) copyAndDecode(src, dir string, outputs *[]stages.Output, decode func(io.Reader) error) error {
+	name := filepath.Base(src)
+	c, err := artifact.StartCopy(src, filepath.Join(dir, InputDir, name))
+	if err != nil {
+		return fmt.Errorf("copying %s: %w", src, err)
+	}
+	decodeErr := decode(c)
+	sum, n, err := c.Finish()
+	if err != nil {
+		return fmt.Errorf("copying %s: %w", src, err)
+	}
+	*outputs = append(*outputs, stages.Output{Path: InputDir + "/" + name, SHA256: sum, Bytes: n})
+	for _, f := range in.Taken {
+		if f.Path == src && (f.SHA256 != sum || f.Bytes != n) {
+			return &ChangedError{File: src, Taken: f, SHA256: sum, Bytes: n}
+		}
+	}
+	return decodeErr
 }
 
 // rowsHint guesses the rows of a CSV file from its size and the length of

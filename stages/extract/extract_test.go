@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/csv"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/exportcsv"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
 )
 
 const locsCSV = "LocationID,Name,Country,Active\nLON,London,GB,yes\nPAR,Paris,France,1\n"
@@ -388,7 +390,12 @@ func TestCopiesAreTheFilesTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copied := res.Outputs[0]
+	var copied stages.Output
+	for _, o := range res.Outputs {
+		if strings.Contains(o.Path, "users") && strings.HasPrefix(o.Path, InputDir) {
+			copied = o
+		}
+	}
 	if want := InputDir + "/" + filepath.Base(set.Users); copied.Path != want || copied.SHA256 != sum || copied.Bytes != n {
 		t.Errorf("the users copy is described as %+v; want %s, %d bytes, sha256 %s", copied, want, n, sum)
 	}
@@ -405,5 +412,28 @@ func TestCopiesAreTheFilesTaken(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, UsersFile)); err == nil {
 		t.Error("a snapshot was written from a file that changed")
+	}
+}
+
+// TestCopyKeptWhenDecodingFails: a file extract cannot decode is still
+// copied whole into the run, so support can see what came in.
+func TestCopyKeptWhenDecodingFails(t *testing.T) {
+	export := []byte("UserID,FirstName\n1,Ada\n" + strings.Repeat("2,Bob\n", 100000))
+	set, dir := setup(t, export)
+	res, err := Run(Input{Set: set, MinUsers: 1}, dir)
+	var fe *exportcsv.FileError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a FileError for the missing columns", err)
+	}
+	copied := filepath.Join(dir, InputDir, filepath.Base(set.Users))
+	if kept, _ := os.ReadFile(copied); !bytes.Equal(kept, export) {
+		t.Errorf("the copy has %d bytes, the export %d", len(kept), len(export))
+	}
+	listed := false
+	for _, o := range res.Outputs {
+		listed = listed || o.Path == InputDir+"/"+filepath.Base(set.Users) && o.Bytes == int64(len(export))
+	}
+	if !listed {
+		t.Errorf("the copy is not among the outputs %+v", res.Outputs)
 	}
 }
