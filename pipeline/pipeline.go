@@ -128,6 +128,7 @@ func Transform(env Env, run *Run) error {
 			Earlier:           earlier,
 			RawUsers:          filepath.Join(run.Dir, inputs[0].Path),
 			RawLocations:      filepath.Join(run.Dir, inputs[1].Path),
+			Holds:             filepath.Join(run.Dir, inputs[2].Path),
 			DefaultLocation:   cfg.Access.DefaultLocation,
 			AdminAccessLevels: cfg.Access.AdminAccessLevels,
 			HomeAdminLevels:   cfg.Access.HomeAdminLevels,

@@ -196,7 +196,7 @@ func TestChangedInputIsRefusedAndVerifyFindsIt(t *testing.T) {
 	f.drop("20261123", usersCSV, locsCSV)
 	run := f.extract()
 	damage, n, err := Verify(run)
-	if err != nil || len(damage) != 0 || n != 5 {
+	if err != nil || len(damage) != 0 || n != 6 {
 		t.Fatalf("Verify = %v, %d, %v", damage, n, err)
 	}
 	p := filepath.Join(run.Dir, "extract", "users.parquet")

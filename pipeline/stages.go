@@ -35,6 +35,7 @@ func (a Artifact) Path() string { return string(a.Stage) + "/" + a.File }
 var (
 	ExtractUsers       = Artifact{StageExtract, extract.UsersFile}
 	ExtractLocations   = Artifact{StageExtract, extract.LocationsFile}
+	ExtractHolds       = Artifact{StageExtract, extract.HoldsFile}
 	ExtractRejects     = Artifact{StageExtract, extract.RejectsFile}
 	TransformUsers     = Artifact{StageTransform, transform.UsersFile}
 	TransformLocations = Artifact{StageTransform, transform.LocationsFile}
@@ -53,7 +54,7 @@ var (
 // StageReads is what each stage reads of the stages before it (extract
 // reads the inbox; load also reads the baseline's applied state).
 var StageReads = map[Stage][]Artifact{
-	StageTransform: {ExtractUsers, ExtractLocations},
+	StageTransform: {ExtractUsers, ExtractLocations, ExtractHolds},
 	StageDiff:      {TransformUsers, TransformLocations},
 	StageLoad:      {DiffChanges}, // the plan is whole: load opens nothing under transform/
 }

@@ -49,6 +49,7 @@ func BenchmarkExtractTransform1M(b *testing.B) {
 		t0 = time.Now()
 		res, err := transform.Run(transform.Input{
 			RawUsers: filepath.Join(xdir, extract.UsersFile), RawLocations: filepath.Join(xdir, extract.LocationsFile),
+			Holds:           filepath.Join(xdir, extract.HoldsFile),
 			DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}, Invitations: "send",
 		}, filepath.Join(out, "transform"))
 		if err != nil {

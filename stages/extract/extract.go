@@ -38,6 +38,7 @@ type Input struct {
 const (
 	UsersFile     = "users.parquet"
 	LocationsFile = "locations.parquet"
+	HoldsFile     = "holds.parquet"
 	RejectsFile   = "rejects.csv"
 	InputDir      = "input"
 )
@@ -88,8 +89,9 @@ func Run(in Input, dir string) (stages.Result, error) {
 
 	// Locations first: they are small, and a broken locations file should
 	// stop the run before the large users file is decoded.
-	var locIDs []schemas.Identity
-	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(emit func(schemas.RawLocation) error) error {
+	locKeys := newKeys(0)
+	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(write func(schemas.RawLocation) error) error {
+		emit := func(l schemas.RawLocation) error { locKeys.add(l.Identity(), l.Reject); return write(l) }
 		return in.copyAndDecode(in.Set.Locations, dir, &res.Outputs, func(copied io.Reader) error {
 			rr, err := exportcsv.NewReader(locsName, copied, in.Delimiter, schemas.LocationRequired, "locationid")
 			if err != nil {
@@ -99,11 +101,6 @@ func Run(in Input, dir string) (stages.Result, error) {
 			err = exportcsv.Decode(rr, func(line int64, rec *schemas.LocationRecord) error {
 				l, rj := exportcsv.CheckLocation(rr, line, rec)
 				rejects = append(rejects, rj...)
-				if l.LocationID != "" {
-					id := l.Identity()
-					id.Key = strings.Clone(id.Key) // the string shares its whole row's memory
-					locIDs = append(locIDs, id)
-				}
 				return emit(l)
 			})
 			if err != nil {
@@ -117,14 +114,15 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if err != nil {
 		return res, err
 	}
-	locHeld := schemas.Duplicates(locIDs, "LocationID")
-	rejects = append(rejects, duplicateRejects(locsName, locIDs, locHeld)...)
+	locDups, holds := locKeys.holds(schemas.HoldLocation, "LocationID")
+	rejects = append(rejects, duplicateRejects(locsName, locKeys.ids, locDups)...)
 	res.Counts[CountLocationsRows] = nLocs
 	res.Outputs = append(res.Outputs, stages.Output{Path: LocationsFile, Rows: nLocs})
 
-	ids := make([]schemas.Identity, 0, rowsHint(in.Set.Users)) // growing it row by row copied it a dozen times
+	users := newKeys(rowsHint(in.Set.Users))
 	var valid int
-	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(emit func(schemas.RawUser) error) error {
+	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(write func(schemas.RawUser) error) error {
+		emit := func(u schemas.RawUser) error { users.add(u.Identity(), u.Reject); return write(u) }
 		return in.copyAndDecode(in.Set.Users, dir, &res.Outputs, func(copied io.Reader) error {
 			rr, err := exportcsv.NewReader(usersName, copied, in.Delimiter, schemas.UserRequired, "userid")
 			if err != nil {
@@ -134,12 +132,6 @@ func Run(in Input, dir string) (stages.Result, error) {
 			err = exportcsv.Decode(rr, func(line int64, rec *schemas.UserRecord) error {
 				u, rj := exportcsv.CheckUser(rr, line, rec)
 				rejects = append(rejects, rj...)
-				if u.UserID != "" {
-					// Clone: the strings share the memory of their whole row.
-					id := u.Identity()
-					id.Key, id.UserName = strings.Clone(id.Key), strings.Clone(id.UserName)
-					ids = append(ids, id)
-				}
 				return emit(u)
 			})
 			if err != nil {
@@ -150,15 +142,16 @@ func Run(in Input, dir string) (stages.Result, error) {
 			}); err != nil {
 				return err
 			}
-			held := schemas.Duplicates(ids, "UserID")
-			rejects = append(rejects, duplicateRejects(usersName, ids, held)...)
+			dups, held := users.holds(schemas.HoldUser, "UserID")
+			rejects = append(rejects, duplicateRejects(usersName, users.ids, dups)...)
+			holds = append(holds, held...)
 			rejected := map[string]bool{}
 			for _, r := range rejects {
 				if r.File == usersName {
 					rejected[r.Key] = true
 				}
 			}
-			for _, id := range ids {
+			for _, id := range users.ids {
 				if !rejected[id.Key] {
 					valid++
 				}
@@ -181,7 +174,67 @@ func Run(in Input, dir string) (stages.Result, error) {
 		return res, err
 	}
 	res.Outputs = append(res.Outputs, stages.Output{Path: UsersFile, Rows: nUsers})
+	nHolds, err := parquetio.WriteSlice(filepath.Join(dir, HoldsFile), holds)
+	if err != nil {
+		return res, err
+	}
+	res.Outputs = append(res.Outputs, stages.Output{Path: HoldsFile, Rows: nHolds})
 	return res, nil
+}
+
+// keys collects what rule 9 looks at in each row written to a snapshot
+// that has a key: its identity and, for a row set aside, why.
+type keys struct {
+	ids     []schemas.Identity
+	rejects map[int]string // by index in ids
+}
+
+func newKeys(rows int) *keys {
+	// Sized once: grown row by row, a million identities were copied a
+	// dozen times over.
+	return &keys{ids: make([]schemas.Identity, 0, rows), rejects: map[int]string{}}
+}
+
+func (k *keys) add(id schemas.Identity, reject string) {
+	if id.Key == "" {
+		return // rejected for that already; nothing to hold
+	}
+	// Clone: the strings share the memory of their whole row.
+	id.Key, id.UserName = strings.Clone(id.Key), strings.Clone(id.UserName)
+	if reject != "" {
+		k.rejects[len(k.ids)] = reject
+	}
+	k.ids = append(k.ids, id)
+}
+
+// holds is rule 9 for the rows of one file: the duplicates (by index in
+// k.ids, for rejects.csv) and the held keys, one per key in the order of
+// the file. The first row of a key with a reason stands for it, and a
+// duplicate's reason comes before the row's own reject.
+func (k *keys) holds(entity, keyName string) (dups map[int]string, held []schemas.Hold) {
+	dups = schemas.Duplicates(k.ids, keyName)
+	done := map[string]bool{}
+	for i, id := range k.ids {
+		reason := dups[i]
+		if reason == "" {
+			reason = k.rejects[i]
+		}
+		if reason == "" || done[id.Key] {
+			continue
+		}
+		done[id.Key] = true
+		held = append(held, schemas.Hold{Entity: entity, Key: id.Key, Line: id.Line, Reason: withLine(reason, id.Line)})
+	}
+	return dups, held
+}
+
+// withLine adds the source line to a hold's reason, unless the reason
+// already lists the lines (duplicates do).
+func withLine(reason string, line int64) string {
+	if strings.Contains(reason, "(lines ") {
+		return reason
+	}
+	return fmt.Sprintf("%s (line %d)", reason, line)
 }
 
 // copyAndDecode copies the export file src into the run while decode reads

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -435,5 +437,52 @@ func TestCopyKeptWhenDecodingFails(t *testing.T) {
 	}
 	if !listed {
 		t.Errorf("the copy is not among the outputs %+v", res.Outputs)
+	}
+}
+
+// TestHolds: holds.parquet has one row per held key, the row that stands
+// for it and why: a duplicate UserID (both rows, the first stands), a
+// userName two users would get, a row set aside, and a damaged row whose
+// key a good row also has (the good row is held too, and rejects.csv
+// says so).
+func TestHolds(t *testing.T) {
+	users := hdr + ada + bob +
+		"3,cy@example.com,Cy,One,cy@example.com,,GB,User,Internal,true,false\n" +
+		"3,cy2@example.com,Cy,Two,cy2@example.com,,GB,User,Internal,true,false\n" + // line 5: UserID 3 again
+		"4,ADA@example.com,Ad,Again,ad@example.com,,GB,User,Internal,true,false\n" + // line 6: ada's userName
+		"5,eve,Eve,Bad,not-an-email,,GB,User,Internal,true,false\n" + // line 7: rejected
+		"6,fay@example.com,Fay,Good,fay@example.com,,GB,User,Internal,true,false\n" +
+		"6,too,few\n" // line 9: damaged, with the key of line 8
+	o := run(t, users, 1)
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	got, err := parquetio.ReadAll[schemas.Hold](filepath.Join(o.dir, HoldsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []schemas.Hold{
+		{Entity: schemas.HoldUser, Key: "1", Line: 2, Reason: "duplicate userName ada@example.com (lines 2, 6)"},
+		{Entity: schemas.HoldUser, Key: "3", Line: 4, Reason: "duplicate UserID 3 (lines 4, 5)"},
+		{Entity: schemas.HoldUser, Key: "4", Line: 6, Reason: "duplicate userName ADA@example.com (lines 2, 6)"},
+		{Entity: schemas.HoldUser, Key: "6", Line: 8, Reason: "duplicate UserID 6 (lines 8, 9)"},
+	}
+	var rejected *schemas.Hold
+	for i := range got {
+		if got[i].Key == "5" {
+			h := got[i]
+			rejected = &h
+			got = slices.Delete(got, i, i+1)
+			break
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("holds:\n got %+v\nwant %+v", got, want)
+	}
+	if rejected == nil || rejected.Line != 7 || !strings.HasSuffix(rejected.Reason, "(line 7)") {
+		t.Errorf("the rejected row 5 is held as %+v, want line 7 with its reason", rejected)
+	}
+	if !strings.Contains(o.rejects, `users_20261123.csv,8,,,6,"duplicate UserID 6 (lines 8, 9)"`) {
+		t.Errorf("rejects.csv does not hold the good row that shares its key with a damaged one:\n%s", o.rejects)
 	}
 }

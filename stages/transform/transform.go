@@ -24,6 +24,7 @@ import (
 // Input is what transform needs: the raw snapshot and the rules' settings.
 type Input struct {
 	RawUsers, RawLocations string // extract's users.parquet and locations.parquet
+	Holds                  string // extract's holds.parquet: the keys rule 9 holds
 	DefaultLocation        string
 	AdminAccessLevels      []string // admins at the default location
 	HomeAdminLevels        []string // admins at their home location
@@ -84,8 +85,32 @@ func (e *DefaultLocationError) Error() string {
 func Run(in Input, dir string) (stages.Result, error) {
 	res := stages.Result{Counts: map[string]int64{}}
 	var warnings []Warning
+	reuse := map[string]any{}
+	res.Details = map[string]any{"phone_rules": PhoneRules, "reuse": reuse}
 
-	locs, err := locations(in.RawLocations)
+	// The earlier run's phones are the longest read before the users can
+	// be mapped: it starts first, and goes on beside everything up to the
+	// rules themselves.
+	var memo *phoneMemo
+	var memoErr error
+	memoRead := make(chan struct{})
+	switch {
+	case in.Earlier.Path == "":
+		reuse["full"] = in.Earlier.Why
+		close(memoRead)
+	case in.Earlier.Rules != PhoneRules:
+		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.Earlier.Run, in.Earlier.Rules, PhoneRules)
+		close(memoRead)
+	default:
+		go func() { defer close(memoRead); memo, memoErr = readPhoneMemo(in.Earlier.Path) }()
+	}
+	defer func() { <-memoRead }() // a transform that fails early does not leave it behind
+
+	userHolds, locHolds, err := readHolds(in.Holds)
+	if err != nil {
+		return res, err
+	}
+	locs, err := locations(in.RawLocations, locHolds)
 	if err != nil {
 		return res, err
 	}
@@ -103,25 +128,6 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	res.Counts[CountLocations] = nLocs
 
-	// The holds and the earlier phones are read side by side: each is a
-	// pass over a file of a million rows.
-	reuse := map[string]any{}
-	var memo *phoneMemo
-	var memoErr error
-	var g errgroup.Group
-	switch {
-	case in.Earlier.Path == "":
-		reuse["full"] = in.Earlier.Why
-	case in.Earlier.Rules != PhoneRules:
-		reuse["full"] = fmt.Sprintf("run %s parsed its phones under other rules (%s; now %s)", in.Earlier.Run, in.Earlier.Rules, PhoneRules)
-	default:
-		g.Go(func() error { memo, memoErr = readPhoneMemo(in.Earlier.Path); return nil })
-	}
-	held, err := heldUsers(in.RawUsers)
-	g.Wait()
-	if err != nil {
-		return res, err
-	}
 	rules := userRules{in: in, admin: levels(in.AdminAccessLevels), homeAdmin: levels(in.HomeAdminLevels)}
 	if in.HomeCity || len(rules.homeAdmin) > 0 {
 		rules.homes = homes(locs)
@@ -129,16 +135,20 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if def := rules.homes[strings.ToLower(in.DefaultLocation)]; in.HomeCity && def != nil {
 		rules.defaultCity = def.City // there is one: the default location was checked above
 	}
-	switch {
-	case memoErr != nil:
-		reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.Earlier.Run, memoErr)
-	case memo != nil:
-		rules.memo, reuse["from_run"] = memo, in.Earlier.Run
+	// The workers wait for the earlier phones. (Reading more raw rows
+	// ahead while they wait was slower: 64 batches held 300 MB more, and
+	// the two reads took the cores from each other.)
+	ready := func() userRules {
+		<-memoRead
+		r := rules
+		if memoErr == nil {
+			r.memo = memo
+		}
+		return r
 	}
-	res.Details = map[string]any{"phone_rules": PhoneRules, "reuse": reuse}
 	var counts userCounts
 	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.User) error) error {
-		return mapUsers(in.RawUsers, in.Workers, held, rules, func(b batchResult) error {
+		return mapUsers(in.RawUsers, in.Workers, userHolds, ready, func(b batchResult) error {
 			warnings = append(warnings, b.warnings...)
 			counts.add(b.counts)
 			for _, u := range b.users {
@@ -149,6 +159,13 @@ func Run(in Input, dir string) (stages.Result, error) {
 			return nil
 		})
 	})
+	<-memoRead // mapUsers may have stopped before a worker waited
+	switch {
+	case memoErr != nil:
+		reuse["full"] = fmt.Sprintf("run %s's users.parquet could not be read: %v", in.Earlier.Run, memoErr)
+	case memo != nil:
+		reuse["from_run"] = in.Earlier.Run
+	}
 	if err != nil {
 		return res, err
 	}
@@ -167,20 +184,35 @@ func Run(in Input, dir string) (stages.Result, error) {
 	return res, nil
 }
 
-// locations applies rule 6's input side: one row per LocationID; a key that
-// was rejected or appears twice is held, so the diff neither updates nor
-// reports it removed.
-func locations(path string) ([]schemas.Location, error) {
+// readHolds reads extract's holds.parquet: the held users and locations
+// by key.
+func readHolds(path string) (users, locations map[string]schemas.Hold, err error) {
+	rows, err := parquetio.ReadAll[schemas.Hold](path)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, locations = map[string]schemas.Hold{}, map[string]schemas.Hold{}
+	for _, h := range rows {
+		switch h.Entity {
+		case schemas.HoldUser:
+			users[h.Key] = h
+		case schemas.HoldLocation:
+			locations[h.Key] = h
+		default:
+			return nil, nil, fmt.Errorf("%s: line %d holds a %q, neither a user nor a location", path, h.Line, h.Entity)
+		}
+	}
+	return users, locations, nil
+}
+
+// locations applies rule 6's input side: one row per LocationID; a key
+// extract holds (a row rejected, or the key on two rows) is held, so the
+// diff neither updates nor reports it removed.
+func locations(path string, held map[string]schemas.Hold) ([]schemas.Location, error) {
 	raw, err := parquetio.ReadAll[schemas.RawLocation](path)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]schemas.Identity, len(raw))
-	rejects := make([]string, len(raw))
-	for i := range raw {
-		ids[i], rejects[i] = raw[i].Identity(), raw[i].Reject
-	}
-	held := holds(ids, rejects, "LocationID")
 	var out []schemas.Location
 	seen := map[string]bool{}
 	for _, r := range raw {
@@ -198,7 +230,7 @@ func locations(path string) ([]schemas.Location, error) {
 			l.Country = r.Country
 		}
 		if h, ok := held[r.LocationID]; ok {
-			l.Held, l.HoldReason = true, h.reason
+			l.Held, l.HoldReason = true, h.Reason
 		}
 		l.RowHash = l.Hash()
 		out = append(out, l)
@@ -214,55 +246,6 @@ func activeLocation(locs []schemas.Location, id string) bool {
 		}
 	}
 	return false
-}
-
-// heldUsers reads only the identity columns and returns, per held UserID,
-// why it is held (rule 9): a rejected row, a duplicate UserID, or a userName
-// another user would get too.
-func heldUsers(path string) (map[string]hold, error) {
-	n, err := parquetio.NumRows(path)
-	if err != nil {
-		return nil, err
-	}
-	// Sized once: grown row by row, a million identities were copied a
-	// dozen times over.
-	ids, rejects := make([]schemas.Identity, 0, n), make([]string, 0, n)
-	cols := []string{"line", "user_id", "user_name", "email", "user_type", "deleted", "reject"}
-	_, err = parquetio.Read(path, cols, func(b []schemas.RawUser) error {
-		for i := range b {
-			r := &b[i]
-			ids = append(ids, r.Identity())
-			rejects = append(rejects, r.Reject)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return holds(ids, rejects, "UserID"), nil
-}
-
-// holds is rule 9 for the rows of one file: per key, why it is held (a
-// duplicate before the row's own reject; the first row with a reason
-// decides) and the line of the row that stands for it.
-func holds(ids []schemas.Identity, rejects []string, keyName string) map[string]hold {
-	dups := schemas.Duplicates(ids, keyName)
-	held := map[string]hold{}
-	for i, id := range ids {
-		if _, done := held[id.Key]; id.Key == "" || done {
-			continue
-		}
-		if reason := firstNonEmpty(dups[i], rejects[i]); reason != "" {
-			held[id.Key] = hold{reason: withLine(reason, id.Line), line: id.Line}
-		}
-	}
-	return held
-}
-
-// hold is why a key is held and the line of its row that stands for it.
-type hold struct {
-	reason string
-	line   int64
 }
 
 type userRules struct {
@@ -318,9 +301,10 @@ type batchResult struct {
 
 // mapUsers streams the raw users through the rules on several workers and
 // hands the results to sink in the order of the file, so the output is the
-// same whatever the number of workers. sink runs on the calling goroutine:
-// parquet-go is written from one goroutine only.
-func mapUsers(path string, workers int, held map[string]hold, rules userRules, sink func(batchResult) error) error {
+// same whatever the number of workers. Each worker takes its rules from
+// ready, which may wait (for the earlier phones). sink runs on the calling
+// goroutine: parquet-go is written from one goroutine only.
+func mapUsers(path string, workers int, held map[string]schemas.Hold, ready func() userRules, sink func(batchResult) error) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -351,6 +335,7 @@ func mapUsers(path string, workers int, held map[string]hold, rules userRules, s
 	for w := 0; w < workers; w++ {
 		wg.Go(func() error {
 			w := newWorker()
+			rules := ready()
 			for j := range jobs {
 				r := rules.batch(j.rows, held, w)
 				r.seq = j.seq
@@ -398,7 +383,7 @@ func mapUsers(path string, workers int, held map[string]hold, rules userRules, s
 }
 
 // batch applies rules 1–4, 7 and 8 to one batch of raw rows.
-func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worker) batchResult {
+func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, w *worker) batchResult {
 	out := batchResult{users: make([]schemas.User, 0, len(rows))}
 	for i := range rows {
 		r := &rows[i]
@@ -407,9 +392,9 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]hold, w *worke
 		}
 		if h, ok := held[r.UserID]; ok {
 			// One row per held key: the row whose line the hold names.
-			if r.Line == h.line {
+			if r.Line == h.Line {
 				out.counts.held++
-				out.users = append(out.users, schemas.User{UserID: r.UserID, Held: true, HoldReason: h.reason, Line: r.Line})
+				out.users = append(out.users, schemas.User{UserID: r.UserID, Held: true, HoldReason: h.Reason, Line: r.Line})
 			}
 			continue
 		}
@@ -539,22 +524,4 @@ func writeWarnings(path, runID string, ws []Warning) error {
 		}
 		return cw.Flush()
 	})
-}
-
-// withLine adds the source line to a hold's reason, unless the reason
-// already lists the lines (duplicates do).
-func withLine(reason string, line int64) string {
-	if strings.Contains(reason, "(lines ") {
-		return reason
-	}
-	return fmt.Sprintf("%s (line %d)", reason, line)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

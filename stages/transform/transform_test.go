@@ -51,6 +51,7 @@ func stageRunResult(t *testing.T, users, locs string, in Input) (stages.Result, 
 	}
 	in.RawUsers = filepath.Join(xdir, extract.UsersFile)
 	in.RawLocations = filepath.Join(xdir, extract.LocationsFile)
+	in.Holds = filepath.Join(xdir, extract.HoldsFile)
 	if in.DefaultLocation == "" {
 		in.DefaultLocation = "LON"
 	}
