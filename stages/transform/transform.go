@@ -402,8 +402,13 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, 
 			out.counts.visitors++ // rule 2: never provisioned
 			continue
 		}
-		u, reused := ru.user(r, w, &out.warnings)
-		out.users = append(out.users, u)
+		user, reused := ru.user(r, w, &out.warnings)
+		out.users = append(out.users, user)
+		// Hashed where it is kept: Hash calls the fields' functions, so
+		// escape analysis moves what it hashes to the heap, and a user
+		// hashed in user() was a heap object of its own, a million of them.
+		u := &out.users[len(out.users)-1]
+		u.RowHash = u.Hash()
 		if reused {
 			out.counts.phonesReused++
 		}
@@ -440,8 +445,8 @@ func (w *worker) language(s string) (string, bool) {
 	return l.tag, l.ok
 }
 
-// user applies the rules to one raw row; reused says whether its phones
-// came from the earlier transform.
+// user applies the rules to one raw row, all but the row hash (batch
+// computes it); reused says whether its phones came from the earlier transform.
 func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) (u schemas.User, reused bool) {
 	warn := func(field, value, msg string) {
 		*warnings = append(*warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: field, Value: value, Message: msg})
@@ -507,8 +512,7 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) (u 
 			u.PhoneInputs = inputs
 		}
 	}
-	u.RowHash = u.Hash()
-	return u, reused
+	return u, reused // without its RowHash: batch hashes it
 }
 
 func writeWarnings(path, runID string, ws []Warning) error {
