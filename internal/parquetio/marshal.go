@@ -13,12 +13,13 @@ import (
 )
 
 // flatMarshal returns a parquet-go MarshalFunc for T when T is flat: every
-// field a required string, bool, int32 or int64, which is what every
-// record of this program is. It builds each column's table straight from
+// field a required string, bool, int32 or int64, with no dictionary,
+// which is what every record of this program is. It builds each column's table straight from
 // the fields, where parquet-go's general marshaller walks a tree of
 // reflected nodes per row: the same tables, a third of the time (measured:
-// it was the largest cost of writing a snapshot). ok is false for other
-// types, which keep parquet-go's own marshaller.
+// it was the largest cost of writing a snapshot). Its records are *T, each
+// pointing into Write's buffer (never boxed copies of T). ok is false for
+// other types, which keep parquet-go's own marshaller.
 func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[string]*layout.Table, error), ok bool) {
 	t := reflect.TypeFor[T]()
 	if t.Kind() != reflect.Struct {
@@ -30,7 +31,10 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 		if tag == "" {
 			continue
 		}
-		if strings.Contains(strings.ToLower(tag), "repetitiontype") {
+		// A dictionary keeps the values it has seen until its row group
+		// is written, past the reuse of Write's buffer: such a column keeps
+		// parquet-go's marshaller, whose rows are copies of their own.
+		if tag = strings.ToLower(tag); strings.Contains(tag, "repetitiontype") || strings.Contains(tag, "dictionary") {
 			return nil, false
 		}
 		switch f.Type.Kind() {
@@ -39,16 +43,23 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 			return nil, false
 		}
 	}
+	pt := reflect.PointerTo(t)
 	return func(records []interface{}, sh *schema.SchemaHandler) (*map[string]*layout.Table, error) {
 		res := make(map[string]*layout.Table)
 		if len(records) == 0 {
 			return &res, nil
 		}
 		for _, r := range records {
-			if reflect.TypeOf(r) != t {
-				return nil, fmt.Errorf("parquetio: a %T among rows of %v", r, t)
+			if reflect.TypeOf(r) != pt {
+				return nil, fmt.Errorf("parquetio: a %T among rows of %v", r, pt)
 			}
 		}
+		// Every column is required, so every level is 0: one slice of
+		// zeros serves all of them (parquet-go only reads the levels of a
+		// table it is given; the capacity is the length, so an append would
+		// copy it). A slice of each per column was a sixth of what a
+		// snapshot's writing allocated.
+		zeros := make([]int32, len(records))
 		root := sh.GetRootInName()
 		for i := 1; i < len(sh.Infos); i++ {
 			info := sh.Infos[i]
@@ -60,8 +71,8 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 			table.Info = info
 			table.RepetitionType = parquet.FieldRepetitionType_REQUIRED
 			table.Values = make([]interface{}, len(records))
-			table.DefinitionLevels = make([]int32, len(records))
-			table.RepetitionLevels = make([]int32, len(records))
+			table.DefinitionLevels = zeros[:len(records):len(records)]
+			table.RepetitionLevels = zeros[:len(records):len(records)]
 			typ := valueTypes[f.Type.Kind()]
 			for j := range records {
 				table.Values[j] = fieldValue(&records[j], f.Offset, typ)
@@ -75,11 +86,10 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 // Each value parquet-go encodes is an interface. Boxing a field's value
 // makes a copy of it on the heap (for a string, and for an integer over
 // 255): a million rows of forty columns made tens of millions of small
-// objects for the garbage collector. The row
-// itself is already boxed (parquet-go takes rows as interfaces, which hold
-// a heap copy of the struct and keep it until the row group is written),
-// so fieldValue makes an interface that points at the field inside that
-// copy instead: the same type and value, nothing allocated.
+// objects for the garbage collector. Each record is a pointer to
+// its row, which stays where it is until its pages are encoded, so
+// fieldValue makes an interface that points at the field inside that row
+// instead: the same type and value, nothing allocated.
 
 // eface is the layout of an empty interface in the Go runtime: the
 // dynamic type and a pointer to the value.
@@ -99,8 +109,7 @@ var valueTypes = map[reflect.Kind]unsafe.Pointer{
 func typeOf(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
 
 // fieldValue is the field at offset of the struct that row holds, as an
-// interface of type typ. The struct is not pointer-shaped (flatMarshal
-// takes structs of several words), so row's data is a pointer to it.
+// interface of type typ; row holds a pointer to the struct.
 func fieldValue(row *interface{}, offset uintptr, typ unsafe.Pointer) interface{} {
 	var v interface{}
 	e := (*eface)(unsafe.Pointer(&v))

@@ -38,20 +38,56 @@ func Write[T any](path string, fill func(emit func(T) error) error) (rows int64,
 		for _, info := range pw.SchemaHandler.Infos {
 			info.OmitStats = true
 		}
-		if fn, ok := flatMarshal[T](); ok && !stockMarshal {
+		fn, flat := flatMarshal[T]()
+		flat = flat && !stockMarshal
+		if flat {
 			pw.MarshalFunc = fn
+		}
+		// Rows wait here and go to parquet-go a few pages' worth at a time
+		// (its Flush marshals and encodes what it holds, and writes a row
+		// group once it is full). Its Write would box each row, a heap copy
+		// of a few hundred bytes a row; the flat marshaller is handed a
+		// pointer into this buffer instead, which parquet-go lets go of
+		// before Flush returns (it drops the rows' tables once their pages
+		// are encoded), so the buffer is reused.
+		buf := make([]T, 0, flushRows)
+		objs := make([]interface{}, flushRows)
+		flush := func() error {
+			for i := range buf {
+				if flat {
+					objs[i] = &buf[i]
+				} else {
+					objs[i] = buf[i]
+				}
+			}
+			pw.Objs = objs[:len(buf)]
+			buf = buf[:0]
+			return pw.Flush(false)
 		}
 		emit := func(v T) error {
 			rows++
-			return pw.Write(v)
+			buf = append(buf, v)
+			if len(buf) == flushRows {
+				return flush()
+			}
+			return nil
 		}
 		if err := fill(emit); err != nil {
 			return err
+		}
+		if len(buf) > 0 {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 		return pw.WriteStop()
 	})
 	return rows, err
 }
+
+// flushRows is how many rows Write hands to parquet-go at once: a page of
+// 64 KiB holds about that many values of a typical column.
+const flushRows = 4096
 
 // rowGroupSize is a variable so that tests can make files of several row
 // groups from a few rows.
@@ -86,6 +122,11 @@ func WriteConcurrent[T any](path string, fill func(emit func(T) error) error) (i
 		// Room for the producer to go on while parquet-go encodes a row
 		// group (with 4 batches it waited on each one).
 		batches := make(chan []T, 32)
+		// Written batches come back to the producer: parquet-go keeps a
+		// copy of each row, not the batch, and a new batch for every 1024
+		// rows was as much memory again as the rows themselves. (A batch
+		// waiting to be reused keeps its strings alive: at most 34 of them.)
+		free := make(chan []T, cap(batches)+2)
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		var fillErr error
@@ -96,7 +137,11 @@ func WriteConcurrent[T any](path string, fill func(emit func(T) error) error) (i
 			send := func() error {
 				select {
 				case batches <- batch:
-					batch = make([]T, 0, batchRows)
+					select {
+					case batch = <-free:
+					default:
+						batch = make([]T, 0, batchRows)
+					}
 					return nil
 				case <-stop:
 					return errStopped
@@ -119,6 +164,10 @@ func WriteConcurrent[T any](path string, fill func(emit func(T) error) error) (i
 				if writeErr = emit(b[i]); writeErr != nil {
 					close(stop) // the producer stops at its next batch
 				}
+			}
+			select {
+			case free <- b[:0]:
+			default:
 			}
 		}
 		<-done
