@@ -5,15 +5,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 )
 
-// Export is the export set a new run takes, with its two files described
-// (size and sha256) once: the extract manifest lists them as its inputs.
+// Export is the export set a new run takes, with the size and modification
+// time of its files when it was taken: extract reads each file once (its
+// copy, sha256 and decoding in one pass) and refuses one that differs from
+// them afterwards, still being written.
 type Export struct {
-	Set   extract.ExportSet
-	Files []artifact.File // users, then locations
+	Set extract.ExportSet
 }
 
 // Inbox rules. A set is known by its stamp, read as a date: the newest set
@@ -144,20 +144,7 @@ func NextExport(env Env) (*Export, error) {
 	if !set.Settled(env.Now(), cfg.Exports.Settle) {
 		return nil, stillWritten
 	}
-	exp := &Export{Set: *set}
-	for _, p := range []string{set.Users, set.Locations} {
-		sum, n, err := artifact.SHA256(p)
-		if err != nil {
-			return nil, err
-		}
-		exp.Files = append(exp.Files, artifact.File{Path: p, Bytes: n, SHA256: sum})
-	}
-	// A second look, after reading every byte: a writer that left the
-	// files alone for settle and then went on is caught here.
-	if !set.Unchanged() {
-		return nil, stillWritten
-	}
-	return exp, nil
+	return &Export{Set: *set}, nil
 }
 
 // takenSet is a run's extract of an export set.

@@ -110,8 +110,8 @@ func Extract(env Env, exp *Export) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run, runStage(env, run, StageExtract, exp.Files, func(dir string) (stages.Result, error) {
-		return extract.Run(extract.Input{Set: exp.Set, Taken: exp.Files, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
+	return run, runStage(env, run, StageExtract, nil, func(dir string) (stages.Result, error) {
+		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
 	})
 }
 
@@ -236,7 +236,7 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 	res, runErr := fn(run.StageDir(stage))
 	m := Manifest{
 		Stage: stage, RunID: run.ID, Attempt: attempt, Mode: res.Mode, Started: started.UTC(),
-		Inputs: inputs, Counts: res.Counts, Details: res.Details,
+		Inputs: append(inputs, res.Inputs...), Counts: res.Counts, Details: res.Details,
 		ConfigSHA256: env.Config.SHA256, Version: Version, SchemaVersion: schemas.Version,
 	}
 	for _, o := range res.Outputs {

@@ -4,6 +4,8 @@
 // into the directory it is given.
 package stages
 
+import "github.com/condeco-sync/condeco-sync/internal/artifact"
+
 // Output is a file a stage wrote, relative to its directory, with the number
 // of rows it holds (0 for files that are not tables). A stage that hashed
 // what it wrote gives the sha256 and size, and the file is not read again
@@ -18,6 +20,9 @@ type Output struct {
 // Result is what a stage reports: its outputs, counts for people, and any
 // details worth keeping in the manifest.
 type Result struct {
+	// Inputs are files a stage found for itself, described as it read
+	// them (extract's export files); the pipeline lists the others.
+	Inputs  []artifact.File
 	Outputs []Output
 	Counts  map[string]int64
 	Details map[string]any

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,11 +25,10 @@ import (
 
 // Input is what extract needs: the export set and the rules that apply to it.
 type Input struct {
-	Set ExportSet
-	// Taken is the export's files as the pipeline hashed them when it
-	// took the set: a copy that differs (the file was rewritten since) is
-	// refused. Empty: no check.
-	Taken     []artifact.File
+	// Set is the export set as the pipeline found it: a file whose size or
+	// modification time differs once it is copied (it was written to since)
+	// is refused.
+	Set       ExportSet
 	Delimiter rune // 0: detect
 	MinUsers  int
 	RunID     string // named in rejects.csv
@@ -65,17 +65,17 @@ func (e *TooFewUsersError) Error() string {
 }
 
 // ChangedError says that an export file changed between the moment the
-// run took it and its copy: whoever writes the exports went on writing.
+// run took it and the end of its copy: whoever writes the exports went on
+// writing.
 type ChangedError struct {
 	File   string
-	Taken  artifact.File
-	SHA256 string
-	Bytes  int64
+	Copied int64 // bytes read
+	Taken  int64 // bytes when the run took it
 }
 
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("%s changed while it was being taken (%d bytes, sha256 %.12s…; %d bytes, sha256 %.12s… when the run took it): it is still being written, try again once it is complete",
-		e.File, e.Bytes, e.SHA256, e.Taken.Bytes, e.Taken.SHA256)
+	return fmt.Sprintf("%s changed while it was being taken (%d bytes read, %d when the run took it, or modified since): it is still being written, try again once it is complete",
+		e.File, e.Copied, e.Taken)
 }
 
 // Run extracts in.Set into dir. On error, the Result lists what was still
@@ -92,7 +92,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	locKeys := newKeys(0)
 	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(write func(schemas.RawLocation) error) error {
 		emit := func(l schemas.RawLocation) error { locKeys.add(l.Identity(), l.Reject); return write(l) }
-		return in.copyAndDecode(in.Set.Locations, dir, &res.Outputs, func(copied io.Reader) error {
+		return in.copyAndDecode(1, dir, &res, func(copied io.Reader) error {
 			rr, err := exportcsv.NewReader(locsName, copied, in.Delimiter, schemas.LocationRequired, "locationid")
 			if err != nil {
 				return err
@@ -123,7 +123,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	var valid int
 	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(write func(schemas.RawUser) error) error {
 		emit := func(u schemas.RawUser) error { users.add(u.Identity(), u.Reject); return write(u) }
-		return in.copyAndDecode(in.Set.Users, dir, &res.Outputs, func(copied io.Reader) error {
+		return in.copyAndDecode(0, dir, &res, func(copied io.Reader) error {
 			rr, err := exportcsv.NewReader(usersName, copied, in.Delimiter, schemas.UserRequired, "userid")
 			if err != nil {
 				return err
@@ -237,12 +237,14 @@ func withLine(reason string, line int64) string {
 	return fmt.Sprintf("%s (line %d)", reason, line)
 }
 
-// copyAndDecode copies the export file src into the run while decode reads
-// the bytes as they are copied: what is decoded is exactly what is kept.
-// The copy is kept and listed in outputs even when decoding fails; a copy
-// that differs from what the pipeline took is refused before anything
-// decode found.
-func (in Input) copyAndDecode(src, dir string, outputs *[]stages.Output, decode func(io.Reader) error) error {
+// copyAndDecode copies export file i of the set (0 users, 1 locations)
+// into the run while decode reads the bytes as they are copied: what is
+// decoded is exactly what is kept, and the file is read once. The copy is
+// kept and listed in the outputs even when decoding fails, and the file, as
+// it was read, in the inputs; a file that changed while it was read is
+// refused before anything decode found.
+func (in Input) copyAndDecode(i int, dir string, res *stages.Result, decode func(io.Reader) error) error {
+	src := [2]string{in.Set.Users, in.Set.Locations}[i]
 	name := filepath.Base(src)
 	c, err := artifact.StartCopy(src, filepath.Join(dir, InputDir, name))
 	if err != nil {
@@ -253,11 +255,11 @@ func (in Input) copyAndDecode(src, dir string, outputs *[]stages.Output, decode 
 	if err != nil {
 		return fmt.Errorf("copying %s: %w", src, err)
 	}
-	*outputs = append(*outputs, stages.Output{Path: InputDir + "/" + name, SHA256: sum, Bytes: n})
-	for _, f := range in.Taken {
-		if f.Path == src && (f.SHA256 != sum || f.Bytes != n) {
-			return &ChangedError{File: src, Taken: f, SHA256: sum, Bytes: n}
-		}
+	// The users file first, then the locations file (which is read first).
+	res.Inputs = slices.Insert(res.Inputs, min(i, len(res.Inputs)), artifact.File{Path: src, Bytes: n, SHA256: sum})
+	res.Outputs = append(res.Outputs, stages.Output{Path: InputDir + "/" + name, SHA256: sum, Bytes: n})
+	if n != in.Set.Bytes[i] || !in.Set.unchanged(i) {
+		return &ChangedError{File: src, Copied: n, Taken: in.Set.Bytes[i]}
 	}
 	return decodeErr
 }

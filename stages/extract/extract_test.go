@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
@@ -380,15 +381,15 @@ func TestDuplicateLocationWithARejectedRow(t *testing.T) {
 }
 
 // TestCopiesAreTheFilesTaken: extract hashes the copies it decodes as it
-// writes them; they are described by that hash, and a file that is no
-// longer what the pipeline took (rewritten since) is refused.
+// writes them, lists the export files as it read them among its inputs,
+// and refuses a file that changed after the run took it.
 func TestCopiesAreTheFilesTaken(t *testing.T) {
 	set, dir := setup(t, []byte(hdr+ada+bob))
 	sum, n, err := artifact.SHA256(set.Users)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(Input{Set: set, Taken: []artifact.File{{Path: set.Users, Bytes: n, SHA256: sum}}, MinUsers: 1}, dir)
+	res, err := Run(Input{Set: set, MinUsers: 1}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,16 +405,34 @@ func TestCopiesAreTheFilesTaken(t *testing.T) {
 	if got, _, _ := artifact.SHA256(filepath.Join(dir, copied.Path)); got != sum {
 		t.Errorf("the copy's sha256 is %s, the export's %s", got, sum)
 	}
-
-	// The export was rewritten after the pipeline hashed it.
-	set, dir = setup(t, []byte(hdr+ada+bob))
-	_, err = Run(Input{Set: set, Taken: []artifact.File{{Path: set.Users, Bytes: n, SHA256: strings.Repeat("0", 64)}}, MinUsers: 1}, dir)
-	var changed *ChangedError
-	if !errors.As(err, &changed) || changed.File != set.Users || !strings.Contains(err.Error(), "still being written") {
-		t.Fatalf("err = %v, want a ChangedError naming %s", err, set.Users)
+	if want := (artifact.File{Path: set.Users, Bytes: n, SHA256: sum}); len(res.Inputs) != 2 || res.Inputs[0] != want || res.Inputs[1].Path != set.Locations {
+		t.Errorf("inputs %+v; want %+v, then the locations file", res.Inputs, want)
 	}
-	if _, err := os.Stat(filepath.Join(dir, UsersFile)); err == nil {
-		t.Error("a snapshot was written from a file that changed")
+
+	// The export was written to after the run took it: once appended to
+	// (its size), once rewritten in place (its modification time).
+	for _, change := range []func(path string){
+		func(path string) {
+			f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString(bob)
+			f.Close()
+		},
+		func(path string) {
+			os.WriteFile(path, []byte(hdr+bob+ada), 0o600)
+			later := time.Now().Add(time.Minute)
+			os.Chtimes(path, later, later)
+		},
+	} {
+		set, dir = setup(t, []byte(hdr+ada+bob))
+		change(set.Users)
+		_, err = Run(Input{Set: set, MinUsers: 1}, dir)
+		var changed *ChangedError
+		if !errors.As(err, &changed) || changed.File != set.Users || !strings.Contains(err.Error(), "still being written") {
+			t.Fatalf("err = %v, want a ChangedError naming %s", err, set.Users)
+		}
+		if _, err := os.Stat(filepath.Join(dir, UsersFile)); err == nil {
+			t.Error("a snapshot was written from a file that changed")
+		}
 	}
 }
 

@@ -36,14 +36,12 @@ func (s ExportSet) Settled(now time.Time, settle time.Duration) bool {
 
 // Unchanged reports whether the set's files still have the size and
 // modification time they had when s was found.
-func (s ExportSet) Unchanged() bool {
-	for i, p := range []string{s.Users, s.Locations} {
-		fi, err := os.Stat(p)
-		if err != nil || fi.Size() != s.Bytes[i] || fi.ModTime().After(s.Changed) {
-			return false
-		}
-	}
-	return true
+func (s ExportSet) Unchanged() bool { return s.unchanged(0) && s.unchanged(1) }
+
+// unchanged is Unchanged for one file: 0 the users file, 1 the locations file.
+func (s ExportSet) unchanged(i int) bool {
+	fi, err := os.Stat([2]string{s.Users, s.Locations}[i])
+	return err == nil && fi.Size() == s.Bytes[i] && !fi.ModTime().After(s.Changed)
 }
 
 // stampLayouts are the forms of a stamp read as a date: a day, or a day
