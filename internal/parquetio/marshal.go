@@ -44,6 +44,13 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 		}
 	}
 	pt := reflect.PointerTo(t)
+	// What one call builds is reused by the next: parquet-go drops a
+	// call's tables once their pages are encoded, before it calls again
+	// (one goroutine marshals, and no column has a dictionary to keep
+	// values). Each call's value slices, new, were a sixth of all that
+	// writing a snapshot allocated.
+	var values []interface{} // every column's values, one after the other
+	var zeros []int32
 	return func(records []interface{}, sh *schema.SchemaHandler) (*map[string]*layout.Table, error) {
 		res := make(map[string]*layout.Table)
 		if len(records) == 0 {
@@ -57,9 +64,14 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 		// Every column is required, so every level is 0: one slice of
 		// zeros serves all of them (parquet-go only reads the levels of a
 		// table it is given; the capacity is the length, so an append would
-		// copy it). A slice of each per column was a sixth of what a
-		// snapshot's writing allocated.
-		zeros := make([]int32, len(records))
+		// copy it).
+		n := len(records)
+		if len(zeros) < n {
+			zeros = make([]int32, n)
+		}
+		if cols := len(sh.Infos) - 1; len(values) < n*cols {
+			values = make([]interface{}, n*cols)
+		}
 		root := sh.GetRootInName()
 		for i := 1; i < len(sh.Infos); i++ {
 			info := sh.Infos[i]
@@ -70,9 +82,9 @@ func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[s
 			table.Schema = sh.SchemaElements[sh.MapIndex[path]]
 			table.Info = info
 			table.RepetitionType = parquet.FieldRepetitionType_REQUIRED
-			table.Values = make([]interface{}, len(records))
-			table.DefinitionLevels = zeros[:len(records):len(records)]
-			table.RepetitionLevels = zeros[:len(records):len(records)]
+			table.Values = values[(i-1)*n : i*n : i*n]
+			table.DefinitionLevels = zeros[:n:n]
+			table.RepetitionLevels = zeros[:n:n]
 			typ := valueTypes[f.Type.Kind()]
 			for j := range records {
 				table.Values[j] = fieldValue(&records[j], f.Offset, typ)

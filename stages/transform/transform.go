@@ -314,6 +314,13 @@ func mapUsers(path string, workers int, held map[string]schemas.Hold, ready func
 	}
 	jobs := make(chan job, workers)
 	results := make(chan batchResult, workers)
+	// Batches go round: a raw batch back to the reader once its users are
+	// made, a batch of users back to the workers once sink has taken them
+	// (the strings they hold are not in the slices). New slices for every
+	// batch were a quarter of what a transform allocated. Room for every
+	// batch that can be on its way at once; past that they are dropped.
+	spareRows := make(chan []schemas.RawUser, 3*workers+2)
+	spareUsers := make(chan []schemas.User, 3*workers+2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
@@ -321,8 +328,9 @@ func mapUsers(path string, workers int, held map[string]schemas.Hold, ready func
 		defer close(jobs)
 		seq := 0
 		_, err := parquetio.Read(path, nil, func(b []schemas.RawUser) error {
+			rows := recycled(spareRows)
 			select {
-			case jobs <- job{seq, slices.Clone(b)}:
+			case jobs <- job{seq, append(rows, b...)}:
 				seq++
 				return nil
 			case <-ctx.Done():
@@ -337,8 +345,9 @@ func mapUsers(path string, workers int, held map[string]schemas.Hold, ready func
 			w := newWorker()
 			rules := ready()
 			for j := range jobs {
-				r := rules.batch(j.rows, held, w)
+				r := rules.batch(j.rows, held, w, recycled(spareUsers))
 				r.seq = j.seq
+				giveBack(spareRows, j.rows)
 				select {
 				case results <- r:
 				case <-ctx.Done():
@@ -366,6 +375,7 @@ func mapUsers(path string, workers int, held map[string]schemas.Hold, ready func
 			if sinkErr == nil {
 				sinkErr = sink(p)
 			}
+			giveBack(spareUsers, p.users)
 		}
 		if sinkErr != nil {
 			break
@@ -382,9 +392,28 @@ func mapUsers(path string, workers int, held map[string]schemas.Hold, ready func
 	return g.Wait()
 }
 
-// batch applies rules 1–4, 7 and 8 to one batch of raw rows.
-func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, w *worker) batchResult {
-	out := batchResult{users: make([]schemas.User, 0, len(rows))}
+// recycled is a slice from spare, emptied, or nil when there is none.
+func recycled[T any](spare chan []T) []T {
+	select {
+	case s := <-spare:
+		return s[:0]
+	default:
+		return nil
+	}
+}
+
+// giveBack puts s in spare for another batch, unless spare is full.
+func giveBack[T any](spare chan []T, s []T) {
+	select {
+	case spare <- s:
+	default:
+	}
+}
+
+// batch applies rules 1–4, 7 and 8 to one batch of raw rows, appending
+// the users to users (an empty slice to reuse, or nil).
+func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, w *worker, users []schemas.User) batchResult {
+	out := batchResult{users: slices.Grow(users, len(rows))}
 	for i := range rows {
 		r := &rows[i]
 		if r.UserID == "" {
