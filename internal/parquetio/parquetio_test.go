@@ -1,6 +1,7 @@
 package parquetio
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/klauspost/compress/s2"
+	"github.com/xitongsys/parquet-go/compress"
+	"github.com/xitongsys/parquet-go/parquet"
 )
 
 type row struct {
@@ -242,5 +246,19 @@ func TestAddedColumnAbsentFromAnOlderFile(t *testing.T) {
 	}
 	if got, err := ReadAll[newer](path2); err != nil || got[0].City != "Paris" {
 		t.Errorf("newer file: %v, %v", got, err)
+	}
+}
+
+// TestSnappyIsTheFastMode: parquet-go's Snappy pages are s2's default
+// mode (snappy.go), and they read back through parquet-go's own decoder.
+func TestSnappyIsTheFastMode(t *testing.T) {
+	page := []byte(strings.Repeat("user-0001@example.com,London,GB,", 2000))
+	got := compress.Compress(page, parquet.CompressionCodec_SNAPPY)
+	if want := s2.EncodeSnappy(nil, page); !bytes.Equal(got, want) {
+		t.Fatalf("Snappy pages are %d bytes, s2's default mode makes %d", len(got), len(want))
+	}
+	back, err := compress.Uncompress(got, parquet.CompressionCodec_SNAPPY)
+	if err != nil || !bytes.Equal(back, page) {
+		t.Fatalf("Uncompress = %d bytes, %v", len(back), err)
 	}
 }
