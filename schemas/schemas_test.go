@@ -169,7 +169,7 @@ func TestCollisionsWhenHashesCollide(t *testing.T) {
 	byKey := func(id Identity) string { return id.Key }
 	byName := func(id Identity) string { return strings.ToLower(id.UserName) }
 	for _, key := range []func(Identity) string{byKey, byName} {
-		want := collisions(ids, key, map[uint64]int32{})
+		want := collisions(ids, key)
 		if len(want) < 100 {
 			t.Fatalf("only %d groups: the test data has too few duplicates to prove anything", len(want))
 		}
