@@ -122,10 +122,10 @@ func WriteConcurrent[T any](path string, fill func(emit func(T) error) error) (i
 		// Room for the producer to go on while parquet-go encodes a row
 		// group (with 4 batches it waited on each one).
 		batches := make(chan []T, 32)
-		// Written batches come back to the producer: parquet-go keeps a
-		// copy of each row, not the batch, and a new batch for every 1024
-		// rows was as much memory again as the rows themselves. (A batch
-		// waiting to be reused keeps its strings alive: at most 34 of them.)
+		// Written batches come back to the producer: Write copies each row
+		// into a buffer of its own, and a new batch for every 1024 rows was
+		// as much memory again as the rows themselves. (A batch waiting to
+		// be reused keeps its strings alive: at most 34 of them.)
 		free := make(chan []T, cap(batches)+2)
 		stop := make(chan struct{})
 		done := make(chan struct{})
