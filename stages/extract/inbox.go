@@ -34,11 +34,9 @@ func (s ExportSet) Settled(now time.Time, settle time.Duration) bool {
 	return !s.Changed.After(now.Add(-max(settle, MinSettle)))
 }
 
-// Unchanged reports whether the set's files still have the size and
-// modification time they had when s was found.
-func (s ExportSet) Unchanged() bool { return s.unchanged(0) && s.unchanged(1) }
-
-// unchanged is Unchanged for one file: 0 the users file, 1 the locations file.
+// unchanged reports whether file i of the set (0 the users file, 1 the
+// locations file) still has the size and modification time it had when s
+// was found.
 func (s ExportSet) unchanged(i int) bool {
 	fi, err := os.Stat([2]string{s.Users, s.Locations}[i])
 	return err == nil && fi.Size() == s.Bytes[i] && !fi.ModTime().After(s.Changed)
