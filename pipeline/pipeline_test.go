@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/stages/extract"
 	"github.com/rs/zerolog"
 )
 
@@ -127,6 +128,46 @@ func TestSettle(t *testing.T) {
 	var none *NoNewExportError
 	if !errors.As(err, &none) || !strings.Contains(err.Error(), "still being written") {
 		t.Fatalf("NextExport = %v, want still being written", err)
+	}
+}
+
+// TestSetWrittenToAfterItWasTaken: a writer that goes on after the set
+// was taken fails the extract (still being written) with no snapshot; the
+// next run takes the set again once it has settled, and lists it with the
+// sha256 of what it read.
+func TestSetWrittenToAfterItWasTaken(t *testing.T) {
+	f := newFixture(t)
+	f.drop("20261123", usersCSV, locsCSV)
+	set, err := NextExport(f.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usersPath := filepath.Join(f.env.Config.Inbox, "users_20261123.csv")
+	whole := usersCSV + "3,c@example.com,C,C,c@example.com\n"
+	os.WriteFile(usersPath, []byte(whole), 0o600)
+	os.Chtimes(usersPath, f.now, f.now) // a minute after the set's last change
+	run, err := Extract(f.env, set)
+	var changed *extract.ChangedError
+	if !errors.As(err, &changed) || !strings.Contains(err.Error(), "still being written") {
+		t.Fatalf("Extract = %v, want a ChangedError", err)
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir, "extract", "users.parquet")); !os.IsNotExist(err) {
+		t.Error("a snapshot was written from a file still being written")
+	}
+	if r, _, _ := Unfinished(f.env.Config); r != nil {
+		t.Errorf("run %s is to be finished; a failed extract is taken again by a new run", r.ID)
+	}
+
+	// Settled again: the next run takes the set, as it now is.
+	f.now = f.now.Add(time.Minute)
+	again := f.extract()
+	m, err := ReadManifest(again.Dir, StageExtract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, n, _ := artifact.SHA256(usersPath)
+	if want := (artifact.File{Path: usersPath, Bytes: n, SHA256: sum}); len(m.Inputs) != 2 || m.Inputs[0] != want || m.Counts[extract.CountUsersRows] != 3 {
+		t.Errorf("the second run read %+v (%d rows); want %+v, 3 rows", m.Inputs, m.Counts[extract.CountUsersRows], want)
 	}
 }
 
