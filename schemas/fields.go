@@ -104,17 +104,17 @@ func FieldIndex[T any](fields []Field[T], name string) int {
 // hashFields is the row_hash of r over fields: each field length-prefixed
 // (or one byte for a flag), in order.
 func hashFields[T any](fields []Field[T], r *T) int64 {
-	var h hasher
+	var stack hashBuffer
+	b := stack[:0]
 	for i := range fields {
 		switch f := &fields[i]; {
 		case f.Flag != nil:
-			h.bool(f.Flag(r))
+			b = appendFlag(b, f.Flag(r))
 		case !f.Added:
-			h.str(f.Text(r))
+			b = appendText(b, f.Text(r))
 		case f.Text(r) != "":
-			h.str(f.Name)
-			h.str(f.Text(r))
+			b = appendText(appendText(b, f.Name), f.Text(r))
 		}
 	}
-	return h.sum()
+	return hashOf(b)
 }
