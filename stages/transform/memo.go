@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"fmt"
 	"runtime/debug"
 	"strconv"
 
@@ -62,14 +63,35 @@ type memoEntry struct {
 	work, mobile uint64 // the E.164 numbers' digits (packE164)
 }
 
-// readPhoneMemo reads the phones of an earlier users.parquet.
+// readPhoneMemo reads the phones of an earlier users.parquet. The index is
+// built on a goroutine of its own as the entries come in: filling a map of
+// a million keys took as long as reading them (0.13 s of 0.3 s), while
+// the workers waited and a core had nothing to do.
 func readPhoneMemo(path string) (*phoneMemo, error) {
 	n, err := parquetio.NumRows(path)
 	if err != nil {
 		return nil, err
 	}
-	m := &phoneMemo{entries: make([]memoEntry, 0, n)}
+	m := &phoneMemo{entries: make([]memoEntry, 0, n), byKey: make(map[xxh3.Uint128]int32, n)}
+	// The indexer sees the entries through a header of its own: the reader
+	// appends within the capacity (a row gives one entry at most), and
+	// says after each batch how many are there.
+	entries := m.entries[:n]
+	appended := make(chan int, 16)
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		i := 0
+		for upto := range appended {
+			for ; i < upto; i++ {
+				m.byKey[entries[i].key] = int32(i)
+			}
+		}
+	}()
 	_, err = parquetio.Read(path, []string{"user_id", "phone_work", "phone_mobile", "phone_inputs"}, func(b []schemas.User) error {
+		if len(m.entries)+len(b) > cap(m.entries) {
+			return fmt.Errorf("%s: more rows than its metadata says (%d)", path, n)
+		}
 		for i := range b {
 			u := &b[i]
 			work, okW := packE164(u.PhoneWork)
@@ -78,12 +100,11 @@ func readPhoneMemo(path string) (*phoneMemo, error) {
 				m.entries = append(m.entries, memoEntry{xxh3.HashString128(u.UserID), u.PhoneInputs, work, mobile})
 			}
 		}
+		appended <- len(m.entries)
 		return nil
 	})
-	m.byKey = make(map[xxh3.Uint128]int32, len(m.entries))
-	for i, e := range m.entries {
-		m.byKey[e.key] = int32(i)
-	}
+	close(appended)
+	<-indexed
 	return m, err
 }
 
