@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"unsafe"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/condeco-sync/condeco-sync/internal/arena"
 )
 
 // Batch is a run of rows of some columns as Arrow's column-chunk readers
@@ -204,7 +204,11 @@ func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int,
 			return 0, fmt.Errorf("%s: column %q (%s) cannot fill a %v field", path, f.name, col.PhysicalType(), f.kind)
 		}
 	}
-	var text arena
+	// The strings of the rows handed out are copied into an arena: a plan
+	// of a million creates holds twenty million cells, and one allocation
+	// each was most of the diff's time and memory. A kept string keeps its
+	// chunk: the rows read are the rows wanted.
+	var text arena.Strings
 	for g := 0; g < pf.NumRowGroups(); g++ {
 		rg := pf.RowGroup(g)
 		n := rg.NumRows()
@@ -217,7 +221,7 @@ func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int,
 				fv := rowsOf.Index(k - lo).Field(f.index)
 				switch f.kind {
 				case reflect.String:
-					fv.SetString(text.string(v.bytes))
+					fv.SetString(text.Bytes(v.bytes))
 				case reflect.Bool:
 					fv.SetBool(v.b)
 				case reflect.Int64:
@@ -247,24 +251,6 @@ func ReadRowsAt[T any](path string, columns []string, at []int64, fn func(i int,
 		return rows, fmt.Errorf("%s: no row %d: the file has %d rows", path, at[len(at)-1], rows)
 	}
 	return rows, nil
-}
-
-// arena copies the strings of the rows ReadRowsAt hands out into chunks
-// of 64 KB: a plan of a million creates holds twenty million cells, and
-// one allocation each was most of the diff's time and memory. A kept
-// string keeps its chunk: the rows read are the rows wanted.
-type arena struct{ buf []byte }
-
-func (a *arena) string(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > cap(a.buf)-len(a.buf) {
-		a.buf = make([]byte, 0, max(64<<10, len(b)))
-	}
-	a.buf = append(a.buf, b...)
-	s := a.buf[len(a.buf)-len(b):]
-	return unsafe.String(unsafe.SliceData(s), len(s))
 }
 
 // fills is the kind of field each physical type openColumns accepts fills.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/condeco-sync/condeco-sync/internal/arena"
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/exportcsv"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
@@ -187,6 +188,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 type keys struct {
 	ids     []schemas.Identity
 	rejects map[int]string // by index in ids
+	text    arena.Strings  // the keys and userNames of ids
 }
 
 func newKeys(rows int) *keys {
@@ -199,8 +201,10 @@ func (k *keys) add(id schemas.Identity, reject string) {
 	if id.Key == "" {
 		return // rejected for that already; nothing to hold
 	}
-	// Clone: the strings share the memory of their whole row.
-	id.Key, id.UserName = strings.Clone(id.Key), strings.Clone(id.UserName)
+	// Copied: the strings share the memory of their whole row. Into an
+	// arena, which holds them in 64 KB chunks rather than two small heap
+	// objects a row (extract's peak on 1M users: 325 -> 300 MB).
+	id.Key, id.UserName = k.text.String(id.Key), k.text.String(id.UserName)
 	if reject != "" {
 		k.rejects[len(k.ids)] = reject
 	}
