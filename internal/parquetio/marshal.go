@@ -14,10 +14,10 @@ import (
 
 // flatMarshal returns a parquet-go MarshalFunc for T when T is flat: every
 // field a required string, bool, int32 or int64, with no dictionary,
-// which is what every record of this program is. It builds each column's table straight from
-// the fields, where parquet-go's general marshaller walks a tree of
-// reflected nodes per row: the same tables, a third of the time (measured:
-// it was the largest cost of writing a snapshot). Its records are *T, each
+// which is what every record of this program is. It builds each column's
+// table straight from the fields, where parquet-go's general marshaller
+// walks a tree of reflected nodes per row: the same tables, a third of the
+// time (measured: it was the largest cost of writing a snapshot). Its records are *T, each
 // pointing into Write's buffer (never boxed copies of T). ok is false for
 // other types, which keep parquet-go's own marshaller.
 func flatMarshal[T any]() (fn func([]interface{}, *schema.SchemaHandler) (*map[string]*layout.Table, error), ok bool) {
