@@ -1,11 +1,20 @@
 package schemas
 
+import (
+	"slices"
+	"strings"
+)
+
 // Entities and operations of a change set (docs/rules.md).
 const (
 	EntityUser     = "user"
 	EntityLocation = "location"
 
-	OpCreate     = "create"
+	OpCreate = "create"
+	// OpRename is the first of a cycle's two steps (rule 13): a user's
+	// userName goes to a temporary name, so that the name it had is free
+	// for the user who takes it; its update then gives it its new name.
+	OpRename     = "rename"
 	OpUpdate     = "update"
 	OpDeactivate = "deactivate"
 	OpReactivate = "reactivate"
@@ -17,7 +26,7 @@ const (
 // OpOrder is the order of a change set: the order load applies it in, and
 // the order people read it in.
 var OpOrder = map[string]int{
-	OpCreate: 0, OpUpdate: 1, OpReactivate: 2, OpDeactivate: 3, OpDelete: 4, OpRemoved: 5, OpHold: 6,
+	OpCreate: 0, OpRename: 1, OpUpdate: 2, OpReactivate: 3, OpDeactivate: 4, OpDelete: 5, OpRemoved: 6, OpHold: 7,
 }
 
 // Change is one row of diff/changes.parquet: one operation on one user or
@@ -79,6 +88,38 @@ type Change struct {
 	Address         string `parquet:"name=address, type=BYTE_ARRAY, convertedtype=UTF8"`
 	PostalCode      string `parquet:"name=postal_code, type=BYTE_ARRAY, convertedtype=UTF8"`
 	TimeZone        string `parquet:"name=time_zone, type=BYTE_ARRAY, convertedtype=UTF8"`
+
+	// Step orders the changes by which userNames change hands (rule 13):
+	// 0 for a change no other waits for and that waits for none; else
+	// load carries out the changes of step 1, then of step 2 …, before
+	// every other user change. WaitsFor is what the change waits for: the
+	// op ids (OpID) of the changes that free its name, newline-separated.
+	Step     int64  `parquet:"name=step, type=INT64" parquetio:"added"`
+	WaitsFor string `parquet:"name=waits_for, type=BYTE_ARRAY, convertedtype=UTF8" parquetio:"added"`
+}
+
+// OpID is the stable id of an operation on entity key, the journal's and
+// a plan's After: entity:op:key.
+func OpID(entity, op, key string) string { return entity + ":" + op + ":" + key }
+
+// Was is the value c's field (a name of UserFields or LocationFields) had
+// before the change, and whether the change changes it.
+func (c *Change) Was(field string) (string, bool) {
+	if c.Fields == "" {
+		return "", false
+	}
+	i := slices.Index(strings.Split(c.Fields, "\n"), field)
+	if i < 0 {
+		return "", false
+	}
+	// Values are newline-separated in the order of Fields. A value with a
+	// line break of its own would shift those after it; userName, the
+	// first field and the one rule 13 reads, never has one.
+	before := strings.SplitN(c.Before, "\n", i+2)
+	if i >= len(before) {
+		return "", true
+	}
+	return before[i], true
 }
 
 // SetUser copies u's record into c.

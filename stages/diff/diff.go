@@ -44,6 +44,10 @@ type ChangeSet struct {
 	// part of the Superuser's to-do list, and its names.
 	Admins    int
 	Locations map[string]schemas.Location
+	// Blocked are the creates and renames that take a userName a user of
+	// the baseline keeps (rule 13): load fails them, naming the holder,
+	// and the to-do list says how to free the name.
+	Blocked []Blocked
 }
 
 // Compare builds the change set of in in two passes. Pass 1 reads only the
@@ -85,6 +89,9 @@ func Compare(in Input) (*ChangeSet, error) {
 	work := match(in, base, desired, activeLocs)
 	base, desired = nil, nil // pass 2 needs none of them
 	if cs.Changes, err = work.resolve(in, cs.Changes); err != nil {
+		return nil, err
+	}
+	if cs.Changes, cs.Blocked, err = orderNames(in.BaselineUsers, cs.Changes); err != nil {
 		return nil, err
 	}
 	sortChanges(cs.Changes)

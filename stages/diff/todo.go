@@ -95,6 +95,11 @@ func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
 			}
 		}
 	}
+	for _, b := range cs.Blocked {
+		out = append(out, Todo{What: "Free a userName for the user who takes it", Where: "the tenant", Subject: person(&b.Change), Key: b.Change.Key,
+			Why: fmt.Sprintf("%s is held by UserID %s, %s: delete or rename that account in the tenant (or give UserID %s another email in Condeco); the next run sends the %s again",
+				b.Name, b.Holder, b.Why, b.Change.Key, b.Change.Op)})
+	}
 	if generic && creates > 0 && in.Invitations != "send" {
 		out = append(out, Todo{What: "Stop the tenant's invitation emails, if they must not go", Where: "the account's settings",
 			Subject: fmt.Sprintf("the %d users this run creates", creates),

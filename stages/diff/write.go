@@ -2,10 +2,12 @@ package diff
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -155,7 +157,7 @@ func at(s []string, i int) string {
 }
 
 var symbols = map[string]string{
-	schemas.OpCreate: "+", schemas.OpUpdate: "~", schemas.OpReactivate: "~", schemas.OpDeactivate: "-",
+	schemas.OpCreate: "+", schemas.OpRename: "~", schemas.OpUpdate: "~", schemas.OpReactivate: "~", schemas.OpDeactivate: "-",
 	schemas.OpDelete: "-", schemas.OpRemoved: "?", schemas.OpHold: "!",
 }
 
@@ -194,6 +196,9 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []T
 			if c.Grant != "" {
 				b.WriteString(" [access: " + strings.ReplaceAll(c.Grant, "\n", " ") + "]")
 			}
+			if c.Step > 0 {
+				fmt.Fprintf(b, " [step %d]", c.Step)
+			}
 			if c.Op != schemas.OpUpdate && c.Op != schemas.OpCreate {
 				b.WriteString(" (" + c.Reason + ")")
 			}
@@ -201,6 +206,7 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []T
 		}
 		b.WriteString("```\n\n")
 	}
+	writeHandovers(b, cs)
 	add, change, destroy, held := 0, 0, 0, 0
 	for i := range cs.Changes {
 		switch cs.Changes[i].Op {
@@ -221,6 +227,29 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []T
 		todoMarkdown(b, todos, st, 10)
 	}
 	return b.Flush()
+}
+
+// writeHandovers lists the changes whose userNames change hands (rule 13)
+// in the order load carries them out, and those the plan cannot unblock.
+func writeHandovers(b io.Writer, cs *ChangeSet) {
+	var ordered []*schemas.Change
+	for i := range cs.Changes {
+		if cs.Changes[i].Step > 0 {
+			ordered = append(ordered, &cs.Changes[i])
+		}
+	}
+	if len(ordered) == 0 && len(cs.Blocked) == 0 {
+		return
+	}
+	slices.SortStableFunc(ordered, func(a, b *schemas.Change) int { return cmp.Compare(a.Step, b.Step) })
+	io.WriteString(b, "Names change hands in this plan: a name is freed before it is taken, and load carries out these changes first, step by step.\n\n```\n")
+	for _, c := range ordered {
+		fmt.Fprintf(b, "%d. %s %s %s %s (%s)\n", c.Step, symbols[c.Op], c.Op, c.Entity, display(c), c.Reason)
+	}
+	for _, k := range cs.Blocked {
+		fmt.Fprintf(b, "blocked: %s %s %s %s: %s is held by UserID %s, %s\n", symbols[k.Change.Op], k.Change.Op, k.Change.Entity, display(&k.Change), k.Name, k.Holder, k.Why)
+	}
+	io.WriteString(b, "```\n\n")
 }
 
 // display names the entity for people: the name, and the key when they differ.

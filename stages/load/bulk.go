@@ -81,6 +81,9 @@ func (l *loader) bulkCreates(ctx context.Context) (int, error) {
 		if gctx.Err() != nil {
 			return gctx.Err()
 		}
+		if row.Step > 0 {
+			return nil // carried out in its step (handoverPhase)
+		}
 		n++
 		c := *row
 		if l.isDone(opID(schemas.EntityUser, schemas.OpCreate, c.Key)) {

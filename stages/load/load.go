@@ -108,6 +108,7 @@ type loader struct {
 	prog      *progress
 
 	counts    map[planKey]int // the plan's changes
+	stepped   int             // of them, those in a step of the names changing hands
 	locations []schemas.Change
 	baseLocs  map[string]*schemas.Location
 
@@ -122,6 +123,8 @@ type loader struct {
 
 	scanMu sync.Mutex
 	byName map[string]scim.Resource // the target's users by lower-cased userName, once read (see findUser)
+
+	owners owners // the applied state's accounts and their UserIDs, once read (see claimable)
 }
 
 // result is what became of one operation, kept small: a million of them
@@ -354,8 +357,9 @@ type task struct {
 	lost bool
 }
 
-// phases applies the change set in the safe order of the issue: locations
-// first (users refer to them), then creates, updates, memberships, revokes,
+// phases applies the change set in a safe order: locations first (users
+// refer to them), then the changes whose userNames change hands, in the
+// plan's steps (rule 13), then creates, updates, memberships, revokes,
 // deactivations and deletes last, so that a run stopped half way has
 // removed nothing it should not have.
 func (l *loader) phases(ctx context.Context) error {
@@ -365,6 +369,7 @@ func (l *loader) phases(ctx context.Context) error {
 		run  func(ctx context.Context) (int, error)
 	}{
 		{"locations", l.locationPhase},
+		{"handovers", l.handoverPhase},
 		{"creates", l.createPhase},
 		{"updates", l.userPhase(schemas.OpUpdate, schemas.OpReactivate)},
 		{"memberships", l.memberPhase(kindAdd)},

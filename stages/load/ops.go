@@ -41,6 +41,9 @@ func (l *loader) userPhase(ops ...string) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
 		return l.workers(ctx, func(submit func(task) error) error {
 			return l.eachUser(userColumns, ops, func(row *schemas.Change) error {
+				if row.Step > 0 {
+					return nil // carried out in its step (handoverPhase)
+				}
 				c := *row // the batch is reused; its strings are not
 				return submit(l.userTask(&c))
 			})
@@ -55,9 +58,10 @@ func (l *loader) userTask(c *schemas.Change) task {
 	case schemas.OpCreate:
 		t.create = true
 		t.run = func(ctx context.Context, lost bool) (string, string, error) { return l.createUser(ctx, c, lost) }
-	case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
+	case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate, schemas.OpRename:
 		// A deactivation's record is the user with active false: the
-		// desired row when Condeco has one, else the baseline's.
+		// desired row when Condeco has one, else the baseline's. A
+		// rename's is the user under its temporary name.
 		t.run = func(ctx context.Context, _ bool) (string, string, error) { return l.updateUser(ctx, c) }
 	case schemas.OpDelete:
 		t.run = func(ctx context.Context, _ bool) (string, string, error) {
@@ -90,7 +94,7 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 		return l.adoptUser(ctx, c, found)
 	}
 	if lost { // an earlier try may have created it: look first
-		if r, err := l.findUser(ctx, c, true); err != nil {
+		if r, err := l.findUser(ctx, c, true); err != nil && !isOwned(err) {
 			return "", "", err
 		} else if r != nil {
 			id, err := l.idOf(r)
@@ -115,14 +119,14 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 		return "", "", err
 	}
 	found, ferr := l.findUser(ctx, c, false)
+	if isOwned(ferr) { // the server's words, then why it is not adopted
+		return "", "", permanent{fmt.Errorf("%v; %w", err, ferr)}
+	}
 	if ferr != nil {
 		return "", "", ferr
 	}
 	if found == nil {
 		return "", "", permanent{fmt.Errorf("%w (and no user with this externalId or userName could be found to adopt)", err)}
-	}
-	if ext := str(found, "externalId"); ext != "" && ext != key {
-		return "", "", permanentf("userName %s belongs to another user in the target (externalId %s): not adopted", c.UserName, ext)
 	}
 	return l.adoptUser(ctx, c, found)
 }
@@ -141,7 +145,8 @@ func (l *loader) adoptUser(ctx context.Context, c *schemas.Change, found scim.Re
 }
 
 // findUser looks for c's user in the target by externalId and, unless byKeyOnly,
-// by userName. userNames compare case-insensitively (RFC 7643 §4.1.1), but
+// by userName. An account found by userName that the applied state records
+// for another UserID is returned with an OwnedError: it is not c's. userNames compare case-insensitively (RFC 7643 §4.1.1), but
 // not every server's filter does: an exact and a lower-case query are both
 // tried, and the answer is checked here.
 func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool) (scim.Resource, error) {
@@ -162,8 +167,11 @@ func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool
 		}
 		for _, r := range rs {
 			byKey := i == 0 && !l.prof.byUserName()
-			if (byKey && str(r, "externalId") == u.Key) || (!byKey && strings.EqualFold(str(r, "userName"), u.UserName)) {
+			if byKey && str(r, "externalId") == u.Key {
 				return r, nil
+			}
+			if !byKey && strings.EqualFold(str(r, "userName"), u.UserName) {
+				return l.claimed(u.Key, r)
 			}
 		}
 	}
@@ -177,7 +185,19 @@ func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool
 	if err != nil {
 		return nil, err
 	}
-	return byName[strings.ToLower(u.UserName)], nil
+	if r := byName[strings.ToLower(u.UserName)]; r != nil {
+		return l.claimed(u.Key, r)
+	}
+	return nil, nil
+}
+
+// claimed is r, found by userName for UserID key, or nil and why when
+// another UserID's account (claimable).
+func (l *loader) claimed(key string, r scim.Resource) (scim.Resource, error) {
+	if err := l.claimable(key, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // targetUserNames lists the target's users by lower-cased userName, read

@@ -15,6 +15,9 @@ func (l *loader) readPlan() error {
 		for i := range batch {
 			c := &batch[i]
 			l.counts[planKey{c.Entity, c.Op}]++
+			if c.Step > 0 {
+				l.stepped++
+			}
 			if c.Entity == schemas.EntityLocation {
 				// Its strings keep their batch's buffers alive: the
 				// locations come first in a plan, so that is one batch.
@@ -113,7 +116,8 @@ type planKey struct{ entity, op string }
 
 // userColumns are the columns of a user change that its operations read.
 var userColumns = func() []string {
-	cols := []string{"entity", "key", "op", "name", "reason", "scim_id", "changed", "grant", "admin_grant", "admin_revoke", "send_invitation"}
+	cols := []string{"entity", "key", "op", "name", "reason", "scim_id", "changed", "grant", "admin_grant", "admin_revoke", "send_invitation",
+		"step", "waits_for"}
 	for _, f := range schemas.UserFields {
 		cols = append(cols, f.Column)
 	}

@@ -33,12 +33,23 @@ func (l *loader) writeState(dir string) (users, locs int64, err error) {
 		}); err != nil {
 		return 0, 0, err
 	}
+	// A cycle's first step done and its second not: the user is under its
+	// temporary name, and the next diff renames it again.
+	renamed := map[string]string{}
+	if err := l.eachUser(userColumns, []string{schemas.OpRename}, func(c *schemas.Change) error {
+		if l.isDone(opID(schemas.EntityUser, c.Op, c.Key)) {
+			renamed[c.Key] = c.UserName
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
 	index := map[string]map[string][]*Chunk{kindAdd: l.doneChunks(kindAdd), kindRemove: l.doneChunks(kindRemove)}
 	users, err = parquetio.Write(filepath.Join(dir, UsersStateFile), func(emit func(schemas.User) error) error {
 		if l.in.BaselineUsers != "" {
 			if _, err := parquetio.Read(l.in.BaselineUsers, nil, func(batch []schemas.User) error {
 				for i := range batch {
-					if row, keep := l.appliedUser(index, &batch[i], changed[batch[i].UserID]); keep {
+					if row, keep := l.appliedUser(index, &batch[i], changed[batch[i].UserID], renamed); keep {
 						if err := emit(row); err != nil {
 							return err
 						}
@@ -53,7 +64,7 @@ func (l *loader) writeState(dir string) (users, locs int64, err error) {
 			if !l.isDone(opID(schemas.EntityUser, c.Op, c.Key)) {
 				return nil
 			}
-			row, _ := l.appliedUser(index, nil, c)
+			row, _ := l.appliedUser(index, nil, c, nil)
 			return emit(row)
 		})
 	})
@@ -66,9 +77,10 @@ func (l *loader) writeState(dir string) (users, locs int64, err error) {
 }
 
 // appliedUser is the applied state of one user: base is its baseline row
-// (nil for a create), c its change (nil for none). keep is false for a
-// user this load deleted.
-func (l *loader) appliedUser(index map[string]map[string][]*Chunk, base *schemas.User, c *schemas.Change) (row schemas.User, keep bool) {
+// (nil for a create), c its change (nil for none), renamed the temporary
+// userNames of the users whose cycle stopped half way. keep is false for
+// a user this load deleted.
+func (l *loader) appliedUser(index map[string]map[string][]*Chunk, base *schemas.User, c *schemas.Change, renamed map[string]string) (row schemas.User, keep bool) {
 	if c == nil {
 		return *base, true
 	}
@@ -85,6 +97,9 @@ func (l *loader) appliedUser(index map[string]map[string][]*Chunk, base *schemas
 		row.SCIMID, row.Granted, row.Owed = base.SCIMID, base.Granted, base.Owed
 	default:
 		row = *base
+		if tmp, ok := renamed[c.Key]; ok {
+			row.UserName = tmp
+		}
 	}
 	if c.Op != schemas.OpDelete && c.Op != schemas.OpHold {
 		l.applyAccess(index, &row, base, c, ok)
