@@ -87,6 +87,12 @@ func (s SCIMConfig) RequestsPerMinute() int {
 	return 0
 }
 
+// SCIM11 reports whether the target speaks SCIM 1.1: the visitor-generic
+// profile with SCIM 1.0's core schema (its default).
+func (s SCIMConfig) SCIM11() bool {
+	return s.Profile == contract.ProfileVisitorGeneric && (s.CoreSchema == "" || s.CoreSchema == contract.SchemaCore10)
+}
+
 // Rate is the requests a second load keeps under: the tighter of
 // scim.max_rps and scim.max_rpm (0: no cap).
 func (s SCIMConfig) Rate() float64 {

@@ -31,6 +31,7 @@ func Diff(env Env, run *Run) error {
 		GrantNewLocations:      cfg.Access.GrantNewLocationsToExistingUsers,
 		DeleteRemovedLocations: cfg.Locations.DeleteRemoved,
 		Profile:                cfg.SCIM.Profile,
+		SCIM11:                 cfg.SCIM.SCIM11(),
 		Invitations:            cfg.Users.Invitations,
 		Rate:                   cfg.SCIM.Rate(),
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},

@@ -27,19 +27,24 @@ import (
 // identityTarget is a SCIM server a test runs days against.
 type identityTarget struct {
 	name string
-	// start returns a fresh server's base URL and the profile to use.
-	start func(t *testing.T) (url string, profile string)
+	// start returns a fresh server's base URL, and the profile and core
+	// schema to use.
+	start func(t *testing.T) (url, profile, core string)
 }
 
 // identityTargets are the targets every identity case runs on: the
-// public API's sandbox (SCIM 2.0 and the strict SCIM 1.1 mode), and
-// SCIMMY with the scim2 profile (externalIds, groups).
+// public API's sandbox (the strict SCIM 1.1 mode with the profile's
+// default core schema, and SCIM 2.0), and SCIMMY with the scim2 profile
+// (externalIds, groups).
 var identityTargets = []identityTarget{
-	{"visitor-generic", func(t *testing.T) (string, string) {
-		return startGenericSandbox(t, sandbox.Options{Generic: true}), contract.ProfileVisitorGeneric
+	{"visitor-generic/scim1.1", func(t *testing.T) (string, string, string) {
+		return startGenericSandbox(t, sandbox.Options{Generic: true, SCIM11: true}), contract.ProfileVisitorGeneric, ""
 	}},
-	{"scim2", func(t *testing.T) (string, string) {
-		return scimServer(t).URL, contract.ProfileSCIM2
+	{"visitor-generic/scim2.0", func(t *testing.T) (string, string, string) {
+		return startGenericSandbox(t, sandbox.Options{Generic: true}), contract.ProfileVisitorGeneric, contract.SchemaUser
+	}},
+	{"scim2", func(t *testing.T) (string, string, string) {
+		return scimServer(t).URL, contract.ProfileSCIM2, ""
 	}},
 }
 
@@ -55,14 +60,15 @@ func startGenericSandbox(t *testing.T, opts sandbox.Options) string {
 	return srv.URL + sandbox.Base
 }
 
-// identityFixture is a fixture for url under profile, whose guards let a
-// handful of users go.
-func identityFixture(t *testing.T, url, profile string) *fixture {
+// identityFixture is a fixture for tg, whose guards let a handful of
+// users go, and its server's URL.
+func identityFixture(t *testing.T, tg identityTarget) (*fixture, string) {
+	url, profile, core := tg.start(t)
 	f := loadFixture(t, url)
 	cfg := f.env.Config
-	cfg.SCIM.Profile = profile
+	cfg.SCIM.Profile, cfg.SCIM.CoreSchema = profile, core
 	cfg.Guards.MinUsers, cfg.Guards.MaxDeletes, cfg.Guards.MaxDeleteFraction = 1, 100, 1
-	return f
+	return f, url
 }
 
 // people is an export's users file: UserID and email, the email also the
@@ -181,8 +187,7 @@ func readChanges(t *testing.T, run *Run) []schemas.Change {
 func TestReusedEmailGoesToANewAccount(t *testing.T) {
 	for _, tg := range identityTargets {
 		t.Run(tg.name, func(t *testing.T) {
-			url, profile := tg.start(t)
-			f := identityFixture(t, url, profile)
+			f, url := identityFixture(t, tg)
 			day1, err := f.day("20261123", people("100 x@corp.com"))
 			must(t, err)
 			leaver := oneAccountEach(t, url, day1)["100"].SCIMID
@@ -208,8 +213,7 @@ func TestReusedEmailGoesToANewAccount(t *testing.T) {
 func TestReusedEmailHeldByADeactivatedLeaver(t *testing.T) {
 	for _, tg := range identityTargets {
 		t.Run(tg.name, func(t *testing.T) {
-			url, profile := tg.start(t)
-			f := identityFixture(t, url, profile)
+			f, url := identityFixture(t, tg)
 			f.env.Config.Users.Deprovision = "deactivate"
 			day1, err := f.day("20261123", people("100 x@corp.com"))
 			must(t, err)
@@ -228,8 +232,13 @@ func TestReusedEmailHeldByADeactivatedLeaver(t *testing.T) {
 				t.Error("the joiner is in the applied state: it took the leaver's account")
 			}
 			results := resultsCSV(t, day2)
-			if !strings.Contains(results, "UserID 100") {
-				t.Errorf("results.csv does not name the holder's UserID:\n%s", results)
+			if !strings.Contains(results, "UserID 100") || !strings.Contains(results, "create,failed,409,") {
+				t.Errorf("results.csv does not name the holder's UserID, or the server's 409:\n%s", results)
+			}
+			// The server's own words come first: on the 1.1 wire, read from
+			// its {"Errors":[{"description"…}]}.
+			if strings.HasPrefix(tg.name, "visitor-generic") && !strings.Contains(results, `userName ""x@corp.com"" is already taken`) {
+				t.Errorf("results.csv does not quote the server's refusal:\n%s", results)
 			}
 			todo := readTodo(t, day2)
 			found := false
@@ -249,8 +258,7 @@ func TestReusedEmailHeldByADeactivatedLeaver(t *testing.T) {
 func TestHandedOverEmail(t *testing.T) {
 	for _, tg := range identityTargets {
 		t.Run(tg.name, func(t *testing.T) {
-			url, profile := tg.start(t)
-			f := identityFixture(t, url, profile)
+			f, url := identityFixture(t, tg)
 			day1, err := f.day("20261123", people("100 x@corp.com"))
 			must(t, err)
 			employee := oneAccountEach(t, url, day1)["100"].SCIMID
@@ -282,8 +290,7 @@ func TestSwapAndChainConverge(t *testing.T) {
 	for _, tg := range identityTargets {
 		for _, tc := range cases {
 			t.Run(tg.name+"/"+tc.name, func(t *testing.T) {
-				url, profile := tg.start(t)
-				f := identityFixture(t, url, profile)
+				f, url := identityFixture(t, tg)
 				day1, err := f.day("20261123", people(tc.day1...))
 				must(t, err)
 				before := oneAccountEach(t, url, day1)

@@ -20,7 +20,7 @@ import (
 // the token (scim.token_env or scim.token_file), the extension URN, and by
 // default the address of scim.url; its data goes to <data>/sandbox.
 func (a *app) sandboxCommand() *cobra.Command {
-	var addr, profile string
+	var addr, profile, version string
 	var maxRPM float64
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -35,7 +35,11 @@ start if it was killed), and every invitation it would email is a line of
 
 With --profile visitor-generic it is Eptura Visitor's public Generic SCIM API instead: /Users
 only (404 for anything else), no extension (400), the SCIM 1.0 core URN accepted. --max-rpm
-answers 429 with Retry-After past that many requests a minute (Eptura publishes 500).`,
+answers 429 with Retry-After past that many requests a minute (Eptura publishes 500).
+--scim 1.1 (with visitor-generic) makes it speak SCIM 1.1 strictly, as the public API's
+base URL (/scim/v1) suggests: only /ServiceProviderConfigs, application/json, 1.1 error
+bodies ({"Errors":[{"description","code"}]}), PATCH as a 1.1 partial resource that merges
+multi-valued attributes, and a 2.0 PatchOp refused.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.setup(); err != nil {
@@ -62,11 +66,17 @@ answers 429 with Retry-After past that many requests a minute (Eptura publishes 
 			if profile != contract.ProfileVisitor && profile != contract.ProfileVisitorGeneric {
 				return usageErr("--profile: %q is not %s or %s", profile, contract.ProfileVisitor, contract.ProfileVisitorGeneric)
 			}
+			if version != "1.1" && version != "2.0" {
+				return usageErr("--scim: %q is not 1.1 or 2.0", version)
+			}
+			if version == "1.1" && profile != contract.ProfileVisitorGeneric {
+				return usageErr("--scim 1.1 is the wire of the public Generic SCIM API: use it with --profile visitor-generic")
+			}
 			if maxRPM < 0 {
 				return usageErr("--max-rpm must not be negative")
 			}
 			sb, err := sandbox.NewWith(dir, token, a.cfg.SCIM.Extension,
-				sandbox.Options{Generic: profile == contract.ProfileVisitorGeneric, MaxRPM: maxRPM})
+				sandbox.Options{Generic: profile == contract.ProfileVisitorGeneric, MaxRPM: maxRPM, SCIM11: version == "1.1"})
 			if err != nil {
 				return err
 			}
@@ -84,7 +94,7 @@ answers 429 with Retry-After past that many requests a minute (Eptura publishes 
 				defer cancel()
 				srv.Shutdown(sctx)
 			}()
-			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Str("profile", profile).Msg("sandbox listening")
+			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Str("profile", profile).Str("scim", version).Msg("sandbox listening")
 			err = srv.Serve(ln)
 			if cerr := sb.Close(); cerr != nil {
 				return cerr
@@ -99,5 +109,6 @@ answers 429 with Retry-After past that many requests a minute (Eptura publishes 
 	cmd.Flags().StringVar(&addr, "addr", "", "HOST:PORT to listen on (default: the host of scim.url)")
 	cmd.Flags().StringVar(&profile, "profile", "", "visitor or visitor-generic (default: visitor-generic when scim.profile is, else visitor)")
 	cmd.Flags().Float64Var(&maxRPM, "max-rpm", 0, "answer 429 past this many requests a minute (0: no limit)")
+	cmd.Flags().StringVar(&version, "scim", "2.0", "the SCIM version it speaks: 2.0, or 1.1 (visitor-generic only)")
 	return cmd
 }

@@ -61,8 +61,10 @@ type Sandbox struct {
 	generic   bool          // Options.Generic
 	limit     *rate.Limiter // Options.MaxRPM; nil: none
 	maxRPM    float64
+	scim11    bool // Options.SCIM11
 	store     *store
 	scim      scim.Server
+	users     *handler
 
 	outboxMu sync.Mutex
 }
@@ -76,6 +78,8 @@ type Options struct {
 	// MaxRPM answers 429, with Retry-After, to requests past this many a
 	// minute (Eptura publishes 500); 0: no limit.
 	MaxRPM float64
+	// SCIM11 makes the Generic API speak SCIM 1.1, strictly (scim11.go).
+	SCIM11 bool
 }
 
 // New opens (or makes) the sandbox whose data is in dir, answering only
@@ -89,15 +93,19 @@ func NewWith(dir, token, extension string, opts Options) (*Sandbox, error) {
 	if token == "" {
 		return nil, fmt.Errorf("the sandbox needs a bearer token")
 	}
+	if opts.SCIM11 && !opts.Generic {
+		return nil, fmt.Errorf("SCIM 1.1 is the wire of the public Generic SCIM API: use it with the visitor-generic profile")
+	}
 	st, err := openStore(dir, map[string]func(map[string]any) string{"Users": userNameOf})
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{dir: dir, token: token, extension: extension, store: st, generic: opts.Generic, maxRPM: opts.MaxRPM}
+	s := &Sandbox{dir: dir, token: token, extension: extension, store: st, generic: opts.Generic, maxRPM: opts.MaxRPM, scim11: opts.SCIM11}
 	if opts.MaxRPM > 0 {
 		s.limit = rate.NewLimiter(rate.Limit(opts.MaxRPM/60), max(1, int(opts.MaxRPM/60)))
 	}
 	users := &handler{s: s, typ: "Users", core: coreUser, check: s.checkUser, created: s.invite}
+	s.users = users
 	locations := &handler{s: s, typ: "Locations", core: SchemaLocation}
 	s.scim, err = scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
@@ -128,6 +136,16 @@ func (s *Sandbox) Close() error { return s.store.close() }
 
 // ServeHTTP answers a SCIM request under Base, after checking its token.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.scim11 { // every answer in 1.1's words, refusals included
+		out := &buffered{header: http.Header{}}
+		s.serve(out, r)
+		write11(w, out)
+		return
+	}
+	s.serve(w, r)
+}
+
+func (s *Sandbox) serve(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, strings.TrimSuffix(Base, "/v2"))
 	if !ok {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "the SCIM API is under " + Base})
@@ -148,6 +166,15 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.scim11 {
+		s.door11(w, r, path, func(w http.ResponseWriter, r *http.Request) { s.serve20(w, r, path) })
+		return
+	}
+	s.serve20(w, r, path)
+}
+
+// serve20 answers an authorized request as the SCIM 2.0 sandbox.
+func (s *Sandbox) serve20(w http.ResponseWriter, r *http.Request, path string) {
 	if s.generic {
 		if !s.genericRequest(w, r, path) {
 			return
@@ -175,7 +202,7 @@ func (s *Sandbox) genericRequest(w http.ResponseWriter, r *http.Request, path st
 	if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodDelete {
 		return true
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		writeError(w, scimerrors.ScimError{Status: http.StatusBadRequest, Detail: err.Error()})
 		return false
@@ -188,6 +215,13 @@ func (s *Sandbox) genericRequest(w http.ResponseWriter, r *http.Request, path st
 	body = bytes.ReplaceAll(body, []byte(`"`+contract.SchemaCore10+`"`), []byte(`"`+coreUser+`"`))
 	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	return true
+}
+
+// readBody reads r's body and leaves it to be read again.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	return b, err
 }
 
 func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
@@ -223,7 +257,7 @@ func userNameOf(attrs map[string]any) string { n, _ := attrs["userName"].(string
 
 func lower(s string) string { return strings.ToLower(s) }
 
-func invalid(format string, a ...any) error {
+func invalid(format string, a ...any) scimerrors.ScimError {
 	return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest, Detail: fmt.Sprintf(format, a...)}
 }
 

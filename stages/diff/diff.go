@@ -23,6 +23,7 @@ type Input struct {
 	GrantNewLocations                bool    // access.grant_new_locations_to_existing_users
 	DeleteRemovedLocations           bool    // locations.delete_removed
 	Profile                          string  // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
+	SCIM11                           bool    // the target speaks SCIM 1.1 (scim.core_schema): updates read then PUT
 	Invitations                      string  // users.invitations: send | suppress
 	Rate                             float64 // requests a second load keeps under (0: none): the plan says how long it takes
 	Guard                            Guard

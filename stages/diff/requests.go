@@ -22,6 +22,10 @@ type Requests struct {
 	// scim.max_rps; 0: none): with it the plan says how long the load
 	// takes at the least.
 	Rate float64 `json:"rate_per_second,omitempty"`
+	// SCIM11: the server speaks SCIM 1.1 (visitor-generic with SCIM 1.0's
+	// core schema): an update reads the user and PUTs it back, and creates
+	// go one by one (no /Bulk).
+	SCIM11 bool `json:"scim11,omitempty"`
 }
 
 // AtLeast is the time n requests take at r.Rate (0 without one).
@@ -52,16 +56,20 @@ func (r Requests) Total() int { return r.Users + r.Locations + r.Memberships }
 
 // WithBulk is the number of requests when the creates go by /Bulk.
 func (r Requests) WithBulk() int {
+	if r.SCIM11 {
+		return r.Total()
+	}
 	return r.Total() - r.Creates + (r.Creates+contract.BulkChunk-1)/contract.BulkChunk
 }
 
 // CountRequests reckons the requests of changes under profile ("" is
 // scim2), as load makes them (see stages/load) with chunk members a
-// membership PATCH, against a server that supports PATCH.
-func CountRequests(changes []schemas.Change, profile string, chunk int) Requests {
+// membership PATCH, against a server that supports PATCH; scim11 says the
+// server speaks SCIM 1.1 (visitor-generic only).
+func CountRequests(changes []schemas.Change, profile string, scim11 bool, chunk int) Requests {
 	visitor := profile == contract.ProfileVisitor
 	generic := profile == contract.ProfileVisitorGeneric
-	var r Requests
+	r := Requests{SCIM11: generic && scim11}
 	type chunkKey struct{ group, section, kind string }
 	members := map[chunkKey]int{}
 	defaultLoc := schemas.FieldIndex(schemas.UserFields, "defaultLocation")
@@ -90,6 +98,8 @@ func CountRequests(changes []schemas.Change, profile string, chunk int) Requests
 			r.Users++
 		case visitor && access:
 			r.Users += 2 // the user's access is read before it is changed
+		case sendsAttributes(c.Changed, generic) && r.SCIM11:
+			r.Users += 2 // the user is read, then PUT back
 		case sendsAttributes(c.Changed, generic):
 			r.Users++
 		}
@@ -138,12 +148,12 @@ func (r Requests) String() string {
 	if r.Memberships > 0 {
 		s += fmt.Sprintf(", %d membership PATCHes (up to %d members each)", r.Memberships, contract.MemberChunk)
 	}
-	if r.Creates > 1 {
+	if r.Creates > 1 && !r.SCIM11 {
 		s += fmt.Sprintf("; about %d where the server offers /Bulk (the %d creates go up to %d a request)", r.WithBulk(), r.Creates, contract.BulkChunk)
 	}
 	if r.Rate > 0 && r.Total() > 0 {
 		s += fmt.Sprintf(". At %s requests a minute (scim.max_rpm, scim.max_rps) that is at least %s", strconv.FormatFloat(math.Round(r.Rate*60*100)/100, 'f', -1, 64), roughly(r.AtLeast(r.Total())))
-		if r.Creates > 1 {
+		if r.Creates > 1 && !r.SCIM11 {
 			s += fmt.Sprintf(", %s with /Bulk", roughly(r.AtLeast(r.WithBulk())))
 		}
 	}

@@ -75,7 +75,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		res.Counts[CountOf(c.Entity, c.Op)]++
 	}
 	res.Details["guard"] = v.String()
-	req := CountRequests(cs.Changes, in.Profile, contract.MemberChunk)
+	req := CountRequests(cs.Changes, in.Profile, in.SCIM11, contract.MemberChunk)
 	req.Rate = in.Rate
 	res.Details["requests"] = req
 	todos, standing := Todos(cs, in)

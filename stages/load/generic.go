@@ -29,6 +29,7 @@ func (g *visitorGeneric) readsToAdopt() bool                                    
 func (g *visitorGeneric) accessByGroups() bool                                   { return false }
 func (g *visitorGeneric) byUserName() bool                                       { return true }
 func (g *visitorGeneric) spcOptional() bool                                      { return true }
+func (g *visitorGeneric) scim11() bool                                           { return g.coreSchema == contract.SchemaCore10 }
 
 // locationTasks: nothing is sent; the result says so.
 func (g *visitorGeneric) locationTasks(_ *loader, c *schemas.Change) []task {
@@ -73,17 +74,35 @@ func joinNonEmpty(a, b string) string {
 	return a + " " + b
 }
 
-// updateUser PATCHes the changed attributes where the server says it
-// supports PATCH, else PUTs the whole user (SCIM 1.1 servers). A rename
-// is an update by SCIM id like any other: the user is never deleted and
-// made anew.
+// updateUser PATCHes the changed attributes where the server speaks SCIM
+// 2.0 and supports PATCH. Otherwise (SCIM 1.1, or no PATCH) it reads the
+// user, changes exactly those attributes and PUTs it back: a PUT is what
+// every SCIM 1.1 server must take, and means the same on each, where a
+// 1.1 PATCH merges multi-valued attributes unless meta.attributes clears
+// them first, which servers honour unevenly (a phone the export dropped
+// would stay); reading first leaves what a person set in the tenant as
+// the 2.0 PATCH does. A rename is an update by SCIM id like any other:
+// the user is never deleted and made anew.
 func (g *visitorGeneric) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
 	ops := patchOps(c, genericAttrs(c), true, contract.GenericSends)
 	if len(ops) == 0 {
 		return OutcomeUnchanged, nil
 	}
-	if !l.spc.Patch.Supported {
-		_, err := l.in.Client.Replace(ctx, "Users", id, g.user(l, c, nil))
+	if l.wire11 || !l.spc.Patch.Supported {
+		r, err := l.in.Client.Get(ctx, "Users", id)
+		if err != nil {
+			return "", err
+		}
+		delete(r, "meta")
+		for _, op := range ops { // the paths are top-level attributes
+			if op.Op == "remove" {
+				delete(r, op.Path)
+			} else {
+				r[op.Path] = op.Value
+			}
+		}
+		r["schemas"] = []string{g.coreSchema} // what the public API documents, whatever the answer named
+		_, err = l.in.Client.Replace(ctx, "Users", id, r)
 		return OutcomeDone, err
 	}
 	_, err := l.in.Client.Patch(ctx, "Users", id, ops)

@@ -87,15 +87,16 @@ func (l *loader) unfinished(waits string) string {
 	return ""
 }
 
-// OwnedError is an account found by userName that the applied state
-// records for another UserID: it is never taken over (one person, one
-// account).
+// OwnedError is an account found by userName that belongs to another
+// UserID: the applied state records it for that UserID, or the account's
+// externalId names it. It is never taken over (one person, one account).
 type OwnedError struct {
-	UserName, Holder, SCIMID string
+	UserName, Holder string
+	How              string // how it is known: "SCIM id … in the applied state", "its externalId in the target"
 }
 
 func (e *OwnedError) Error() string {
-	return fmt.Sprintf("userName %s is the account of UserID %s (SCIM id %s): not taken over, one person is one account", e.UserName, e.Holder, e.SCIMID)
+	return fmt.Sprintf("userName %s is the account of UserID %s (%s): not taken over, one person is one account", e.UserName, e.Holder, e.How)
 }
 
 // owners is the applied state's accounts: the hash of each SCIM id of the
@@ -113,11 +114,11 @@ type owners struct {
 // The accounts this load creates need no check: the plan gives each
 // userName to one user, and frees it before it gives it to another.
 func (l *loader) claimable(key string, found scim.Resource) error {
-	if l.in.BaselineUsers == "" {
-		return nil // no applied state: nobody owns anything yet
-	}
 	if ext := str(found, "externalId"); ext != "" && ext != key && !l.prof.byUserName() {
-		return permanent{&OwnedError{UserName: str(found, "userName"), Holder: ext, SCIMID: str(found, "id")}}
+		return permanent{&OwnedError{UserName: str(found, "userName"), Holder: ext, How: "its externalId in the target"}}
+	}
+	if l.in.BaselineUsers == "" {
+		return nil // no applied state: nobody else owns it
 	}
 	id := str(found, "id")
 	o := &l.owners
@@ -133,7 +134,7 @@ func (l *loader) claimable(key string, found scim.Resource) error {
 	if err != nil || holder == "" || holder == key {
 		return err // "": two SCIM ids shared a hash; the account is nobody's
 	}
-	return permanent{&OwnedError{UserName: str(found, "userName"), Holder: holder, SCIMID: id}}
+	return permanent{&OwnedError{UserName: str(found, "userName"), Holder: holder, How: "SCIM id " + id + " in the applied state"}}
 }
 
 // readOwners reads the applied state's SCIM ids and UserIDs, hashed.

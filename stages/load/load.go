@@ -94,6 +94,8 @@ type loader struct {
 	prof profile
 	send *sender
 	spc  *scim.ServiceProviderConfig
+	// wire11: the server speaks SCIM 1.1 (readSPC): no PatchOp, no /Bulk.
+	wire11 bool
 	// With no baseline (the initial synchronization, or a data directory
 	// that lost state/baseline.json), what the target already holds with
 	// an externalId: the SCIM ids of users, and the resources of
@@ -179,7 +181,11 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if err := l.readSPC(ctx); err != nil {
 		return res, fmt.Errorf("reading the service provider's configuration: %w", err)
 	}
-	res.Details["service_provider"] = map[string]any{"patch": l.spc.Patch.Supported, "bulk": l.spc.Bulk.Supported,
+	version := "2.0"
+	if l.wire11 {
+		version = "1.1"
+	}
+	res.Details["service_provider"] = map[string]any{"scim": version, "patch": l.spc.Patch.Supported, "bulk": l.spc.Bulk.Supported,
 		"bulk_max_operations": l.spc.Bulk.MaxOperations, "bulk_max_payload": l.spc.Bulk.MaxPayloadSize}
 	if err := l.prof.prepare(ctx, l, res.Details); err != nil {
 		return res, err
@@ -226,15 +232,27 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	return res, nil
 }
 
-// readSPC reads the service provider's configuration. A profile that
-// allows it (visitor-generic) reads SCIM 1.1's /ServiceProviderConfigs
-// when /ServiceProviderConfig is not there, and with neither assumes the
-// least: no PATCH (updates are PUTs), no /Bulk.
+// readSPC reads the service provider's configuration, and which SCIM the
+// server speaks. A profile that allows it (visitor-generic) reads SCIM
+// 1.1's /ServiceProviderConfigs when /ServiceProviderConfig is not there,
+// and with neither assumes the least: no PATCH, no /Bulk. With SCIM 1.0's
+// core schema (scim.core_schema), or a configuration only at the 1.1
+// address, the server speaks SCIM 1.1: /ServiceProviderConfigs is asked
+// first, and no 2.0 message (PatchOp, /Bulk) is ever sent.
 func (l *loader) readSPC(ctx context.Context) error {
 	paths := []string{"/ServiceProviderConfig"}
 	if l.prof.spcOptional() {
 		paths = append(paths, "/ServiceProviderConfigs")
 	}
+	if l.prof.scim11() {
+		l.wire11 = true
+		paths = []string{"/ServiceProviderConfigs", "/ServiceProviderConfig"}
+	}
+	defer func() {
+		if l.wire11 {
+			l.in.Client = l.in.Client.SCIM11()
+		}
+	}()
 	for _, p := range paths {
 		var spc *scim.ServiceProviderConfig
 		_, err := l.send.do(ctx, false, func(bool) (err error) {
@@ -244,12 +262,13 @@ func (l *loader) readSPC(ctx context.Context) error {
 		switch {
 		case err == nil:
 			l.spc = spc
+			l.wire11 = l.wire11 || p == "/ServiceProviderConfigs"
 			return nil
 		case !l.prof.spcOptional() || !scim.IsStatus(err, http.StatusNotFound):
 			return err
 		}
 	}
-	l.in.Log.Warn().Msg("the server publishes no service provider configuration: updates are sent as PUTs, creates one by one")
+	l.in.Log.Warn().Msg("the server publishes no service provider configuration: an update reads the user and PUTs it back, creates go one by one")
 	l.spc = &scim.ServiceProviderConfig{}
 	return nil
 }

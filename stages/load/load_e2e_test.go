@@ -54,11 +54,18 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 		t.Fatal(err)
 	}
 	if _, err := load.Run(context.Background(), lin, r.at("load")); err != nil {
-		t.Fatal(err)
+		results, _ := os.ReadFile(r.at("load", load.ResultsFile))
+		var failed []string
+		for _, line := range strings.Split(string(results), "\n") {
+			if strings.Contains(line, ",failed,") {
+				failed = append(failed, line)
+			}
+		}
+		t.Fatalf("%v:\n%s", err, strings.Join(failed, "\n"))
 	}
 	fwd, _ := proxy.Counts()
 	for k := range fwd {
-		if profile == load.ProfileVisitorGeneric && !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") {
+		if profile == load.ProfileVisitorGeneric && !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") && !strings.HasSuffix(k, " ServiceProviderConfigs") {
 			t.Errorf("visitor-generic sent %s (%d requests): the public API has /Users only", k, fwd[k])
 		}
 	}
@@ -66,7 +73,7 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 	for _, n := range fwd {
 		sent += n
 	}
-	return r, diff.CountRequests(readPlan(t, lin.Changes), profile, lin.ChunkSize), sent
+	return r, diff.CountRequests(readPlan(t, lin.Changes), profile, profile == load.ProfileVisitorGeneric && lin.CoreSchema == "", lin.ChunkSize), sent
 }
 
 func readPlan(t *testing.T, path string) []schemas.Change {
@@ -108,7 +115,7 @@ func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, lo
 	}
 	lin := load.Input{Changes: r.at("diff", diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
 		Attempt: 1, RunID: "test", Profile: profile, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
-	if req := diff.CountRequests(readPlan(t, lin.Changes), profile, contract.MemberChunk); req != res.Details["requests"].(diff.Requests) {
+	if req := diff.CountRequests(readPlan(t, lin.Changes), profile, false, contract.MemberChunk); req != res.Details["requests"].(diff.Requests) {
 		t.Errorf("the plan's reckoning %+v, from its file %+v", res.Details["requests"], req)
 	}
 	return r, lin
@@ -285,7 +292,7 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 		}
 	}
 	fwd, _ := proxy.Counts()
-	all := diff.CountRequests(readPlan(t, in.Changes), load.ProfileSCIM2, in.ChunkSize).Memberships
+	all := diff.CountRequests(readPlan(t, in.Changes), load.ProfileSCIM2, false, in.ChunkSize).Memberships
 	// Those in flight when the first attempt stopped were not recorded;
 	// the resume reads their group first and sends only what is missing.
 	if sent := fwd["PATCH Groups"]; sent > all-recorded || sent < all-recorded-in.Concurrency {
@@ -304,31 +311,44 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 func scimmyCore(in *load.Input) { in.CoreSchema = contract.SchemaUser }
 
 // The visitor-generic profile against the sandbox in generic mode (no
-// extension, /Users only, the SCIM 1.0 core URN, 429 past its limit), with
-// the profile's defaults: two days, read back as against SCIMMY.
+// extension, /Users only), on both wires: SCIM 1.1 (the profile's
+// default core schema, the sandbox's strict 1.1 mode) and SCIM 2.0 (the
+// 2.0 core schema). Two days each, read back as against SCIMMY, every
+// request the plan reckoned and no other.
 func TestLoadVisitorGenericAgainstSandbox(t *testing.T) {
-	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, sandbox.Options{Generic: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(sb)
-	t.Cleanup(func() { hs.Close(); sb.Close() })
-	url := hs.URL + sandbox.Base
-	client, err := scim.New(url, scimmytest.Token, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 60
-	d1, req1, sent1 := day(t, url, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false))
-	checkGeneric(t, client, d1)
-	if want := req1.Total() + 2; sent1 != want {
-		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent1, req1.Total(), req1)
-	}
-	users, locs := day2(n)
-	d2, req2, sent2 := day(t, url, load.ProfileVisitorGeneric, d1, withCities(users), locs)
-	checkGeneric(t, client, d2)
-	if want := req2.Total() + 1; sent2 != want {
-		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
+	for _, wire := range []struct {
+		name string
+		opts sandbox.Options
+		core []func(*load.Input)
+	}{
+		{"scim1.1", sandbox.Options{Generic: true, SCIM11: true}, nil},
+		{"scim2.0", sandbox.Options{Generic: true}, []func(*load.Input){scimmyCore}},
+	} {
+		t.Run(wire.name, func(t *testing.T) {
+			sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, wire.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(sb)
+			t.Cleanup(func() { hs.Close(); sb.Close() })
+			url := hs.URL + sandbox.Base
+			client, err := scim.New(url, scimmytest.Token, 30*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 60
+			d1, req1, sent1 := day(t, url, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false), wire.core...)
+			checkGeneric(t, client, d1)
+			if want := req1.Total() + 2; sent1 != want {
+				t.Errorf("day 1 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent1, req1.Total(), req1)
+			}
+			users, locs := day2(n)
+			d2, req2, sent2 := day(t, url, load.ProfileVisitorGeneric, d1, withCities(users), locs, wire.core...)
+			checkGeneric(t, client, d2)
+			if want := req2.Total() + 1; sent2 != want {
+				t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
+			}
+		})
 	}
 }
 

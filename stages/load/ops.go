@@ -29,7 +29,7 @@ func (l *loader) locationPhase(ctx context.Context) (int, error) {
 // createPhase is phase 2: the users new in Condeco, in /Bulk requests
 // where the server takes them.
 func (l *loader) createPhase(ctx context.Context) (int, error) {
-	if l.spc.Bulk.Supported && l.spc.Bulk.MaxOperations > 1 {
+	if !l.wire11 && l.spc.Bulk.Supported && l.spc.Bulk.MaxOperations > 1 {
 		return l.bulkCreates(ctx)
 	}
 	return l.userPhase(schemas.OpCreate)(ctx)
@@ -120,7 +120,7 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	}
 	found, ferr := l.findUser(ctx, c, false)
 	if isOwned(ferr) { // the server's words, then why it is not adopted
-		return "", "", permanent{fmt.Errorf("%v; %w", err, ferr)}
+		return "", "", permanent{fmt.Errorf("%w; %w", err, ferr)}
 	}
 	if ferr != nil {
 		return "", "", ferr

@@ -53,6 +53,9 @@ type profile interface {
 	byUserName() bool
 	// spcOptional: the server may publish no /ServiceProviderConfig.
 	spcOptional() bool
+	// scim11: the profile's core schema is SCIM 1.0's: the server speaks
+	// SCIM 1.1.
+	scim11() bool
 }
 
 func newProfile(name, extension, coreSchema string) (profile, error) {
@@ -84,6 +87,7 @@ func (scim2) readsToAdopt() bool                                     { return fa
 func (scim2) accessByGroups() bool                                   { return true }
 func (scim2) byUserName() bool                                       { return false }
 func (scim2) spcOptional() bool                                      { return false }
+func (scim2) scim11() bool                                           { return false }
 
 func (scim2) user(_ *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
 	return userResource(c, false)

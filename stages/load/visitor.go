@@ -60,6 +60,7 @@ func (v *visitor) readsToAdopt() bool              { return true } // the access
 func (v *visitor) accessByGroups() bool            { return false }
 func (v *visitor) byUserName() bool                { return false }
 func (v *visitor) spcOptional() bool               { return false }
+func (v *visitor) scim11() bool                    { return false }
 
 // locationTasks: the one operation of a location change.
 func (v *visitor) locationTasks(l *loader, c *schemas.Change) []task {

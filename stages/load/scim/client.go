@@ -26,6 +26,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Resource is a SCIM resource as JSON: the loader builds and reads them.
@@ -86,6 +89,17 @@ type Client struct {
 	base  string // without a trailing slash
 	token string
 	http  *http.Client
+	// v11: the server speaks SCIM 1.1 (SCIM11): bodies go as
+	// application/json, and PATCH, whose 1.1 form is another message, is
+	// refused here.
+	v11 bool
+}
+
+// SCIM11 returns a copy of c for a SCIM 1.1 service provider.
+func (c *Client) SCIM11() *Client {
+	cc := *c
+	cc.v11 = true
+	return &cc
 }
 
 // New returns a client of the service provider at baseURL (…/scim/v2).
@@ -166,6 +180,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	req.Header.Set("Accept", "application/scim+json, application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json")
+		if c.v11 { // 1.1 knows no media type of its own
+			req.Header.Set("Content-Type", "application/json")
+		}
 	}
 	resp, err := c.http.Do(req)
 	if p, ok := ctx.Value(statusKey{}).(*int); ok && err == nil {
@@ -193,10 +210,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	if why := notSCIM(resp.Header.Get("Content-Type"), raw); why != "" {
+	if why := notSCIM(resp.Header.Get("Content-Type"), c.Scrub(string(raw))); why != "" {
 		// A sign-in page or a proxy's error page answered in the server's
 		// place: whatever was asked was not done, as far as we can tell.
-		return &Error{Method: method, Path: path, Status: resp.StatusCode, Detail: c.Scrub(why)}
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Detail: why}
 	}
 	if out == nil {
 		return nil
@@ -210,9 +227,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // notSCIM says why a 2xx answer other than 204 is not a SCIM answer (""
 // when it is one): RFC 7644 answers with a JSON object, as
 // application/scim+json (or application/json, which servers also use).
-func notSCIM(contentType string, raw []byte) string {
+// raw is the answer with the token already scrubbed: an excerpt cut first
+// could leave most of a token that straddles the cut.
+func notSCIM(contentType string, raw string) string {
 	excerpt := func() string {
-		s := strings.Join(strings.Fields(string(raw[:min(len(raw), 80)])), " ")
+		s := strings.Join(strings.Fields(cut(raw, 80)), " ")
 		if s == "" {
 			return "an empty body"
 		}
@@ -224,37 +243,71 @@ func notSCIM(contentType string, raw []byte) string {
 			return fmt.Sprintf("the answer is not SCIM: Content-Type %q, %s", contentType, excerpt())
 		}
 	}
-	body := bytes.TrimSpace(raw)
-	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+	body := strings.TrimSpace(raw)
+	if len(body) == 0 || body[0] != '{' || !json.Valid([]byte(body)) {
 		return fmt.Sprintf("the answer is not SCIM: a SCIM answer is 204 or a JSON object, this one is %s", excerpt())
 	}
 	return ""
 }
 
-// parseError reads a SCIM error body; status may come as a string or a
-// number (RFC 7644 says string, servers differ).
-// What the server says is scrubbed of the token.
+// parseError reads an error body: SCIM 2.0's (RFC 7644 §3.12), whose
+// status may come as a string or a number (RFC 7644 says string, servers
+// differ), or SCIM 1.1's {"Errors":[{"description","code"}]}. What the
+// server says is scrubbed of the token, whole, before any of it is cut.
 func (c *Client) parseError(method, path string, status int, raw []byte) *Error {
 	e := &Error{Method: method, Path: path, Status: status}
 	var body struct {
 		Status   json.RawMessage `json:"status"`
 		SCIMType string          `json:"scimType"`
 		Detail   string          `json:"detail"`
+		Errors   []struct {
+			Description string          `json:"description"`
+			Code        json.RawMessage `json:"code"`
+		} `json:"Errors"`
 	}
 	if json.Unmarshal(raw, &body) == nil {
 		e.SCIMType, e.Detail = body.SCIMType, body.Detail
-		if s, err := strconv.Unquote(string(body.Status)); err == nil {
-			if n, err := strconv.Atoi(s); err == nil {
-				e.Status = n
-			}
-		} else if n, err := strconv.Atoi(string(body.Status)); err == nil {
+		if n, ok := statusNumber(body.Status); ok {
 			e.Status = n
 		}
+		var descs []string
+		for _, x := range body.Errors { // SCIM 1.1
+			if x.Description != "" {
+				descs = append(descs, x.Description)
+			}
+			if n, ok := statusNumber(x.Code); ok && len(descs) <= 1 {
+				e.Status = n
+			}
+		}
+		if e.Detail == "" {
+			e.Detail = strings.Join(descs, "; ")
+		}
 	} else if len(raw) > 0 {
-		e.Detail = strings.TrimSpace(string(raw[:min(len(raw), 200)]))
+		e.Detail = strings.TrimSpace(cut(c.Scrub(string(raw)), 200))
 	}
 	e.SCIMType, e.Detail = c.Scrub(e.SCIMType), c.Scrub(e.Detail)
 	return e
+}
+
+// statusNumber reads an HTTP status given as a JSON number or string.
+func statusNumber(raw json.RawMessage) (int, bool) {
+	s := string(raw)
+	if u, err := strconv.Unquote(s); err == nil {
+		s = u
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	return n, err == nil && n >= 100 && n <= 599
+}
+
+// cut is s's first n bytes at most, not splitting a UTF-8 character.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
@@ -311,8 +364,12 @@ type PatchOp struct {
 	Value any    `json:"value,omitempty"`
 }
 
-// Patch applies ops to /<typ>/<id>.
+// Patch applies ops to /<typ>/<id>. A SCIM 1.1 server has no PatchOp,
+// so the client refuses to send one.
 func (c *Client) Patch(ctx context.Context, typ, id string, ops []PatchOp) (Resource, error) {
+	if c.v11 {
+		return nil, errors.New("PATCH " + typ + ": a SCIM 1.1 service provider takes no PatchOp: send the resource with PUT")
+	}
 	var out Resource
 	body := map[string]any{"schemas": []string{SchemaPatchOp}, "Operations": ops}
 	return out, c.do(ctx, http.MethodPatch, "/"+typ+"/"+url.PathEscape(id), nil, body, &out)
@@ -335,31 +392,70 @@ func (c *Client) Filter(ctx context.Context, typ, filter string, pageSize int) (
 }
 
 // Each calls fn with each /<typ> resource that matches filter (all when
-// ""), a page at a time: a listing of a whole tenant is never held.
+// ""), a page at a time: a listing of a whole tenant is never held. The
+// pages must make progress: a listing stops with an error when a page
+// brings nothing new (a resource already listed, or none before
+// totalResults is reached), when the answer's startIndex is not the one
+// asked for, or when the pages pass totalResults. A server that ignores
+// startIndex would otherwise be asked for ever.
 func (c *Client) Each(ctx context.Context, typ, filter string, pageSize int, fn func(Resource) error) error {
-	for start, seen := 1, 0; ; {
+	seen := map[uint64]bool{} // the ids listed, hashed: a tenant's listing costs 8 bytes an id
+	for start := 1; ; {
 		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(pageSize)}}
 		if filter != "" {
 			q.Set("filter", filter)
 		}
 		var page struct {
-			TotalResults int        `json:"totalResults"`
-			Resources    []Resource `json:"Resources"`
+			TotalResults int             `json:"totalResults"`
+			StartIndex   json.RawMessage `json:"startIndex"`
+			Resources    []Resource      `json:"Resources"`
 		}
 		if err := c.do(ctx, http.MethodGet, "/"+typ, q, nil, &page); err != nil {
 			return err
 		}
+		listing := func(format string, a ...any) error {
+			return &Error{Method: http.MethodGet, Path: "/" + typ, Status: http.StatusOK, Detail: fmt.Sprintf(
+				"the listing does not make progress: "+format+"; condeco-sync stops rather than ask for ever", a...)}
+		}
+		if len(page.StartIndex) > 0 && !startIs(page.StartIndex, start) {
+			return listing("asked for startIndex %d, the server answered startIndex %s", start, c.Scrub(cut(string(page.StartIndex), 40)))
+		}
+		if len(page.Resources) == 0 {
+			if start-1 < page.TotalResults {
+				return listing("the page at startIndex %d is empty, yet totalResults is %d", start, page.TotalResults)
+			}
+			return nil
+		}
 		for _, r := range page.Resources {
+			id, _ := r["id"].(string)
+			h := xxh3.HashString(id)
+			if seen[h] {
+				return listing("the page at startIndex %d lists %q again", start, c.Scrub(id))
+			}
+			seen[h] = true
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		seen += len(page.Resources)
 		start += len(page.Resources)
-		if len(page.Resources) == 0 || seen >= page.TotalResults {
+		if start-1 > page.TotalResults {
+			return listing("the pages list %d resources, more than the %d of totalResults", start-1, page.TotalResults)
+		}
+		if start-1 == page.TotalResults {
 			return nil
 		}
 	}
+}
+
+// startIs reports whether raw, a page's startIndex (a number, or a
+// number in a string), is start.
+func startIs(raw json.RawMessage, start int) bool {
+	s := string(raw)
+	if u, err := strconv.Unquote(s); err == nil {
+		s = u
+	}
+	n, err := strconv.Atoi(s)
+	return err == nil && n == start
 }
 
 // ResourceTypes reads /ResourceTypes and returns the endpoint of each

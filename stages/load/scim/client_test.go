@@ -273,3 +273,104 @@ func TestConfirm(t *testing.T) {
 		}
 	}
 }
+
+// serve answers every request with status and body (a JSON content type),
+// and records the last request's Content-Type.
+func serve(t *testing.T, status int, body string) (*Client, *string) {
+	t.Helper()
+	var ct string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct = r.Header.Get("Content-Type")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, "tok-0123456789", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &ct
+}
+
+// SCIM 1.1's error body is read: each description, the code as a string
+// or a number.
+func TestSCIM11Errors(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"Errors":[{"description":"userName is taken","code":"409"}]}`, "POST /Users: 409: userName is taken"},
+		{`{"Errors":[{"description":"bad phone","code":400},{"description":"bad title","code":400}]}`, "POST /Users: 400: bad phone; bad title"},
+		{`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","scimType":"uniqueness","detail":"taken"}`, "POST /Users: 409 uniqueness: taken"},
+	} {
+		c, _ := serve(t, http.StatusBadRequest, tc.body)
+		_, err := c.SCIM11().Create(context.Background(), "Users", Resource{"userName": "x"})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+// A SCIM 1.1 client sends application/json and never a PatchOp.
+func TestSCIM11Wire(t *testing.T) {
+	c, ct := serve(t, http.StatusOK, `{"id":"a1","userName":"x"}`)
+	v11 := c.SCIM11()
+	if _, err := v11.Replace(context.Background(), "Users", "a1", Resource{"userName": "x"}); err != nil || *ct != "application/json" {
+		t.Errorf("PUT: %v, Content-Type %q: want application/json", err, *ct)
+	}
+	*ct = ""
+	if _, err := v11.Patch(context.Background(), "Users", "a1", []PatchOp{{Op: "replace", Path: "title", Value: "x"}}); err == nil || *ct != "" {
+		t.Errorf("PATCH on SCIM 1.1: %v (sent: %v); want it refused before sending", err, *ct != "")
+	}
+	if _, err := c.Replace(context.Background(), "Users", "a1", Resource{"userName": "x"}); err != nil || *ct != "application/scim+json" {
+		t.Errorf("PUT on SCIM 2.0: %v, Content-Type %q", err, *ct)
+	}
+}
+
+// The token is cut out of a whole answer before an excerpt is taken: a
+// token across the cut leaves no part of itself.
+func TestTokenScrubbedBeforeTheCut(t *testing.T) {
+	const tok = "tok-0123456789"
+	for _, tc := range []struct {
+		status int
+		pad    int
+	}{{http.StatusOK, 75}, {http.StatusBadGateway, 195}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(tc.status)
+			io.WriteString(w, strings.Repeat("x", tc.pad)+r.Header.Get("Authorization"))
+		}))
+		c, _ := New(srv.URL, tok, time.Second)
+		_, err := c.Get(context.Background(), "Users", "a1")
+		srv.Close()
+		for i := 0; i+5 <= len(tok); i++ {
+			if err == nil || strings.Contains(err.Error(), tok[i:i+5]) {
+				t.Errorf("status %d: %v holds a part of the token", tc.status, err)
+				break
+			}
+		}
+	}
+}
+
+// A listing that does not make progress stops with an error: a page
+// listed again, a startIndex not the one asked for, pages past
+// totalResults, an empty page short of totalResults.
+func TestListingMustMakeProgress(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"a page again", `{"totalResults":5,"Resources":[{"id":"a"},{"id":"b"}]}`, `lists "a" again`},
+		{"startIndex ignored", `{"totalResults":5,"startIndex":1,"Resources":[{"id":"%d"}]}`, "answered startIndex 1"},
+		{"past totalResults", `{"totalResults":1,"Resources":[{"id":"%d"},{"id":"x%d"}]}`, "more than the 1 of totalResults"},
+		{"empty too soon", `{"totalResults":9,"Resources":[]}`, "is empty, yet totalResults is 9"},
+	} {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k := n.Add(1)
+			w.Header().Set("Content-Type", "application/scim+json")
+			io.WriteString(w, strings.ReplaceAll(tc.body, "%d", fmt.Sprint(k)))
+		}))
+		c, _ := New(srv.URL, "tok", time.Second)
+		err := c.Each(context.Background(), "Users", "", 2, func(Resource) error { return nil })
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || n.Load() > 3 {
+			t.Errorf("%s: %v after %d requests; want %q", tc.name, err, n.Load(), tc.want)
+		}
+	}
+}
