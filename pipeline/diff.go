@@ -57,6 +57,7 @@ func Diff(env Env, run *Run) error {
 	return runStage(env, run, StageDiff, inputs, func(dir string) (stages.Result, error) {
 		res, err := diff.Run(in, dir, run.ID, baseRun)
 		if res.Details != nil {
+			res.Details[madeUnder] = shapeOf(cfg, StageDiff)
 			res.Details["baseline"] = base // null on the initial synchronization
 			if len(lost) > 0 {
 				res.Details["baseline_missing_after_runs"] = lost

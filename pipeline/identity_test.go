@@ -309,3 +309,37 @@ func TestSwapAndChainConverge(t *testing.T) {
 		}
 	}
 }
+
+// A plan is loaded only under the config it was made under: a profile or
+// a SCIM URL changed between diff and load is refused (a ConfigError:
+// exit 2), naming the key and the stage to rerun; nothing is sent.
+func TestLoadRefusesAPlanMadeUnderAnotherConfig(t *testing.T) {
+	srv, proxy := lyingProxy(t)
+	f := loadFixture(t, proxy.URL)
+	copySample(t, f, "day1")
+	run := f.extract()
+	must(t, Transform(f.env, run))
+	must(t, Diff(f.env, run))
+	cfg := f.env.Config
+	for _, tc := range []struct {
+		change        func()
+		key, rerun    string
+		restoreChange func()
+	}{
+		{func() { cfg.SCIM.URL = srv.URL }, "scim.url", "diff --run " + run.ID, func() { cfg.SCIM.URL = proxy.URL }},
+		{func() { cfg.SCIM.Profile = contract.ProfileVisitorGeneric }, "scim.profile", "transform --run " + run.ID, func() { cfg.SCIM.Profile = contract.ProfileSCIM2 }},
+		{func() { cfg.Users.Deprovision = "deactivate" }, "users.deprovision", "diff --run " + run.ID, func() { cfg.Users.Deprovision = "delete" }},
+	} {
+		tc.change()
+		err := Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.rerun) {
+			t.Errorf("load after %s changed: %v; want a config error naming it and %q", tc.key, err, tc.rerun)
+		}
+		tc.restoreChange()
+	}
+	if fwd, _ := proxy.Counts(); len(fwd) != 0 {
+		t.Errorf("refused loads sent %v", fwd)
+	}
+	must(t, Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv}))
+}

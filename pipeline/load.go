@@ -42,6 +42,9 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	if err := fresh(env, run, StageDiff); err != nil {
 		return err
 	}
+	if err := madeUnderNow(env, run); err != nil {
+		return err
+	}
 	dm, err := ReadManifest(run.Dir, StageDiff)
 	if err != nil {
 		return err

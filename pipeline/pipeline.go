@@ -124,7 +124,7 @@ func Transform(env Env, run *Run) error {
 	cfg := env.Config
 	earlier := earlierTransform(cfg, run)
 	return runStage(env, run, StageTransform, inputs, func(dir string) (stages.Result, error) {
-		return transform.Run(transform.Input{
+		res, err := transform.Run(transform.Input{
 			Earlier:           earlier,
 			RawUsers:          filepath.Join(run.Dir, inputs[0].Path),
 			RawLocations:      filepath.Join(run.Dir, inputs[1].Path),
@@ -136,6 +136,10 @@ func Transform(env Env, run *Run) error {
 			HomeCity:          cfg.SCIM.Profile == contract.ProfileVisitorGeneric,
 			RunID:             run.ID,
 		}, dir)
+		if res.Details != nil {
+			res.Details[madeUnder] = shapeOf(cfg, StageTransform)
+		}
+		return res, err
 	})
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/jonboulle/clockwork"
@@ -54,12 +56,28 @@ other stage finishes; then it exits 0.`,
 }
 
 // scheduledRun is one scheduled run (pipeline.Scheduled), under the data
-// directory's lock. Errors are logged; the daemon goes on.
+// directory's lock. A lock held by another command (a person's load, a
+// verify) makes it wait and try again, from a second to a minute apart,
+// until it is free: the day's export is not left for tomorrow. Errors are
+// logged; the daemon goes on.
 func (a *app) scheduledRun(ctx context.Context) {
-	if err := a.locked("schedule", func() error {
-		pipeline.Scheduled(ctx, a.env())
-		return nil
-	}); err != nil {
-		a.log.Error().Err(err).Msg("the scheduled run could not start")
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		err := a.locked("schedule", func() error {
+			pipeline.Scheduled(ctx, a.env())
+			return nil
+		})
+		var held *pipeline.LockedError
+		if !errors.As(err, &held) {
+			if err != nil {
+				a.log.Error().Err(err).Msg("the scheduled run could not start")
+			}
+			return
+		}
+		a.log.Warn().Err(err).Msgf("the scheduled run waits for the data directory to be free: trying again in %s", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
 }

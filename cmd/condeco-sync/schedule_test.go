@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -159,4 +162,66 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 		t.Errorf("%s has %d lines of stages; both starts should be there:\n%s", LogFile, staged, logLines)
 	}
 	noSecret(t, scimmytest.Token, []string{dir}, logs.String())
+}
+
+// A scheduled run that finds the data directory in use (a person's
+// command holds its lock) waits, says so, and runs once the lock is free:
+// the day's export is not left for tomorrow.
+func TestScheduledRunWaitsForTheLock(t *testing.T) {
+	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, contract.DefaultExtension, sandbox.Options{Generic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	defer func() { srv.Close(); sb.Close() }()
+	dir, cfgPath := sampleSetup(t, "day1", fmt.Sprintf(`inbox: inbox
+data: data
+scim: {url: %q, profile: visitor-generic, max_rpm: 0}
+guards: {min_users: 100}
+schedule: {at: "00:00", timezone: UTC, catch_up: true}
+`, srv.URL+sandbox.Base))
+	if time.Now().UTC().Format("15:04") == "00:00" {
+		t.Skip("run at 00:00 UTC, when the catch-up is not due yet")
+	}
+	data := filepath.Join(dir, "data")
+	unlock, err := pipeline.Lock(data, "load --run X (a person's)", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("condeco-sync", "--config", cfgPath, "--log-format", "json", "schedule")
+	cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitLog := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !strings.Contains(logs.String(), what); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited a minute for %q:\n%s", what, logs.String())
+			}
+		}
+	}
+	waitLog("waits for the data directory to be free")
+	if !strings.Contains(logs.String(), "in use by condeco-sync load --run X (a person's)") {
+		t.Errorf("the log does not name the lock's holder:\n%s", logs.String())
+	}
+	if ids, _ := pipeline.RunIDs(&pipeline.Config{Data: data}); len(ids) != 0 {
+		t.Fatalf("runs %v were made while the lock was held", ids)
+	}
+	unlock()
+	cfg := &pipeline.Config{Data: data}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := pipeline.ReadBaseline(cfg); b != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no run was loaded within a minute of the lock's release:\n%s", logs.String())
+		}
+	}
 }

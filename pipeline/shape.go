@@ -1,0 +1,80 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/condeco-sync/condeco-sync/internal/contract"
+)
+
+// A plan knows what it was made under (Terraform refuses a saved plan
+// once the configuration changed): transform and diff record in their
+// manifests the config keys their output depends on, and load refuses a
+// plan made under any other value of them (exit 2), naming the key and
+// the stage to rerun.
+
+// madeUnder is the key of a manifest's details that records them.
+const madeUnder = "made_under"
+
+// shapeOf is what the output of stage depends on in cfg, by config key.
+func shapeOf(cfg *Config, stage Stage) map[string]string {
+	switch stage {
+	case StageTransform:
+		return map[string]string{
+			"access.default_location":    cfg.Access.DefaultLocation,
+			"access.admin_access_levels": strings.Join(cfg.Access.AdminAccessLevels, ", "),
+			"access.home_admin_levels":   strings.Join(cfg.Access.HomeAdminLevels, ", "),
+			"users.invitations":          cfg.Users.Invitations,
+			"scim.profile":               cfg.SCIM.Profile, // visitor-generic sends a user's city
+		}
+	case StageDiff:
+		core := cfg.SCIM.CoreSchema
+		if core == "" && cfg.SCIM.Profile == contract.ProfileVisitorGeneric {
+			core = contract.SchemaCore10
+		}
+		return map[string]string{
+			"scim.profile":      cfg.SCIM.Profile,
+			"scim.url":          cfg.SCIM.URL,
+			"scim.core_schema":  core,
+			"scim.extension":    cfg.SCIM.Extension,
+			"users.deprovision": cfg.Users.Deprovision,
+			"access.grant_new_locations_to_existing_users": fmt.Sprint(cfg.Access.GrantNewLocationsToExistingUsers),
+			"locations.delete_removed":                     fmt.Sprint(cfg.Locations.DeleteRemoved),
+		}
+	}
+	return nil
+}
+
+// madeUnderNow checks that the outputs of transform and diff in run were
+// made under the config of env: the first key whose recorded value
+// differs is an error that names it and the stage to rerun. A manifest
+// from before the record was kept is taken as it is.
+func madeUnderNow(env Env, run *Run) error {
+	for _, stage := range []Stage{StageTransform, StageDiff} {
+		m, err := ReadManifest(run.Dir, stage)
+		if err != nil {
+			return err
+		}
+		was, _ := m.Details[madeUnder].(map[string]any)
+		now := shapeOf(env.Config, stage)
+		keys := make([]string, 0, len(now))
+		for k := range now {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, recorded := was[k]
+			if !recorded || fmt.Sprint(v) == now[k] {
+				continue
+			}
+			rerun := env.command("diff --run %s", run.ID)
+			if stage == StageTransform {
+				rerun = env.command("transform --run %s", run.ID) + ", then " + rerun
+			}
+			return &ConfigError{Msg: fmt.Sprintf("run %s: its %s was made with %s %q, and the config now says %q: a plan is loaded only under the config it was made under. Rerun under this config: %s; read the new plan, then load it",
+				run.ID, stage, k, v, now[k], rerun)}
+		}
+	}
+	return nil
+}
