@@ -4,7 +4,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,26 +65,33 @@ func History(env Env, who string) ([]Chapter, error) {
 			continue
 		}
 		ch := Chapter{Run: id, Export: run.Manifest.Export}
-		say := func(format string, a ...any) { ch.Lines = append(ch.Lines, fmt.Sprintf(format, a...)) }
+		// Every line names its UserID: an email found under two UserIDs
+		// (reused, or handed over) tells two stories side by side.
+		say := func(key, format string, a ...any) {
+			ch.Lines = append(ch.Lines, "UserID "+key+": "+fmt.Sprintf(format, a...))
+		}
+		all := strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
 		raw, err := rowsOf[schemas.RawUser](run, ExtractUsers, "user_id", keys)
 		if err != nil {
-			say("extract: %v", err)
+			say(all, "extract: %v", err)
 		}
 		for _, u := range raw {
-			say("export: %s line %d: UserID %s, UserName %s, Email %s, AccessLevel %s, active %v, deleted %v",
+			say(u.UserID, "export: %s line %d: UserID %s, UserName %s, Email %s, AccessLevel %s, active %v, deleted %v",
 				run.Manifest.Export, u.Line, u.UserID, u.UserName, u.Email, u.AccessLevel, u.Active, u.Deleted)
 		}
 		for _, r := range peopleRows(run, ExtractRejects, 4, keys) {
-			say("rejected: %s line %s column %s (%s): %s", r[0], r[1], r[2], r[3], r[5])
+			say(r[4], "rejected: %s line %s column %s (%s): %s", r[0], r[1], r[2], r[3], r[5])
 		}
 		desired, err := rowsOf[schemas.User](run, TransformUsers, "user_id", keys)
 		if err != nil && len(raw) > 0 {
-			say("transform: %v", err)
+			say(all, "transform: %v", err)
 		}
 		for _, u := range desired {
 			access := ""
 			for _, r := range raw {
-				access = r.AccessLevel
+				if r.UserID == u.UserID {
+					access = r.AccessLevel
+				}
 			}
 			admin := "admin false"
 			switch {
@@ -95,14 +104,14 @@ func History(env Env, who string) ([]Chapter, error) {
 			if u.Held {
 				state += ", held: " + u.HoldReason
 			}
-			say("%s", state)
+			say(u.UserID, "%s", state)
 		}
 		for _, r := range peopleRows(run, TransformWarnings, 1, keys) {
-			say("warning: %s %q: %s", r[3], r[4], r[5])
+			say(r[1], "warning: %s %q: %s", r[3], r[4], r[5])
 		}
 		changes, err := rowsOf[schemas.Change](run, DiffChanges, "key", keys)
 		if err != nil && len(desired) > 0 {
-			say("diff: %v", err)
+			say(all, "diff: %v", err)
 		}
 		for _, c := range changes {
 			if c.Entity != schemas.EntityUser { // a location with the same key
@@ -112,7 +121,7 @@ func History(env Env, who string) ([]Chapter, error) {
 			if d := diff.Describe(&c, ", ", strconv.Quote); d != "" {
 				line += "; " + d
 			}
-			say("%s", line)
+			say(c.Key, "%s", line)
 		}
 		for _, r := range peopleRows(run, LoadResults, 1, keys) {
 			if r[0] != schemas.EntityUser {
@@ -128,7 +137,7 @@ func History(env Env, who string) ([]Chapter, error) {
 			if r[4] == "failed" {
 				line += ": " + r[9]
 			}
-			say("%s", line)
+			say(r[1], "%s", line)
 		}
 		if len(ch.Lines) > 0 {
 			out = append(out, ch)

@@ -203,6 +203,24 @@ func TestReusedEmailGoesToANewAccount(t *testing.T) {
 				t.Error("the leaver is still in the applied state")
 			}
 			converged(t, f, "20261125", people("200 x@corp.com"))
+
+			// history of the email tells both stories, each line naming
+			// its UserID.
+			chapters, err := History(f.env, "x@corp.com")
+			must(t, err)
+			seen := map[string]bool{}
+			for _, ch := range chapters {
+				for _, l := range ch.Lines {
+					key, _, _ := strings.Cut(strings.TrimPrefix(l, "UserID "), ":")
+					if !strings.HasPrefix(l, "UserID ") || (key != "100" && key != "200") {
+						t.Errorf("history line %q does not name its UserID", l)
+					}
+					seen[key] = true
+				}
+			}
+			if !seen["100"] || !seen["200"] {
+				t.Errorf("history of x@corp.com names %v, want both UserIDs", seen)
+			}
 		})
 	}
 }

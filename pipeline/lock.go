@@ -44,6 +44,12 @@ func Lock(data, command string, now time.Time) (unlock func(), err error) {
 	if err := artifact.MkdirAll(data); err != nil {
 		return nil, err
 	}
+	// A folder that was there before (made by hand, or by an older
+	// version) keeps its mode: it holds personal data, so it is made 0700
+	// as a new one is. status says so where this cannot be done.
+	if fi, err := os.Stat(data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		os.Chmod(data, artifact.DirPerm)
+	}
 	path := filepath.Join(data, "lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, artifact.FilePerm)
 	if err != nil {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -278,6 +279,37 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	unlock2()
+}
+
+// A data folder that existed with a mode others can read (made by hand,
+// or by an older version) is made 0700 when condeco-sync takes its lock;
+// status says so where it still is not.
+func TestDataFolderIsPrivate(t *testing.T) {
+	f := newFixture(t)
+	data := f.env.Config.Data
+	must(t, os.MkdirAll(data, 0o755))
+	must(t, os.Chmod(data, 0o755))
+	if !hasAct(Status(context.Background(), f.env), "data") {
+		t.Error("status says nothing of a data folder others can read")
+	}
+	unlock, err := Lock(data, "run", f.now)
+	must(t, err)
+	unlock()
+	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o700 {
+		t.Errorf("the data folder is %#o after the lock, want 0700", fi.Mode().Perm())
+	}
+	if hasAct(Status(context.Background(), f.env), "data") {
+		t.Error("status still asks about the data folder")
+	}
+}
+
+func hasAct(checks []Check, what string) bool {
+	for _, c := range checks {
+		if c.What == what && c.Level == Act {
+			return true
+		}
+	}
+	return false
 }
 
 func TestRunIDOrder(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
@@ -47,6 +49,9 @@ func Status(ctx context.Context, env Env) []Check {
 		out = append(out, Check{Level: l, What: what, Found: fmt.Sprintf(format, a...)})
 	}
 	add(OK, "config", "%s (sha256 %s…), profile %s", cfg.Path, cfg.SHA256[:12], cfg.SCIM.Profile)
+	if fi, err := os.Stat(cfg.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		add(Act, "data", "%s is %#o: others on this machine can read the personal data in it; chmod 700 it (condeco-sync makes it 700 when it takes its lock)", cfg.Data, fi.Mode().Perm())
+	}
 
 	getenv := env.getenv()
 	token, err := cfg.Token(getenv)
@@ -105,14 +110,31 @@ func Status(ctx context.Context, env Env) []Check {
 	return out
 }
 
-// endpoint reads /ServiceProviderConfig once, with the token.
+// endpoint reads the service provider's configuration once, with the
+// token: at /ServiceProviderConfig, or at SCIM 1.1's
+// /ServiceProviderConfigs when the target speaks 1.1 (and, under
+// visitor-generic, when the 2.0 address is not found), as load does.
 func endpoint(ctx context.Context, cfg *Config, token string) Check {
 	c, err := scim.New(cfg.SCIM.URL, token, min(cfg.SCIM.Timeout, statusTimeout))
 	if err != nil {
 		return Check{Act, "scim", err.Error()}
 	}
-	spc, err := c.ServiceProviderConfig(ctx)
+	paths := []string{"/ServiceProviderConfig"}
 	switch {
+	case cfg.SCIM.SCIM11():
+		paths = []string{"/ServiceProviderConfigs", "/ServiceProviderConfig"}
+	case cfg.SCIM.Profile == contract.ProfileVisitorGeneric:
+		paths = append(paths, "/ServiceProviderConfigs")
+	}
+	var spc *scim.ServiceProviderConfig
+	for _, p := range paths {
+		if spc, err = c.ServiceProviderConfigAt(ctx, p); !scim.IsStatus(err, http.StatusNotFound) {
+			break
+		}
+	}
+	switch {
+	case scim.IsStatus(err, http.StatusNotFound) && cfg.SCIM.Profile == contract.ProfileVisitorGeneric:
+		return Check{OK, "scim", fmt.Sprintf("%s answers, authenticated, and publishes no service provider configuration (updates are read, then PUT)", cfg.SCIM.URL)}
 	case scim.IsStatus(err, http.StatusUnauthorized) || scim.IsStatus(err, http.StatusForbidden):
 		return Check{Act, "scim", fmt.Sprintf("%s refuses the token: %v", cfg.SCIM.URL, c.Scrub(err.Error()))}
 	case err != nil:

@@ -198,6 +198,21 @@ func ValidText(s string) bool {
 	return true
 }
 
+// TextProblem says what makes s unfit for a cell, for people ("" when
+// ValidText holds): bytes that are not UTF-8, or the first control
+// character, by its code point.
+func TextProblem(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8 text"
+	}
+	for _, r := range s {
+		if (unicode.IsControl(r) || r == 0x7f) && r != '\t' && r != '\n' && r != '\r' {
+			return fmt.Sprintf("holds a control character (U+%04X)", r)
+		}
+	}
+	return ""
+}
+
 func validUnicodeText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false

@@ -127,7 +127,7 @@ func NewReader(name string, in io.Reader, delim rune, required []string, key str
 			n = strings.TrimPrefix(n, "\ufeff")
 		}
 		if !schemas.ValidText(n) {
-			return nil, &FileError{File: name, Line: 1, Column: i + 1, Msg: "header is not valid UTF-8 text"}
+			return nil, &FileError{File: name, Line: 1, Column: i + 1, Msg: "header " + schemas.TextProblem(n)}
 		}
 		if j, dup := seen[n]; dup && n != "" {
 			return nil, &FileError{File: name, Line: 1, Column: i + 1,
@@ -188,7 +188,7 @@ func (r *Reader) Read() ([]string, error) {
 		}
 		if i, ok := firstBadText(rec); ok {
 			l, _ := r.csv.FieldPos(i)
-			r.setAside(int64(l), i+1, r.colName(i), rec, fmt.Sprintf("%s is not valid UTF-8 text", r.colName(i)), "")
+			r.setAside(int64(l), i+1, r.colName(i), rec, r.colName(i)+" "+schemas.TextProblem(rec[i]), "")
 			continue
 		}
 		r.lines <- int64(line)

@@ -253,6 +253,16 @@ func TestLargeField(t *testing.T) {
 		t.Fatal(o.err)
 	}
 	rejected(t, o, "2", "6", "Department is 1048576 bytes long; at most 4096 are accepted")
+	// A cell too long for a required column is reported for its length
+	// only, not also as empty once it is set aside.
+	long := run(t, "UserID,UserName,FirstName,LastName,Email\n1,ada@example.com,"+strings.Repeat("A", 5000)+",L,ada@example.com\n2,b@example.com,B,B,b@example.com\n", 1)
+	if long.err != nil {
+		t.Fatal(long.err)
+	}
+	rejected(t, long, "2", "3", "FirstName is 5000 bytes long")
+	if strings.Contains(long.rejects, "FirstName is empty") {
+		t.Errorf("a 5,000-byte FirstName is also reported empty:\n%s", long.rejects)
+	}
 	if a := o.user(t, "1"); a.Reject == "" || len(a.Department) > exportcsv.MaxFieldBytes {
 		t.Errorf("ada kept with her 1 MB department: reject %q, %d bytes", a.Reject, len(a.Department))
 	}
@@ -284,6 +294,7 @@ func TestRejectedRows(t *testing.T) {
 		heldKey    string // key still in the raw snapshot, so it is held not deleted
 	}{
 		{"invalid UTF-8", "3,c@x.com,C\xff,D,c@x.com,,,,,,\n", "3", "3", "FirstName is not valid UTF-8 text", "3"},
+		{"control character", "3,c@x.com,C\x07,D,c@x.com,,,,,,\n", "3", "3", "FirstName holds a control character (U+0007)", "3"},
 		{"too many fields", "3,c@x.com,C,D,c@x.com,,,,,,,extra\n", "3", "1", "row has 12 fields, the header has 11", "3"},
 		{"too few fields", "3,c@x.com,C\n", "3", "1", "row has 3 fields, the header has 11", "3"},
 		{"stray quote", "3,c@x.com,C\"x,D,c@x.com,,,,,,\n", "3", "3", `stray " in an unquoted field (byte 12 of the line)`, "3"},

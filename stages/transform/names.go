@@ -2,6 +2,8 @@ package transform
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/text/language"
@@ -69,4 +71,34 @@ func Language(s string) (string, bool) {
 		return "", false
 	}
 	return t.String(), true
+}
+
+// mixedScript names the script that s mixes with Latin letters, Cyrillic
+// or Greek, whose letters can pass for Latin ones ("раypal" with a
+// Cyrillic "р" and "а"); "" when it mixes none. Almost every userName is
+// ASCII, and is passed over a byte at a time.
+func mixedScript(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return ""
+	}
+	var latin bool
+	var other string
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Latin, r):
+			latin = true
+		case unicode.Is(unicode.Cyrillic, r):
+			other = "Cyrillic"
+		case unicode.Is(unicode.Greek, r) && other == "":
+			other = "Greek"
+		}
+	}
+	if latin {
+		return other
+	}
+	return ""
 }

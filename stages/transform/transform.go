@@ -490,6 +490,9 @@ func (ru userRules) user(r *schemas.RawUser, w *worker, warnings *[]Warning) (u 
 		SendInvitation:  ru.in.Invitations == "send",
 		Line:            r.Line,
 	}
+	if script := mixedScript(u.UserName); script != "" {
+		warn("UserName", u.UserName, "mixes Latin letters with "+script+" ones, which can look alike: it may pass for another address; provisioned as it is, check it in Condeco")
+	}
 	if r.Country != "" {
 		if c, ok := Country(r.Country); ok {
 			u.Country = c

@@ -360,3 +360,30 @@ func TestHomeAdmins(t *testing.T) {
 		t.Errorf("warnings without the setting:\n%s", w)
 	}
 }
+
+// A userName that mixes Latin letters with Cyrillic or Greek ones (a
+// look-alike of another address) is provisioned as it is, with a warning;
+// one in a single script, or ASCII, gets none.
+func TestMixedScriptUserName(t *testing.T) {
+	us := "UserID,UserName,FirstName,LastName,Email\n" +
+		"1,ada@example.com,A,A,ada@example.com\n" +
+		"2,аda@example.com,A,A,аda@example.com\n" + // a Cyrillic "а"
+		"3,αda@example.com,A,A,αda@example.com\n" + // a Greek "α"
+		"4,josé@example.com,J,J,josé@example.com\n" // Latin only
+	_, dir, err := stageRun(t, us, "LocationID,Name\nLON,London\n", Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(users(t, dir)); n != 4 {
+		t.Errorf("%d users provisioned, want the 4", n)
+	}
+	w, _ := os.ReadFile(filepath.Join(dir, WarningsFile))
+	for _, want := range []string{"user,2,", "with Cyrillic ones", "user,3,", "with Greek ones"} {
+		if !strings.Contains(string(w), want) {
+			t.Errorf("warnings.csv lacks %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(string(w), "user,1,") || strings.Contains(string(w), "user,4,") {
+		t.Errorf("warnings.csv warns of a userName in one script:\n%s", w)
+	}
+}
