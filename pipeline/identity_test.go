@@ -295,8 +295,9 @@ func TestHandedOverEmail(t *testing.T) {
 	}
 }
 
-// Two users swap emails, and three pass theirs round a chain: each keeps
-// its account, named as Condeco says, in one run.
+// Two users swap emails, three pass theirs round a cycle, and three along
+// a line (the last to a new one): each keeps its account, named as Condeco
+// says, in one run.
 func TestSwapAndChainConverge(t *testing.T) {
 	cases := []struct {
 		name       string
@@ -304,6 +305,7 @@ func TestSwapAndChainConverge(t *testing.T) {
 	}{
 		{"swap", []string{"100 x@corp.com", "101 y@corp.com"}, []string{"100 y@corp.com", "101 x@corp.com"}},
 		{"chain", []string{"100 x@corp.com", "101 y@corp.com", "102 z@corp.com"}, []string{"100 y@corp.com", "101 z@corp.com", "102 x@corp.com"}},
+		{"line", []string{"100 x@corp.com", "101 y@corp.com", "102 z@corp.com"}, []string{"100 y@corp.com", "101 z@corp.com", "102 w@corp.com"}},
 	}
 	for _, tg := range identityTargets {
 		for _, tc := range cases {

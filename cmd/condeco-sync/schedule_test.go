@@ -60,16 +60,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 		t.Skip("run at 00:00 UTC, when the catch-up is not due yet")
 	}
 
-	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command("condeco-sync", "--config", cfgPath, "--log-format", "json", "schedule")
-		cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
-		logs := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, logs
-	}
+	start := func() (*exec.Cmd, *syncBuffer) { return startSchedule(t, cfgPath) }
 	waitFor := func(what string, logs *syncBuffer, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
@@ -188,13 +179,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("condeco-sync", "--config", cfgPath, "--log-format", "json", "schedule")
-	cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, logs := startSchedule(t, cfgPath)
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
@@ -224,4 +209,18 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 			t.Fatalf("no run was loaded within a minute of the lock's release:\n%s", logs.String())
 		}
 	}
+}
+
+// startSchedule starts `condeco-sync schedule` with the config at cfgPath
+// as a process, its console and log lines in the returned buffer.
+func startSchedule(t *testing.T, cfgPath string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command("condeco-sync", "--config", cfgPath, "--log-format", "json", "schedule")
+	cmd.Env = append(os.Environ(), "CONDECO_SYNC_SCIM_TOKEN="+scimmytest.Token)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, logs
 }

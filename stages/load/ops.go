@@ -144,11 +144,12 @@ func (l *loader) adoptUser(ctx context.Context, c *schemas.Change, found scim.Re
 	return OutcomeAdopted, id, nil
 }
 
-// findUser looks for c's user in the target by externalId and, unless byKeyOnly,
-// by userName. An account found by userName that the applied state records
-// for another UserID is returned with an OwnedError: it is not c's. userNames compare case-insensitively (RFC 7643 §4.1.1), but
-// not every server's filter does: an exact and a lower-case query are both
-// tried, and the answer is checked here.
+// findUser looks for c's user in the target by externalId and, unless
+// byKeyOnly, by userName. userNames compare case-insensitively (RFC 7643
+// §4.1.1), but not every server's filter does: an exact and a lower-case
+// query are both tried, and the answer is checked here. An account found
+// by userName that another UserID holds is not c's: findUser returns nil
+// and an OwnedError (claimable).
 func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool) (scim.Resource, error) {
 	filters := []string{scim.Eq("externalId", u.Key)}
 	if l.prof.byUserName() { // the profile sends no externalId: the userName is the key
