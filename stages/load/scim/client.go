@@ -210,7 +210,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	if why := notSCIM(resp.Header.Get("Content-Type"), c.Scrub(string(raw))); why != "" {
+	if why := notSCIM(resp.Header.Get("Content-Type"), raw, c.Scrub); why != "" {
 		// A sign-in page or a proxy's error page answered in the server's
 		// place: whatever was asked was not done, as far as we can tell.
 		return &Error{Method: method, Path: path, Status: resp.StatusCode, Detail: why}
@@ -227,11 +227,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // notSCIM says why a 2xx answer other than 204 is not a SCIM answer (""
 // when it is one): RFC 7644 answers with a JSON object, as
 // application/scim+json (or application/json, which servers also use).
-// raw is the answer with the token already scrubbed: an excerpt cut first
-// could leave most of a token that straddles the cut.
-func notSCIM(contentType string, raw string) string {
+// The excerpt it quotes is cut from the answer once scrub has taken the
+// token out of all of it: cut first, a token across the cut would leave
+// most of itself behind.
+func notSCIM(contentType string, raw []byte, scrub func(string) string) string {
 	excerpt := func() string {
-		s := strings.Join(strings.Fields(cut(raw, 80)), " ")
+		s := strings.Join(strings.Fields(cut(scrub(string(raw)), 80)), " ")
 		if s == "" {
 			return "an empty body"
 		}
@@ -243,8 +244,8 @@ func notSCIM(contentType string, raw string) string {
 			return fmt.Sprintf("the answer is not SCIM: Content-Type %q, %s", contentType, excerpt())
 		}
 	}
-	body := strings.TrimSpace(raw)
-	if len(body) == 0 || body[0] != '{' || !json.Valid([]byte(body)) {
+	body := bytes.TrimSpace(raw)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
 		return fmt.Sprintf("the answer is not SCIM: a SCIM answer is 204 or a JSON object, this one is %s", excerpt())
 	}
 	return ""
