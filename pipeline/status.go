@@ -127,8 +127,12 @@ func endpoint(ctx context.Context, cfg *Config, token string) Check {
 		paths = append(paths, "/ServiceProviderConfigs")
 	}
 	var spc *scim.ServiceProviderConfig
+	version := "SCIM 2.0"
 	for _, p := range paths {
 		if spc, err = c.ServiceProviderConfigAt(ctx, p); !scim.IsStatus(err, http.StatusNotFound) {
+			if p == "/ServiceProviderConfigs" || cfg.SCIM.SCIM11() {
+				version = "SCIM 1.1"
+			}
 			break
 		}
 	}
@@ -140,7 +144,7 @@ func endpoint(ctx context.Context, cfg *Config, token string) Check {
 	case err != nil:
 		return Check{Act, "scim", fmt.Sprintf("%s does not answer as a SCIM server: %v", cfg.SCIM.URL, c.Scrub(err.Error()))}
 	}
-	return Check{OK, "scim", fmt.Sprintf("%s answers, authenticated (patch %v, bulk %v)", cfg.SCIM.URL, spc.Patch.Supported, spc.Bulk.Supported)}
+	return Check{OK, "scim", fmt.Sprintf("%s answers, authenticated (%s, patch %v, bulk %v)", cfg.SCIM.URL, version, spc.Patch.Supported, spc.Bulk.Supported)}
 }
 
 // runChecks says how the latest run ended, and names every run that waits

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,6 +111,9 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		c := scriptClient(ts)
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			_, err := c.ServiceProviderConfig(context.Background())
+			if scim.IsStatus(err, http.StatusNotFound) { // a SCIM 1.1 server
+				_, err = c.ServiceProviderConfigAt(context.Background(), "/ServiceProviderConfigs")
+			}
 			if err == nil {
 				return
 			}
