@@ -107,6 +107,12 @@ func NewWith(dir, token, extension string, opts Options) (*Sandbox, error) {
 	users := &handler{s: s, typ: "Users", core: coreUser, check: s.checkUser, created: s.invite}
 	s.users = users
 	locations := &handler{s: s, typ: "Locations", core: SchemaLocation}
+	// The public Generic API documents no extension: its users name the
+	// core schema alone, in what it answers too.
+	extensions := []scim.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()}, {Schema: visitorExtension(extension)}}
+	if opts.Generic {
+		extensions = nil
+	}
 	s.scim, err = scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			DocumentationURI: optional.NewString("condeco-sync sandbox: a stand-in for Eptura Visitor"),
@@ -116,10 +122,7 @@ func NewWith(dir, token, extension string, opts Options) (*Sandbox, error) {
 		},
 		ResourceTypes: []scim.ResourceType{
 			{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users", Description: optional.NewString("User Account"),
-				Schema: schema.CoreUserSchema(),
-				SchemaExtensions: []scim.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()},
-					{Schema: visitorExtension(extension)}},
-				Handler: users},
+				Schema: schema.CoreUserSchema(), SchemaExtensions: extensions, Handler: users},
 			{ID: optional.NewString("Location"), Name: "Location", Endpoint: "/Locations", Description: optional.NewString("A site visitors come to"),
 				Schema: locationSchema(), Handler: locations},
 		},

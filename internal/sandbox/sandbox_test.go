@@ -269,8 +269,12 @@ func TestGenericModeAndRateLimit(t *testing.T) {
 	ctx := context.Background()
 	plain := scim.Resource{"schemas": []string{"urn:scim:schemas:core:1.0"}, "userName": "ada@example.com",
 		"emails": []any{map[string]any{"value": "ada@example.com", "type": "work", "primary": true}}}
-	if _, err := c.Create(ctx, "Users", plain); err != nil {
+	made, err := c.Create(ctx, "Users", plain)
+	if err != nil {
 		t.Fatalf("a user with the SCIM 1.0 core URN: %v", err)
+	}
+	if got, _ := c.Get(ctx, "Users", made["id"].(string)); fmt.Sprint(got["schemas"]) != "[urn:ietf:params:scim:schemas:core:2.0:User]" {
+		t.Errorf("a user as the Generic API answers it names schemas %v, want the core schema alone", got["schemas"])
 	}
 	if _, err := c.Create(ctx, "Users", user("bob@example.com", "bob@example.com")); !scim.IsStatus(err, http.StatusBadRequest) {
 		t.Errorf("a user with the visitor extension: %v, want a 400", err)
