@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"go.yaml.in/yaml/v3"
 )
@@ -81,7 +81,7 @@ func (s SCIMConfig) RequestsPerMinute() int {
 	switch {
 	case s.MaxRPM != nil:
 		return *s.MaxRPM
-	case s.Profile == contract.ProfileVisitor || s.Profile == contract.ProfileVisitorGeneric:
+	case s.Profile == profile.Visitor || s.Profile == profile.VisitorGeneric:
 		return DefaultVisitorRPM
 	}
 	return 0
@@ -90,7 +90,7 @@ func (s SCIMConfig) RequestsPerMinute() int {
 // SCIM11 reports whether the target speaks SCIM 1.1: the visitor-generic
 // profile with SCIM 1.0's core schema (its default).
 func (s SCIMConfig) SCIM11() bool {
-	return s.Profile == contract.ProfileVisitorGeneric && (s.CoreSchema == "" || s.CoreSchema == contract.SchemaCore10)
+	return s.Profile == profile.VisitorGeneric && (s.CoreSchema == "" || s.CoreSchema == schemas.SchemaCore10)
 }
 
 // Rate is the requests a second load keeps under: the tighter of
@@ -145,8 +145,8 @@ func Default() Config {
 			Users: "users_*.csv", Locations: "locations_*.csv", Delimiter: "auto", Settle: 30 * time.Second,
 		},
 		SCIM: SCIMConfig{
-			URL: "http://127.0.0.1:8080/scim/v2", TokenEnv: "CONDECO_SYNC_SCIM_TOKEN", Profile: contract.ProfileVisitor,
-			Extension:   contract.DefaultExtension,
+			URL: "http://127.0.0.1:8080/scim/v2", TokenEnv: "CONDECO_SYNC_SCIM_TOKEN", Profile: profile.Visitor,
+			Extension:   schemas.DefaultExtension,
 			Concurrency: 8, Timeout: 30 * time.Second,
 		},
 		Access:    AccessConfig{DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}},
@@ -242,8 +242,8 @@ func (c *Config) validate() error {
 	if c.Exports.Settle < 0 {
 		bad("exports.settle: must not be negative")
 	}
-	if !slices.Contains(contract.Profiles, c.SCIM.Profile) {
-		bad("scim.profile: %q is not one of %s", c.SCIM.Profile, strings.Join(contract.Profiles, ", "))
+	if !slices.Contains(profile.Names, c.SCIM.Profile) {
+		bad("scim.profile: %q is not one of %s", c.SCIM.Profile, strings.Join(profile.Names, ", "))
 	}
 	if c.SCIM.Concurrency < 1 || c.SCIM.Concurrency > 256 {
 		bad("scim.concurrency: %d is not between 1 and 256", c.SCIM.Concurrency)

@@ -14,16 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // The samples' two days through every stage with the visitor-generic
@@ -41,8 +41,8 @@ func TestVisitorGenericSamples(t *testing.T) {
 	defer proxy.Close()
 	proxy.Refuse("schemas:extension") // a 400 for any body naming an extension
 	f := loadFixture(t, proxy.URL)
-	f.env.Config.SCIM.Profile = contract.ProfileVisitorGeneric
-	f.env.Config.SCIM.CoreSchema = contract.SchemaUser // SCIMMY takes SCIM 2.0 URNs only
+	f.env.Config.SCIM.Profile = profile.VisitorGeneric
+	f.env.Config.SCIM.CoreSchema = schemas.SchemaUser // SCIMMY takes SCIM 2.0 URNs only
 	f.env.Config.Access.HomeAdminLevels = []string{"Location Admin"}
 	client, err := scim.New(srv.URL, scimmytest.Token, 10*time.Second)
 	if err != nil {
@@ -325,14 +325,14 @@ func TestLoadKeepsUnderTheRate(t *testing.T) {
 	}
 	locs := "LocationID,Name,City\nLON,London,London\n"
 	throttled := func(rpm int) float64 {
-		sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, sandbox.Options{Generic: true, MaxRPM: 600})
+		sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, schemas.DefaultExtension, sandbox.Options{Generic: true, MaxRPM: 600})
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(sb)
 		defer func() { srv.Close(); sb.Close() }()
 		f := loadFixture(t, srv.URL+sandbox.Base)
-		f.env.Config.SCIM.Profile = contract.ProfileVisitorGeneric
+		f.env.Config.SCIM.Profile = profile.VisitorGeneric
 		f.env.Config.SCIM.MaxRPM = &rpm
 		f.env.Config.Guards.MinUsers = 1
 		f.drop("20261123", b.String(), locs)

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // Rule 13 and rule 1's promise (one person, one account), tried on the
@@ -38,20 +38,20 @@ type identityTarget struct {
 // (externalIds, groups).
 var identityTargets = []identityTarget{
 	{"visitor-generic/scim1.1", func(t *testing.T) (string, string, string) {
-		return startGenericSandbox(t, sandbox.Options{Generic: true, SCIM11: true}), contract.ProfileVisitorGeneric, ""
+		return startGenericSandbox(t, sandbox.Options{Generic: true, SCIM11: true}), profile.VisitorGeneric, ""
 	}},
 	{"visitor-generic/scim2.0", func(t *testing.T) (string, string, string) {
-		return startGenericSandbox(t, sandbox.Options{Generic: true}), contract.ProfileVisitorGeneric, contract.SchemaUser
+		return startGenericSandbox(t, sandbox.Options{Generic: true}), profile.VisitorGeneric, schemas.SchemaUser
 	}},
 	{"scim2", func(t *testing.T) (string, string, string) {
-		return scimServer(t).URL, contract.ProfileSCIM2, ""
+		return scimServer(t).URL, profile.SCIM2, ""
 	}},
 }
 
 // startGenericSandbox runs the sandbox with opts on loopback.
 func startGenericSandbox(t *testing.T, opts sandbox.Options) string {
 	t.Helper()
-	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, opts)
+	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, schemas.DefaultExtension, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestLoadRefusesAPlanMadeUnderAnotherConfig(t *testing.T) {
 		restoreChange func()
 	}{
 		{func() { cfg.SCIM.URL = srv.URL }, "scim.url", "diff --run " + run.ID, func() { cfg.SCIM.URL = proxy.URL }},
-		{func() { cfg.SCIM.Profile = contract.ProfileVisitorGeneric }, "scim.profile", "transform --run " + run.ID, func() { cfg.SCIM.Profile = contract.ProfileSCIM2 }},
+		{func() { cfg.SCIM.Profile = profile.VisitorGeneric }, "scim.profile", "transform --run " + run.ID, func() { cfg.SCIM.Profile = profile.SCIM2 }},
 		{func() { cfg.Users.Deprovision = "deactivate" }, "users.deprovision", "diff --run " + run.ID, func() { cfg.Users.Deprovision = "delete" }},
 	} {
 		tc.change()

@@ -12,9 +12,9 @@ import (
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // LoadOptions are how a load is asked for.

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rs/zerolog"
 )
 
@@ -202,7 +202,7 @@ func TestLoadWithBulk(t *testing.T) {
 	srv, proxy := ownServer(t, "SCIMMY_BULK=1")
 	c, _ := scim.New(srv.URL, scimmytest.Token, 5*time.Second)
 	pre, err := c.Create(context.Background(), "Users", scim.Resource{
-		"schemas": []string{load.SchemaUser}, "userName": strings.ToUpper("hedy.allen.0@example.com"), "name": map[string]any{"givenName": "H", "familyName": "A"},
+		"schemas": []string{schemas.SchemaUser}, "userName": strings.ToUpper("hedy.allen.0@example.com"), "name": map[string]any{"givenName": "H", "familyName": "A"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,10 +7,11 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -133,7 +134,7 @@ func Transform(env Env, run *Run) error {
 			AdminAccessLevels: cfg.Access.AdminAccessLevels,
 			HomeAdminLevels:   cfg.Access.HomeAdminLevels,
 			Invitations:       cfg.Users.Invitations,
-			HomeCity:          cfg.SCIM.Profile == contract.ProfileVisitorGeneric,
+			HomeCity:          cfg.SCIM.Profile == profile.VisitorGeneric,
 			RunID:             run.ID,
 		}, dir)
 		if res.Details != nil {

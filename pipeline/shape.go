@@ -5,7 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 // A plan knows what it was made under (Terraform refuses a saved plan
@@ -30,8 +31,8 @@ func shapeOf(cfg *Config, stage Stage) map[string]string {
 		}
 	case StageDiff:
 		core := cfg.SCIM.CoreSchema
-		if core == "" && cfg.SCIM.Profile == contract.ProfileVisitorGeneric {
-			core = contract.SchemaCore10
+		if core == "" && cfg.SCIM.Profile == profile.VisitorGeneric {
+			core = schemas.SchemaCore10
 		}
 		return map[string]string{
 			"scim.profile":      cfg.SCIM.Profile,

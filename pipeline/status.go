@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 )
 
 // Level says whether a status line needs a person.
@@ -123,7 +123,7 @@ func endpoint(ctx context.Context, cfg *Config, token string) Check {
 	switch {
 	case cfg.SCIM.SCIM11():
 		paths = []string{"/ServiceProviderConfigs", "/ServiceProviderConfig"}
-	case cfg.SCIM.Profile == contract.ProfileVisitorGeneric:
+	case cfg.SCIM.Profile == profile.VisitorGeneric:
 		paths = append(paths, "/ServiceProviderConfigs")
 	}
 	var spc *scim.ServiceProviderConfig
@@ -137,7 +137,7 @@ func endpoint(ctx context.Context, cfg *Config, token string) Check {
 		}
 	}
 	switch {
-	case scim.IsStatus(err, http.StatusNotFound) && cfg.SCIM.Profile == contract.ProfileVisitorGeneric:
+	case scim.IsStatus(err, http.StatusNotFound) && cfg.SCIM.Profile == profile.VisitorGeneric:
 		return Check{OK, "scim", fmt.Sprintf("%s answers, authenticated, and publishes no service provider configuration (updates are read, then PUT)", cfg.SCIM.URL)}
 	case scim.IsStatus(err, http.StatusUnauthorized) || scim.IsStatus(err, http.StatusForbidden):
 		return Check{Act, "scim", fmt.Sprintf("%s refuses the token: %v", cfg.SCIM.URL, c.Scrub(err.Error()))}

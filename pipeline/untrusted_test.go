@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rs/zerolog"
 )
 
@@ -178,7 +178,7 @@ func TestLoadChecksWhatAGroupLookupFinds(t *testing.T) {
 	srv, proxy := lyingProxy(t)
 	c, _ := scim.New(srv.URL, scimmytest.Token, 5*time.Second)
 	ctx := context.Background()
-	staff, err := c.Create(ctx, "Groups", scim.Resource{"schemas": []string{load.SchemaGroup}, "displayName": "All Staff"})
+	staff, err := c.Create(ctx, "Groups", scim.Resource{"schemas": []string{schemas.SchemaGroup}, "displayName": "All Staff"})
 	if err != nil {
 		t.Fatal(err)
 	}

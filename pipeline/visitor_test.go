@@ -14,18 +14,19 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // startSandbox runs the embedded sandbox on loopback with its data in dir.
 func startSandbox(t *testing.T, dir string) string {
 	t.Helper()
-	sb, err := sandbox.New(dir, scimmytest.Token, load.DefaultExtension)
+	sb, err := sandbox.New(dir, scimmytest.Token, schemas.DefaultExtension)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func startSandbox(t *testing.T, dir string) string {
 // profile.
 func visitorFixture(t *testing.T, url string) *fixture {
 	f := loadFixture(t, url)
-	f.env.Config.SCIM.Profile = load.ProfileVisitor
+	f.env.Config.SCIM.Profile = profile.Visitor
 	return f
 }
 
@@ -112,7 +113,7 @@ func TestVisitorProfileAgainstSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targetcheck.CheckVisitor(t, scimmytest.Token, url, day1.Dir, load.DefaultExtension)
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, day1.Dir, schemas.DefaultExtension)
 	checkAdmins(t, day1, "day1")
 	if got := outbox(t, dir); len(got) != 0 {
 		t.Errorf("the initial synchronization with invitations suppressed invited %d users: %v", len(got), got)
@@ -129,7 +130,7 @@ func TestVisitorProfileAgainstSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targetcheck.CheckVisitor(t, scimmytest.Token, url, day2.Dir, load.DefaultExtension)
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, day2.Dir, schemas.DefaultExtension)
 	checkAdmins(t, day2, "day2")
 	want := createdUsers(t, day2)
 	if got := outbox(t, dir); len(want) == 0 || !slices.Equal(got, want) {
@@ -194,11 +195,11 @@ func TestVisitorAdoption(t *testing.T) {
 	}
 	pre := map[string]string{} // userName → id
 	for i, name := range []string{"HEDY.ALLEN.0@example.com", "dennis.liskov.1@example.com", "edsger.shannon.2@example.com"} {
-		res := scim.Resource{"schemas": []string{load.SchemaUser}, "userName": name,
+		res := scim.Resource{"schemas": []string{schemas.SchemaUser}, "userName": name,
 			"name":   map[string]any{"givenName": "Old", "familyName": "Name"},
 			"emails": []any{map[string]any{"value": name, "type": "work", "primary": true}}}
 		if i == 2 {
-			res[load.DefaultExtension] = map[string]any{"locations": []any{map[string]any{"value": "BY-HAND", "role": "admin"}}}
+			res[schemas.DefaultExtension] = map[string]any{"locations": []any{map[string]any{"value": "BY-HAND", "role": "admin"}}}
 		}
 		r, err := c.Create(ctx, "Users", res)
 		if err != nil {
@@ -233,7 +234,7 @@ func TestVisitorAdoption(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kept []any
-	for _, l := range g[load.DefaultExtension].(map[string]any)["locations"].([]any) {
+	for _, l := range g[schemas.DefaultExtension].(map[string]any)["locations"].([]any) {
 		if l.(map[string]any)["value"] == "BY-HAND" {
 			if l.(map[string]any)["role"] != "admin" {
 				t.Errorf("the admin rights granted by hand were changed: %v", l)
@@ -242,11 +243,11 @@ func TestVisitorAdoption(t *testing.T) {
 		}
 		kept = append(kept, l)
 	}
-	if len(kept) == len(g[load.DefaultExtension].(map[string]any)["locations"].([]any)) {
+	if len(kept) == len(g[schemas.DefaultExtension].(map[string]any)["locations"].([]any)) {
 		t.Error("the location granted by hand was removed by the adoption")
 	}
-	if _, err := c.Patch(ctx, "Users", g["id"].(string), []scim.PatchOp{{Op: "replace", Path: load.DefaultExtension + ":locations", Value: kept}}); err != nil {
+	if _, err := c.Patch(ctx, "Users", g["id"].(string), []scim.PatchOp{{Op: "replace", Path: schemas.DefaultExtension + ":locations", Value: kept}}); err != nil {
 		t.Fatal(err)
 	}
-	targetcheck.CheckVisitor(t, scimmytest.Token, url, run.Dir, load.DefaultExtension)
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, run.Dir, schemas.DefaultExtension)
 }

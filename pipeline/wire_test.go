@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 // The samples' two days under visitor-generic end with the same users on
@@ -40,7 +41,7 @@ func TestGenericSamplesOnBothWires(t *testing.T) {
 		core string
 	}{
 		{"1.1", sandbox.Options{Generic: true, SCIM11: true}, ""},
-		{"2.0", sandbox.Options{Generic: true}, contract.SchemaUser},
+		{"2.0", sandbox.Options{Generic: true}, schemas.SchemaUser},
 	} {
 		url := startGenericSandbox(t, wire.opts)
 		proxy, err := faultproxy.Start(url, faultproxy.Faults{})
@@ -49,7 +50,7 @@ func TestGenericSamplesOnBothWires(t *testing.T) {
 		}
 		defer proxy.Close()
 		f := loadFixture(t, proxy.URL)
-		f.env.Config.SCIM.Profile, f.env.Config.SCIM.CoreSchema = contract.ProfileVisitorGeneric, wire.core
+		f.env.Config.SCIM.Profile, f.env.Config.SCIM.CoreSchema = profile.VisitorGeneric, wire.core
 		var users map[string]scim.Resource
 		for _, day := range []string{"day1", "day2"} {
 			if _, err := runDay(t, f, day); err != nil {

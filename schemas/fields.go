@@ -2,8 +2,6 @@ package schemas
 
 import (
 	"strconv"
-
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 )
 
 // Field is one compared field of a user or a location, once: the name a
@@ -50,8 +48,8 @@ var UserFields = []Field[User]{
 	{Name: "country", Column: "country", Text: func(u *User) string { return u.Country }},
 	{Name: "preferredLanguage", Column: "language", SCIM: "preferredLanguage", Text: func(u *User) string { return u.Language }},
 	{Name: "title", Column: "title", SCIM: "title", Text: func(u *User) string { return u.Title }},
-	{Name: "department", Column: "department", SCIM: contract.SchemaEnterprise + ":department", Text: func(u *User) string { return u.Department }},
-	{Name: "costCenter", Column: "cost_center", SCIM: contract.SchemaEnterprise + ":costCenter", Text: func(u *User) string { return u.CostCenter }},
+	{Name: "department", Column: "department", SCIM: SchemaEnterprise + ":department", Text: func(u *User) string { return u.Department }},
+	{Name: "costCenter", Column: "cost_center", SCIM: SchemaEnterprise + ":costCenter", Text: func(u *User) string { return u.CostCenter }},
 	{Name: "userType", Column: "user_type", Text: func(u *User) string { return u.UserType }},
 	{Name: "active", Column: "active", SCIM: "active", Flag: func(u *User) bool { return u.Active }},
 	{Name: "deleted", Column: "deleted", Flag: func(u *User) bool { return u.Deleted }},

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/bench"
-	"github.com/condeco-sync/condeco-sync/internal/exportgen"
+	"github.com/condeco-sync/condeco-sync/internal/test/bench"
+	"github.com/condeco-sync/condeco-sync/internal/test/exportgen"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 	"github.com/condeco-sync/condeco-sync/stages/transform"
 )

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/bench"
-	"github.com/condeco-sync/condeco-sync/internal/exportgen"
+	"github.com/condeco-sync/condeco-sync/internal/test/bench"
+	"github.com/condeco-sync/condeco-sync/internal/test/exportgen"
 	"github.com/condeco-sync/condeco-sync/pipeline"
 )
 

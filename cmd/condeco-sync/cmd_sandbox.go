@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/spf13/cobra"
@@ -20,7 +21,7 @@ import (
 // the token (scim.token_env or scim.token_file), the extension URN, and by
 // default the address of scim.url; its data goes to <data>/sandbox.
 func (a *app) sandboxCommand() *cobra.Command {
-	var addr, profile, version string
+	var addr, kind, version string
 	var maxRPM float64
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -57,26 +58,26 @@ multi-valued attributes, and a 2.0 PatchOp refused.`,
 				addr = u.Host
 			}
 			dir := filepath.Join(a.cfg.Data, "sandbox")
-			if profile == "" {
-				profile = contract.ProfileVisitor
-				if a.cfg.SCIM.Profile == contract.ProfileVisitorGeneric {
-					profile = contract.ProfileVisitorGeneric
+			if kind == "" {
+				kind = profile.Visitor
+				if a.cfg.SCIM.Profile == profile.VisitorGeneric {
+					kind = profile.VisitorGeneric
 				}
 			}
-			if profile != contract.ProfileVisitor && profile != contract.ProfileVisitorGeneric {
-				return usageErr("--profile: %q is not %s or %s", profile, contract.ProfileVisitor, contract.ProfileVisitorGeneric)
+			if kind != profile.Visitor && kind != profile.VisitorGeneric {
+				return usageErr("--profile: %q is not %s or %s", kind, profile.Visitor, profile.VisitorGeneric)
 			}
 			if version != "1.1" && version != "2.0" {
 				return usageErr("--scim: %q is not 1.1 or 2.0", version)
 			}
-			if version == "1.1" && profile != contract.ProfileVisitorGeneric {
+			if version == "1.1" && kind != profile.VisitorGeneric {
 				return usageErr("--scim 1.1 is the wire of the public Generic SCIM API: use it with --profile visitor-generic")
 			}
 			if maxRPM < 0 {
 				return usageErr("--max-rpm must not be negative")
 			}
 			sb, err := sandbox.NewWith(dir, token, a.cfg.SCIM.Extension,
-				sandbox.Options{Generic: profile == contract.ProfileVisitorGeneric, MaxRPM: maxRPM, SCIM11: version == "1.1"})
+				sandbox.Options{Generic: kind == profile.VisitorGeneric, MaxRPM: maxRPM, SCIM11: version == "1.1"})
 			if err != nil {
 				return err
 			}
@@ -94,7 +95,7 @@ multi-valued attributes, and a 2.0 PatchOp refused.`,
 				defer cancel()
 				srv.Shutdown(sctx)
 			}()
-			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Str("profile", profile).Str("scim", version).Msg("sandbox listening")
+			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Str("profile", kind).Str("scim", version).Msg("sandbox listening")
 			err = srv.Serve(ln)
 			if cerr := sb.Close(); cerr != nil {
 				return cerr
@@ -107,7 +108,7 @@ multi-valued attributes, and a 2.0 PatchOp refused.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "HOST:PORT to listen on (default: the host of scim.url)")
-	cmd.Flags().StringVar(&profile, "profile", "", "visitor or visitor-generic (default: visitor-generic when scim.profile is, else visitor)")
+	cmd.Flags().StringVar(&kind, "profile", "", "visitor or visitor-generic (default: visitor-generic when scim.profile is, else visitor)")
 	cmd.Flags().Float64Var(&maxRPM, "max-rpm", 0, "answer 429 past this many requests a minute (0: no limit)")
 	cmd.Flags().StringVar(&version, "scim", "2.0", "the SCIM version it speaks: 2.0, or 1.1 (visitor-generic only)")
 	return cmd

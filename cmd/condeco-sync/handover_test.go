@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 // A swap is two journaled steps: killed (SIGKILL) after the first, with
@@ -26,7 +26,7 @@ import (
 // load is resumed by the next `run`, and the two users end with each
 // other's names on their own accounts, nobody made twice.
 func TestSwapSurvivesSIGKILLBetweenItsSteps(t *testing.T) {
-	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, contract.DefaultExtension, sandbox.Options{Generic: true})
+	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, schemas.DefaultExtension, sandbox.Options{Generic: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -131,7 +131,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		c, ctx := scriptClient(ts), context.Background()
 		switch args[0] {
 		case "add":
-			u := scim.Resource{"schemas": []string{contract.SchemaUser}, "userName": args[1], "active": true,
+			u := scim.Resource{"schemas": []string{schemas.SchemaUser}, "userName": args[1], "active": true,
 				"name":   map[string]any{"givenName": "By", "familyName": "Hand"},
 				"emails": []any{map[string]any{"value": args[1], "type": "work", "primary": true}}}
 			if len(args) > 2 {

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
-	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 // TestSandboxCommand runs what the demo runs, as processes: `condeco-sync
@@ -79,7 +79,7 @@ users: {invitations: suppress}
 	}
 	runs, _ := os.ReadDir(filepath.Join(dir, "data", "runs"))
 	runDir := filepath.Join(dir, "data", "runs", runs[0].Name())
-	targetcheck.CheckVisitor(t, token, url, runDir, load.DefaultExtension)
+	targetcheck.CheckVisitor(t, token, url, runDir, schemas.DefaultExtension)
 	before := len(targetcheck.ReadVisitor(t, url, token).Users)
 	stop(sb, logs)
 

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/pipeline"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from a process's pipe while
@@ -159,7 +159,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 // command holds its lock) waits, says so, and runs once the lock is free:
 // the day's export is not left for tomorrow.
 func TestScheduledRunWaitsForTheLock(t *testing.T) {
-	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, contract.DefaultExtension, sandbox.Options{Generic: true})
+	sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, schemas.DefaultExtension, sandbox.Options{Generic: true})
 	if err != nil {
 		t.Fatal(err)
 	}

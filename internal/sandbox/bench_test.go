@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/bench"
+	"github.com/condeco-sync/condeco-sync/internal/test/bench"
 )
 
 // BenchmarkSandboxCreates is issue 14's sandbox at tenant size: 100,000

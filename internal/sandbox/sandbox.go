@@ -31,7 +31,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
@@ -51,7 +51,7 @@ const Base = "/scim/v2"
 
 // SchemaLocation is the schema of a /Locations resource: the one the
 // visitor profile of the loader sends.
-const SchemaLocation = contract.SchemaLocation
+const SchemaLocation = schemas.SchemaLocation
 
 // Sandbox is a running sandbox's state.
 type Sandbox struct {
@@ -215,7 +215,7 @@ func (s *Sandbox) genericRequest(w http.ResponseWriter, r *http.Request, path st
 			Detail: "the Generic SCIM API documents no extension schema"})
 		return false
 	}
-	body = bytes.ReplaceAll(body, []byte(`"`+contract.SchemaCore10+`"`), []byte(`"`+coreUser+`"`))
+	body = bytes.ReplaceAll(body, []byte(`"`+schemas.SchemaCore10+`"`), []byte(`"`+coreUser+`"`))
 	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	return true
 }

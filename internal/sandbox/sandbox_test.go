@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
-const ext = load.DefaultExtension
+const ext = schemas.DefaultExtension
 
 func start(t *testing.T, dir string) (*Sandbox, *scim.Client) {
 	t.Helper()

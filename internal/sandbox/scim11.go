@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/schemas"
 	scimerrors "github.com/elimity-com/scim/errors"
 )
 
@@ -56,7 +56,7 @@ func (s *Sandbox) door11(w http.ResponseWriter, r *http.Request, path string, ne
 		return
 	case p == "/ServiceProviderConfigs" && r.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"schemas": []string{contract.SchemaCore10},
+		json.NewEncoder(w).Encode(map[string]any{"schemas": []string{schemas.SchemaCore10},
 			"documentationUrl": "condeco-sync sandbox: Eptura Visitor's public Generic SCIM API, SCIM 1.1",
 			"patch":            map[string]any{"supported": true}, "bulk": map[string]any{"supported": false},
 			"filter": map[string]any{"supported": true, "maxResults": 200}, "changePassword": map[string]any{"supported": false},
@@ -87,7 +87,7 @@ func (s *Sandbox) door11(w http.ResponseWriter, r *http.Request, path string, ne
 		return
 	}
 	if !namesCore10(body["schemas"]) {
-		writeError(w, invalid("schemas must name %s (a SCIM 1.1 service provider knows no other)", contract.SchemaCore10))
+		writeError(w, invalid("schemas must name %s (a SCIM 1.1 service provider knows no other)", schemas.SchemaCore10))
 		return
 	}
 	id, isUser := strings.CutPrefix(p, "/Users/")
@@ -108,11 +108,12 @@ func (s *Sandbox) door11(w http.ResponseWriter, r *http.Request, path string, ne
 	next(w, get) // the resource as it now is
 }
 
-// namesCore10 reports whether schemas, a body's, names SCIM 1.1's core URN.
-func namesCore10(schemas any) bool {
-	list, _ := schemas.([]any)
+// namesCore10 reports whether names, a body's schemas, holds SCIM 1.1's
+// core URN.
+func namesCore10(names any) bool {
+	list, _ := names.([]any)
 	for _, s := range list {
-		if s == contract.SchemaCore10 {
+		if s == schemas.SchemaCore10 {
 			return true
 		}
 	}
@@ -220,7 +221,7 @@ func write11(w http.ResponseWriter, b *buffered) {
 		body, _ = json.Marshal(map[string]any{"Errors": []any{map[string]any{"description": e.Detail, "code": code}}})
 	} else {
 		for _, urn := range []string{coreUser, schemaListResponse, schemaError} {
-			body = bytes.ReplaceAll(body, []byte(`"`+urn+`"`), []byte(`"`+contract.SchemaCore10+`"`))
+			body = bytes.ReplaceAll(body, []byte(`"`+urn+`"`), []byte(`"`+schemas.SchemaCore10+`"`))
 		}
 	}
 	if len(body) > 0 {

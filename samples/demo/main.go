@@ -24,8 +24,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 func main() {
@@ -261,7 +261,7 @@ func sandboxHoldings(c *scim.Client, dir string) error {
 		if u["active"] == true {
 			active++
 		}
-		ext, _ := u[load.DefaultExtension].(map[string]any) // the samples' config keeps the default scim.extension
+		ext, _ := u[schemas.DefaultExtension].(map[string]any) // the samples' config keeps the default scim.extension
 		locs, _ := ext["locations"].([]any)
 		for _, l := range locs {
 			switch m := l.(map[string]any); {

@@ -1,5 +1,5 @@
 // Command gen writes the sample export sets of samples/: two consecutive
-// days of a generated company (internal/exportgen says what changes).
+// days of a generated company (internal/test/exportgen says what changes).
 //
 //	go run ./samples/gen [dir]
 package main
@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/condeco-sync/condeco-sync/internal/exportgen"
+	"github.com/condeco-sync/condeco-sync/internal/test/exportgen"
 )
 
 func main() {

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/condeco-sync/condeco-sync/internal/bench"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/test/bench"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 

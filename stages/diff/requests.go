@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
@@ -59,16 +59,16 @@ func (r Requests) WithBulk() int {
 	if r.SCIM11 {
 		return r.Total()
 	}
-	return r.Total() - r.Creates + (r.Creates+contract.BulkChunk-1)/contract.BulkChunk
+	return r.Total() - r.Creates + (r.Creates+profile.BulkChunk-1)/profile.BulkChunk
 }
 
-// CountRequests reckons the requests of changes under profile ("" is
+// CountRequests reckons the requests of changes under the profile name ("" is
 // scim2), as load makes them (see stages/load) with chunk members a
 // membership PATCH, against a server that supports PATCH; scim11 says the
 // server speaks SCIM 1.1 (visitor-generic only).
-func CountRequests(changes []schemas.Change, profile string, scim11 bool, chunk int) Requests {
-	visitor := profile == contract.ProfileVisitor
-	generic := profile == contract.ProfileVisitorGeneric
+func CountRequests(changes []schemas.Change, name string, scim11 bool, chunk int) Requests {
+	visitor := name == profile.Visitor
+	generic := name == profile.VisitorGeneric
 	r := Requests{SCIM11: generic && scim11}
 	type chunkKey struct{ group, section, kind string }
 	members := map[chunkKey]int{}
@@ -113,10 +113,10 @@ func CountRequests(changes []schemas.Change, profile string, scim11 bool, chunk 
 			members[chunkKey{g, c.Op, "add"}]++
 		}
 		if c.AdminGrant != "" {
-			members[chunkKey{c.AdminGrant + contract.AdminGroupSuffix, c.Op, "add"}]++
+			members[chunkKey{c.AdminGrant + profile.AdminGroupSuffix, c.Op, "add"}]++
 		}
 		if c.AdminRevoke != "" && c.Op != schemas.OpCreate {
-			members[chunkKey{c.AdminRevoke + contract.AdminGroupSuffix, c.Op, "remove"}]++
+			members[chunkKey{c.AdminRevoke + profile.AdminGroupSuffix, c.Op, "remove"}]++
 		}
 	}
 	for k, n := range members {
@@ -135,7 +135,7 @@ func CountRequests(changes []schemas.Change, profile string, scim11 bool, chunk 
 // access alone sends nothing of the user.
 func sendsAttributes(set schemas.FieldSet, generic bool) bool {
 	for i, f := range schemas.UserFields {
-		if set.Has(i) && f.SCIM != "" && (!generic || contract.GenericSends(f.SCIM)) {
+		if set.Has(i) && f.SCIM != "" && (!generic || profile.GenericSends(f.SCIM)) {
 			return true
 		}
 	}
@@ -146,10 +146,10 @@ func sendsAttributes(set schemas.FieldSet, generic bool) bool {
 func (r Requests) String() string {
 	s := fmt.Sprintf("about %d requests to the SCIM server: %d for users, %d for locations", r.Total(), r.Users, r.Locations)
 	if r.Memberships > 0 {
-		s += fmt.Sprintf(", %d membership PATCHes (up to %d members each)", r.Memberships, contract.MemberChunk)
+		s += fmt.Sprintf(", %d membership PATCHes (up to %d members each)", r.Memberships, profile.MemberChunk)
 	}
 	if r.Creates > 1 && !r.SCIM11 {
-		s += fmt.Sprintf("; about %d where the server offers /Bulk (the %d creates go up to %d a request)", r.WithBulk(), r.Creates, contract.BulkChunk)
+		s += fmt.Sprintf("; about %d where the server offers /Bulk (the %d creates go up to %d a request)", r.WithBulk(), r.Creates, profile.BulkChunk)
 	}
 	if r.Rate > 0 && r.Total() > 0 {
 		s += fmt.Sprintf(". At %s requests a minute (scim.max_rpm, scim.max_rps) that is at least %s", strconv.FormatFloat(math.Round(r.Rate*60*100)/100, 'f', -1, 64), roughly(r.AtLeast(r.Total())))

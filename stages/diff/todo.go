@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
@@ -40,7 +40,7 @@ type Standing struct {
 // given to existing users unless access.grant_new_locations_to_existing_users
 // says so, and the list says who may still need it.
 func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
-	generic := in.Profile == contract.ProfileVisitorGeneric
+	generic := in.Profile == profile.VisitorGeneric
 	var out []Todo
 	var st Standing
 	where := func(id string) string {

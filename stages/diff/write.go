@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
@@ -75,7 +76,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		res.Counts[CountOf(c.Entity, c.Op)]++
 	}
 	res.Details["guard"] = v.String()
-	req := CountRequests(cs.Changes, in.Profile, in.SCIM11, contract.MemberChunk)
+	req := CountRequests(cs.Changes, in.Profile, in.SCIM11, profile.MemberChunk)
 	req.Rate = in.Rate
 	res.Details["requests"] = req
 	todos, standing := Todos(cs, in)

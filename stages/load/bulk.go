@@ -4,20 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"golang.org/x/sync/errgroup"
 )
 
 // maxBulkOps caps the operations of one /Bulk request below the server's
 // maxOperations: a failed or unanswered request costs at most this many
 // operations' worth of retry.
-const maxBulkOps = contract.BulkChunk
+const maxBulkOps = profile.BulkChunk
 
 // bulkCreates sends the plan's user creates in /Bulk requests, within the
 // server's maxOperations and maxPayloadSize, on the loader's workers, as

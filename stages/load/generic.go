@@ -3,9 +3,9 @@ package load
 import (
 	"context"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // visitorGeneric is Eptura Visitor's public "Generic SCIM" API, and only
@@ -29,7 +29,7 @@ func (g *visitorGeneric) readsToAdopt() bool                                    
 func (g *visitorGeneric) accessByGroups() bool                                   { return false }
 func (g *visitorGeneric) byUserName() bool                                       { return true }
 func (g *visitorGeneric) spcOptional() bool                                      { return true }
-func (g *visitorGeneric) scim11() bool                                           { return g.coreSchema == contract.SchemaCore10 }
+func (g *visitorGeneric) scim11() bool                                           { return g.coreSchema == schemas.SchemaCore10 }
 
 // locationTasks: nothing is sent; the result says so.
 func (g *visitorGeneric) locationTasks(_ *loader, c *schemas.Change) []task {
@@ -53,7 +53,7 @@ func (g *visitorGeneric) user(_ *loader, c *schemas.Change, _ scim.Resource) sci
 // absent.
 func genericAttrs(c *schemas.Change) scim.Resource {
 	r := scim.Resource(userAttrs(c, true))
-	delete(r, contract.SchemaEnterprise)
+	delete(r, schemas.SchemaEnterprise)
 	r["emails"] = r["emails"].([]any)[:1] // the work email, which is the userName
 	if f := joinNonEmpty(c.GivenName, c.FamilyName); f != "" {
 		r["name"].(map[string]any)["formatted"] = f
@@ -84,7 +84,7 @@ func joinNonEmpty(a, b string) string {
 // the 2.0 PATCH does. A rename is an update by SCIM id like any other:
 // the user is never deleted and made anew.
 func (g *visitorGeneric) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
-	ops := patchOps(c, genericAttrs(c), true, contract.GenericSends)
+	ops := patchOps(c, genericAttrs(c), true, profile.GenericSends)
 	if len(ops) == 0 {
 		return OutcomeUnchanged, nil
 	}

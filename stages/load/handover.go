@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/zeebo/xxh3"
 )
 

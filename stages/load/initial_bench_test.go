@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/bench"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/bench"
+	"github.com/condeco-sync/condeco-sync/internal/test/loadtest"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/loadtest"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rs/zerolog"
 )
 
@@ -88,7 +89,7 @@ func plan(b testing.TB, dir string, in diff.Input) load.Input {
 		b.Fatal(err)
 	}
 	return load.Input{Changes: filepath.Join(diffDir, diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
-		Profile: load.ProfileSCIM2, Concurrency: 16, Log: zerolog.Nop(), RunID: "bench"}
+		Profile: profile.SCIM2, Concurrency: 16, Log: zerolog.Nop(), RunID: "bench"}
 }
 
 // dailyPlan is the plan of a day after an applied state of n users: 1%

@@ -12,16 +12,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 )
@@ -56,9 +57,9 @@ type Input struct {
 	RunID        string // named in results.csv
 
 	Client      *scim.Client
-	Profile     string  // scim.profile: ProfileSCIM2 or ProfileVisitor
-	Extension   string  // scim.extension (visitor profile); "": DefaultExtension
-	CoreSchema  string  // scim.core_schema (visitor-generic profile); "": contract.SchemaCore10
+	Profile     string  // scim.profile: profile.SCIM2 or profile.Visitor
+	Extension   string  // scim.extension (visitor profile); "": schemas.DefaultExtension
+	CoreSchema  string  // scim.core_schema (visitor-generic profile); "": schemas.SchemaCore10
 	Concurrency int     // scim.concurrency
 	MaxRPS      float64 // scim.max_rps; 0: no limit
 	MaxRequests int     // scim.max_requests_per_run; 0: no cap
@@ -75,7 +76,7 @@ type Input struct {
 // 500 and 1 s in chunks of 2,000 (measured: BenchmarkLoadInitial). 2,000
 // members of 36-character ids are about 110 KB, far below the 2 MB a
 // request servers commonly accept.
-const DefaultChunkSize = contract.MemberChunk
+const DefaultChunkSize = profile.MemberChunk
 
 // FailedError is a load that ran to its end with operations the server
 // refused or never answered. They are listed in results.csv; the applied
@@ -91,7 +92,7 @@ func (e *FailedError) Error() string {
 // load did (a small record per operation), not with the population.
 type loader struct {
 	in   Input
-	prof profile
+	prof target
 	send *sender
 	spc  *scim.ServiceProviderConfig
 	// wire11: the server speaks SCIM 1.1 (readSPC): no PatchOp, no /Bulk.

@@ -13,16 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
-	"github.com/condeco-sync/condeco-sync/internal/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
-	"github.com/condeco-sync/condeco-sync/internal/targetcheck"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
 	"github.com/condeco-sync/condeco-sync/stages/load"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 	"github.com/rs/zerolog"
 )
 
@@ -36,9 +36,9 @@ func (r runDir) at(p ...string) string { return filepath.Join(append([]string{st
 // the applied state of prev ("" on day 1) and loads it into the server at
 // url through a proxy that counts requests. It returns the run's
 // directory, the plan's reckoning of requests and the requests sent.
-func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, locs []schemas.Location, tweak ...func(*load.Input)) (runDir, diff.Requests, int) {
+func day(t *testing.T, url, kind string, prev runDir, users []schemas.User, locs []schemas.Location, tweak ...func(*load.Input)) (runDir, diff.Requests, int) {
 	t.Helper()
-	r, lin := planDay(t, profile, prev, users, locs)
+	r, lin := planDay(t, kind, prev, users, locs)
 	for _, f := range tweak {
 		f(&lin)
 	}
@@ -47,7 +47,7 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	if profile == load.ProfileVisitorGeneric {
+	if kind == profile.VisitorGeneric {
 		proxy.Refuse("schemas:extension") // a 400 for any body naming an extension: the load fails
 	}
 	if lin.Client, err = scim.New(proxy.URL, scimmytest.Token, 30*time.Second); err != nil {
@@ -65,7 +65,7 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 	}
 	fwd, _ := proxy.Counts()
 	for k := range fwd {
-		if profile == load.ProfileVisitorGeneric && !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") && !strings.HasSuffix(k, " ServiceProviderConfigs") {
+		if kind == profile.VisitorGeneric && !strings.HasSuffix(k, " Users") && !strings.HasSuffix(k, " ServiceProviderConfig") && !strings.HasSuffix(k, " ServiceProviderConfigs") {
 			t.Errorf("visitor-generic sent %s (%d requests): the public API has /Users only", k, fwd[k])
 		}
 	}
@@ -73,7 +73,7 @@ func day(t *testing.T, url, profile string, prev runDir, users []schemas.User, l
 	for _, n := range fwd {
 		sent += n
 	}
-	return r, diff.CountRequests(readPlan(t, lin.Changes), profile, profile == load.ProfileVisitorGeneric && lin.CoreSchema == "", lin.ChunkSize), sent
+	return r, diff.CountRequests(readPlan(t, lin.Changes), kind, kind == profile.VisitorGeneric && lin.CoreSchema == "", lin.ChunkSize), sent
 }
 
 func readPlan(t *testing.T, path string) []schemas.Change {
@@ -86,7 +86,7 @@ func readPlan(t *testing.T, path string) []schemas.Change {
 
 // planDay writes a run's desired state and diffs it against prev's
 // applied state: the load input of the run, with no client yet.
-func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, locs []schemas.Location) (runDir, load.Input) {
+func planDay(t *testing.T, kind string, prev runDir, users []schemas.User, locs []schemas.Location) (runDir, load.Input) {
 	t.Helper()
 	r := runDir(t.TempDir())
 	for _, d := range []string{"transform", "diff", "load"} {
@@ -99,7 +99,7 @@ func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, lo
 		locs[i].RowHash = locs[i].Hash()
 	}
 	in := diff.Input{Users: r.at("transform", "users.parquet"), Locations: r.at("transform", "locations.parquet"),
-		Deprovision: "delete", Guard: diff.Guard{MaxDeletes: 1000, MaxFraction: 1}, Profile: profile}
+		Deprovision: "delete", Guard: diff.Guard{MaxDeletes: 1000, MaxFraction: 1}, Profile: kind}
 	if _, err := parquetio.WriteSlice(in.Users, users); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,8 @@ func planDay(t *testing.T, profile string, prev runDir, users []schemas.User, lo
 		t.Fatal(err)
 	}
 	lin := load.Input{Changes: r.at("diff", diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
-		Attempt: 1, RunID: "test", Profile: profile, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
-	if req := diff.CountRequests(readPlan(t, lin.Changes), profile, false, contract.MemberChunk); req != res.Details["requests"].(diff.Requests) {
+		Attempt: 1, RunID: "test", Profile: kind, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
+	if req := diff.CountRequests(readPlan(t, lin.Changes), kind, false, profile.MemberChunk); req != res.Details["requests"].(diff.Requests) {
 		t.Errorf("the plan's reckoning %+v, from its file %+v", res.Details["requests"], req)
 	}
 	return r, lin
@@ -175,7 +175,7 @@ func TestLoadSCIM2AgainstSCIMMY(t *testing.T) {
 	}
 	srv := scimmytest.ForTest(t)
 	const n = 300
-	d1, req1, sent1 := day(t, srv.URL, load.ProfileSCIM2, "", e2eUsers(n), benchLocs(false))
+	d1, req1, sent1 := day(t, srv.URL, profile.SCIM2, "", e2eUsers(n), benchLocs(false))
 	targetcheck.Check(t, scimmytest.Token, srv.URL, string(d1))
 	// Reads: /ServiceProviderConfig, and with no baseline a page of
 	// /Users and one of /Groups (both empty).
@@ -183,7 +183,7 @@ func TestLoadSCIM2AgainstSCIMMY(t *testing.T) {
 		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+3 reads): %+v", sent1, req1.Total(), req1)
 	}
 	users, locs := day2(n)
-	d2, req2, sent2 := day(t, srv.URL, load.ProfileSCIM2, d1, users, locs)
+	d2, req2, sent2 := day(t, srv.URL, profile.SCIM2, d1, users, locs)
 	targetcheck.Check(t, scimmytest.Token, srv.URL, string(d2))
 	if want := req2.Total() + 1; sent2 != want {
 		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
@@ -208,7 +208,7 @@ func TestLoadSCIM2AgainstSCIMMY(t *testing.T) {
 // The same two days against the in-process sandbox in the visitor
 // profile: access travels on the user, locations are /Locations.
 func TestLoadVisitorAgainstSandbox(t *testing.T) {
-	sb, err := sandbox.New(t.TempDir(), scimmytest.Token, load.DefaultExtension)
+	sb, err := sandbox.New(t.TempDir(), scimmytest.Token, schemas.DefaultExtension)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,16 +216,16 @@ func TestLoadVisitorAgainstSandbox(t *testing.T) {
 	t.Cleanup(func() { hs.Close(); sb.Close() })
 	url := hs.URL + sandbox.Base
 	const n = 120
-	d1, req1, sent1 := day(t, url, load.ProfileVisitor, "", e2eUsers(n), benchLocs(false))
-	targetcheck.CheckVisitor(t, scimmytest.Token, url, string(d1), load.DefaultExtension)
+	d1, req1, sent1 := day(t, url, profile.Visitor, "", e2eUsers(n), benchLocs(false))
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, string(d1), schemas.DefaultExtension)
 	// Reads: /ServiceProviderConfig, /ResourceTypes, a page of /Users and
 	// one of /Locations.
 	if want := req1.Total() + 4; sent1 != want {
 		t.Errorf("day 1 sent %d requests; the plan reckoned %d (+4 reads): %+v", sent1, req1.Total(), req1)
 	}
 	users, locs := day2(n)
-	d2, req2, sent2 := day(t, url, load.ProfileVisitor, d1, users, locs)
-	targetcheck.CheckVisitor(t, scimmytest.Token, url, string(d2), load.DefaultExtension)
+	d2, req2, sent2 := day(t, url, profile.Visitor, d1, users, locs)
+	targetcheck.CheckVisitor(t, scimmytest.Token, url, string(d2), schemas.DefaultExtension)
 	if want := req2.Total() + 2; sent2 != want {
 		t.Errorf("day 2 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent2, req2.Total(), req2)
 	}
@@ -243,7 +243,7 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 		t.Skip("starts SCIMMY")
 	}
 	srv := scimmytest.ForTest(t)
-	r, in := planDay(t, load.ProfileSCIM2, "", e2eUsers(300), benchLocs(false))
+	r, in := planDay(t, profile.SCIM2, "", e2eUsers(300), benchLocs(false))
 	in.ChunkSize, in.Concurrency = 20, 3 // 15 PATCHes a location, three at a time
 	client, err := scim.New(srv.URL, scimmytest.Token, 30*time.Second)
 	if err != nil {
@@ -292,7 +292,7 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 		}
 	}
 	fwd, _ := proxy.Counts()
-	all := diff.CountRequests(readPlan(t, in.Changes), load.ProfileSCIM2, false, in.ChunkSize).Memberships
+	all := diff.CountRequests(readPlan(t, in.Changes), profile.SCIM2, false, in.ChunkSize).Memberships
 	// Those in flight when the first attempt stopped were not recorded;
 	// the resume reads their group first and sends only what is missing.
 	if sent := fwd["PATCH Groups"]; sent > all-recorded || sent < all-recorded-in.Concurrency {
@@ -308,7 +308,7 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 // scimmyCore sets the 2.0 core URN as scim.core_schema: SCIMMY takes only
 // URNs under urn:ietf:params:scim:schemas:, so this also proves the
 // setting is used.
-func scimmyCore(in *load.Input) { in.CoreSchema = contract.SchemaUser }
+func scimmyCore(in *load.Input) { in.CoreSchema = schemas.SchemaUser }
 
 // The visitor-generic profile against the sandbox in generic mode (no
 // extension, /Users only), on both wires: SCIM 1.1 (the profile's
@@ -325,7 +325,7 @@ func TestLoadVisitorGenericAgainstSandbox(t *testing.T) {
 		{"scim2.0", sandbox.Options{Generic: true}, []func(*load.Input){scimmyCore}},
 	} {
 		t.Run(wire.name, func(t *testing.T) {
-			sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, load.DefaultExtension, wire.opts)
+			sb, err := sandbox.NewWith(t.TempDir(), scimmytest.Token, schemas.DefaultExtension, wire.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -337,13 +337,13 @@ func TestLoadVisitorGenericAgainstSandbox(t *testing.T) {
 				t.Fatal(err)
 			}
 			const n = 60
-			d1, req1, sent1 := day(t, url, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false), wire.core...)
+			d1, req1, sent1 := day(t, url, profile.VisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false), wire.core...)
 			checkGeneric(t, client, d1)
 			if want := req1.Total() + 2; sent1 != want {
 				t.Errorf("day 1 sent %d requests; the plan reckoned %d (+2 reads): %+v", sent1, req1.Total(), req1)
 			}
 			users, locs := day2(n)
-			d2, req2, sent2 := day(t, url, load.ProfileVisitorGeneric, d1, withCities(users), locs, wire.core...)
+			d2, req2, sent2 := day(t, url, profile.VisitorGeneric, d1, withCities(users), locs, wire.core...)
 			checkGeneric(t, client, d2)
 			if want := req2.Total() + 1; sent2 != want {
 				t.Errorf("day 2 sent %d requests; the plan reckoned %d (+1 read): %+v", sent2, req2.Total(), req2)
@@ -376,12 +376,12 @@ func TestLoadVisitorGenericAgainstSCIMMY(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	pre, err := client.Create(ctx, "Users", scim.Resource{"schemas": []string{contract.SchemaUser}, "userName": "USER.9@EXAMPLE.COM"})
+	pre, err := client.Create(ctx, "Users", scim.Resource{"schemas": []string{schemas.SchemaUser}, "userName": "USER.9@EXAMPLE.COM"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 60
-	d1, req1, sent1 := day(t, srv.URL, load.ProfileVisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false), scimmyCore)
+	d1, req1, sent1 := day(t, srv.URL, profile.VisitorGeneric, "", withCities(e2eUsers(n)), benchLocs(false), scimmyCore)
 	byName := checkGeneric(t, client, d1)
 	if byName["user.9@example.com"]["id"] != pre["id"] {
 		t.Errorf("user 9 was not adopted: %v, made by hand as %v", byName["user.9@example.com"]["id"], pre["id"])
@@ -398,7 +398,7 @@ func TestLoadVisitorGenericAgainstSCIMMY(t *testing.T) {
 			users[i].UserName, users[i].Email = "renamed.5@example.com", "renamed.5@example.com"
 		}
 	}
-	d2, req2, sent2 := day(t, srv.URL, load.ProfileVisitorGeneric, d1, users, locs, scimmyCore)
+	d2, req2, sent2 := day(t, srv.URL, profile.VisitorGeneric, d1, users, locs, scimmyCore)
 	after := checkGeneric(t, client, d2)
 	if r := after["renamed.5@example.com"]; r == nil || r["id"] != byName["user.5@example.com"]["id"] {
 		t.Errorf("user 5's new email: %v, want the same resource as before (%v)", r, byName["user.5@example.com"]["id"])
@@ -464,7 +464,7 @@ func checkGeneric(t *testing.T, client *scim.Client, r runDir) map[string]scim.R
 // results.csv with the server's words, never sent again as it is, and
 // the rest of the load goes on.
 func TestLoadPayloadTooLarge(t *testing.T) {
-	sb, err := sandbox.New(t.TempDir(), scimmytest.Token, load.DefaultExtension)
+	sb, err := sandbox.New(t.TempDir(), scimmytest.Token, schemas.DefaultExtension)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +477,7 @@ func TestLoadPayloadTooLarge(t *testing.T) {
 	defer proxy.Close()
 	proxy.Lie(faultproxy.Rule{Match: "POST Users", Status: http.StatusRequestEntityTooLarge, After: 5, ContentType: "application/scim+json",
 		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"the request is larger than 2 MB"}`})
-	r, in := planDay(t, load.ProfileVisitor, "", e2eUsers(30), benchLocs(false))
+	r, in := planDay(t, profile.Visitor, "", e2eUsers(30), benchLocs(false))
 	if in.Client, err = scim.New(proxy.URL, scimmytest.Token, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // A journal cut short by a crash loses only its torn last line; damage
@@ -50,7 +50,7 @@ func TestUserPatch(t *testing.T) {
 	for _, op := range ops {
 		got = append(got, op.Op+" "+op.Path)
 	}
-	want := "replace name, replace phoneNumbers, replace " + SchemaEnterprise + ":department, remove " + SchemaEnterprise + ":costCenter"
+	want := "replace name, replace phoneNumbers, replace " + schemas.SchemaEnterprise + ":department, remove " + schemas.SchemaEnterprise + ":costCenter"
 	if strings.Join(got, ", ") != want {
 		t.Errorf("ops: %s\nwant: %s", strings.Join(got, ", "), want)
 	}
@@ -108,7 +108,7 @@ func TestRetryable(t *testing.T) {
 func TestVisitorAccess(t *testing.T) {
 	l := &loader{locations: []schemas.Change{{Entity: schemas.EntityLocation, Key: "BER", Name: "Berlin"}},
 		baseLocs: map[string]*schemas.Location{"LON": {Name: "London"}, "MAN": {Name: "Manchester"}}}
-	v := &visitor{extension: DefaultExtension}
+	v := &visitor{extension: schemas.DefaultExtension}
 	current := []any{
 		map[string]any{"value": "LON", "role": "admin"},
 		map[string]any{"value": "PAR", "role": "admin"},

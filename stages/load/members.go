@@ -7,8 +7,8 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // Membership operations: adding users to a group and removing them. One

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // locationPhase is phase 1: the locations' resources, as the profile

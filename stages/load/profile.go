@@ -5,28 +5,15 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/condeco-sync/condeco-sync/internal/contract"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
-// Schema URNs and profiles: the names the sandbox and the config share
-// (package contract).
-const (
-	SchemaUser            = contract.SchemaUser
-	SchemaEnterprise      = contract.SchemaEnterprise
-	SchemaGroup           = contract.SchemaGroup
-	SchemaLocation        = contract.SchemaLocation
-	DefaultExtension      = contract.DefaultExtension
-	ProfileSCIM2          = contract.ProfileSCIM2
-	ProfileVisitor        = contract.ProfileVisitor
-	ProfileVisitorGeneric = contract.ProfileVisitorGeneric
-)
-
-// profile is how one kind of target takes the plan: how a user, a
-// location and an access decision become requests. The plan is the same
-// for every profile; only this differs.
-type profile interface {
+// target is how one kind of target (a profile) takes the plan: how a
+// user, a location and an access decision become requests. The plan is
+// the same for every profile; only this differs.
+type target interface {
 	// prepare learns what the profile needs of the target before the
 	// first operation, and notes it in details (the manifest's).
 	prepare(ctx context.Context, l *loader, details map[string]any) error
@@ -58,22 +45,22 @@ type profile interface {
 	scim11() bool
 }
 
-func newProfile(name, extension, coreSchema string) (profile, error) {
+func newProfile(name, extension, coreSchema string) (target, error) {
 	switch name {
-	case ProfileVisitorGeneric:
+	case profile.VisitorGeneric:
 		if coreSchema == "" {
-			coreSchema = contract.SchemaCore10
+			coreSchema = schemas.SchemaCore10
 		}
 		return &visitorGeneric{coreSchema: coreSchema}, nil
-	case ProfileSCIM2:
+	case profile.SCIM2:
 		return scim2{}, nil
-	case ProfileVisitor:
+	case profile.Visitor:
 		if extension == "" {
-			extension = DefaultExtension
+			extension = schemas.DefaultExtension
 		}
 		return &visitor{extension: extension}, nil
 	}
-	return nil, fmt.Errorf("scim.profile %q is not one of %s", name, strings.Join(contract.Profiles, ", "))
+	return nil, fmt.Errorf("scim.profile %q is not one of %s", name, strings.Join(profile.Names, ", "))
 }
 
 // scim2 is any SCIM 2.0 server: a location is a group and a second group
@@ -190,7 +177,7 @@ func userAttrs(u *schemas.Change, emailIsUserName bool) map[string]any {
 		ent["costCenter"] = u.CostCenter
 	}
 	if len(ent) > 0 {
-		a[SchemaEnterprise] = ent
+		a[schemas.SchemaEnterprise] = ent
 	}
 	return a
 }
@@ -199,7 +186,7 @@ func userAttrs(u *schemas.Change, emailIsUserName bool) map[string]any {
 // create, an adoption or a PUT.
 func userResource(c *schemas.Change, emailIsUserName bool) scim.Resource {
 	r := userAttrs(c, emailIsUserName)
-	r["schemas"] = []string{SchemaUser, SchemaEnterprise}
+	r["schemas"] = []string{schemas.SchemaUser, schemas.SchemaEnterprise}
 	r["externalId"] = c.Key
 	return r
 }
@@ -243,8 +230,8 @@ func patchOps(c *schemas.Change, attrs map[string]any, emailIsUserName bool, sen
 // lookup finds the value at a PATCH path in attrs: a top-level attribute,
 // or one of the enterprise extension's.
 func lookup(attrs map[string]any, path string) (any, bool) {
-	if name, ok := strings.CutPrefix(path, SchemaEnterprise+":"); ok {
-		ext, _ := attrs[SchemaEnterprise].(map[string]any)
+	if name, ok := strings.CutPrefix(path, schemas.SchemaEnterprise+":"); ok {
+		ext, _ := attrs[schemas.SchemaEnterprise].(map[string]any)
 		v, ok := ext[name]
 		return v, ok
 	}
@@ -262,7 +249,7 @@ func locationResource(c *schemas.Change) scim.Resource {
 			addr[k] = v
 		}
 	}
-	r := scim.Resource{"schemas": []string{SchemaLocation}, "displayName": c.Name, "externalId": c.Key, "active": c.Active}
+	r := scim.Resource{"schemas": []string{schemas.SchemaLocation}, "displayName": c.Name, "externalId": c.Key, "active": c.Active}
 	if len(addr) > 0 {
 		r["address"] = addr
 	}
@@ -274,13 +261,13 @@ func locationResource(c *schemas.Change) scim.Resource {
 
 // groupResource is a location's group, or its admin group.
 func groupResource(displayName, externalID string) scim.Resource {
-	return scim.Resource{"schemas": []string{SchemaGroup}, "displayName": displayName, "externalId": externalID}
+	return scim.Resource{"schemas": []string{schemas.SchemaGroup}, "displayName": displayName, "externalId": externalID}
 }
 
 // adminKey is the externalId of a location's admin group.
 func adminKey(locationID string) string { return locationID + adminSuffix }
 
-const adminSuffix = contract.AdminGroupSuffix
+const adminSuffix = profile.AdminGroupSuffix
 
 // adminOf is the LocationID of an admin group key, and whether key is one.
 func adminOf(key string) (locationID string, ok bool) { return strings.CutSuffix(key, adminSuffix) }

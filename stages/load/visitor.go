@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // The visitor profile (README, "The visitor profile"): Eptura Visitor takes /Users only.
@@ -105,7 +105,7 @@ func (v *visitor) user(l *loader, c *schemas.Change, found scim.Resource) scim.R
 		ext["sendInvitation"] = true
 	}
 	r[v.extension] = ext
-	r["schemas"] = []string{SchemaUser, SchemaEnterprise, v.extension}
+	r["schemas"] = []string{schemas.SchemaUser, schemas.SchemaEnterprise, v.extension}
 	return r
 }
 

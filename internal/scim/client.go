@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/condeco-sync/condeco-sync/internal/contract"
 	"io"
 	"mime"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/zeebo/xxh3"
 )
 
@@ -506,7 +506,7 @@ func (c *Client) Confirm(sent, got Resource, match ...string) (string, error) {
 // with b: the same URN, or the User core schema of SCIM 1.0 and 2.0 (a
 // server may name its own version in its answer).
 func sameSchema(a, b string) bool {
-	core := func(s string) bool { return s == contract.SchemaUser || s == contract.SchemaCore10 }
+	core := func(s string) bool { return s == schemas.SchemaUser || s == schemas.SchemaCore10 }
 	return a == b || core(a) && core(b)
 }
 

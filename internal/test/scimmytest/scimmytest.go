@@ -1,5 +1,5 @@
 // Package scimmytest runs the independent SCIM server of the integration
-// tests (SCIMMY behind express, stages/load/testdata/scimmy) on loopback:
+// tests (SCIMMY behind express, internal/test/scimmytest/testdata) on loopback:
 // it installs its pinned npm dependencies when missing (`npm ci`, from the
 // committed package-lock.json), starts it on a free port and stops it.
 package scimmytest
@@ -31,7 +31,7 @@ type Server struct {
 // dir is the server's folder, found from this file's location.
 func dir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "stages", "load", "testdata", "scimmy")
+	return filepath.Join(filepath.Dir(file), "testdata")
 }
 
 // Start installs (once) and starts the server.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/internal/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
 )
 
 // The tests talk to SCIMMY, a SCIM server we did not write, on loopback.

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
-	"github.com/condeco-sync/condeco-sync/stages/load/scim"
 )
 
 // State is every user and group of a SCIM server, read back.
