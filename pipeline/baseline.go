@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 )
 
@@ -20,10 +21,12 @@ type Baseline struct {
 	Locations artifact.File `json:"locations"`
 }
 
-func baselinePath(cfg *Config) string { return filepath.Join(cfg.Data, "state", "baseline.json") }
+func baselinePath(cfg *config.Config) string {
+	return filepath.Join(cfg.Data, "state", "baseline.json")
+}
 
 // ReadBaseline returns the current baseline, or nil before the first load.
-func ReadBaseline(cfg *Config) (*Baseline, error) {
+func ReadBaseline(cfg *config.Config) (*Baseline, error) {
 	var b Baseline
 	err := readJSON(baselinePath(cfg), &b)
 	if errors.Is(err, os.ErrNotExist) {
@@ -37,7 +40,7 @@ func ReadBaseline(cfg *Config) (*Baseline, error) {
 
 // SetBaseline makes the applied state in run's load/state/ the baseline,
 // atomically. Load calls it when it ends.
-func SetBaseline(cfg *Config, run *Run, now time.Time) (*Baseline, error) {
+func SetBaseline(cfg *config.Config, run *Run, now time.Time) (*Baseline, error) {
 	b := &Baseline{RunID: run.ID, SetAt: now.UTC()}
 	for rel, f := range map[string]*artifact.File{"load/state/users.parquet": &b.Users, "load/state/locations.parquet": &b.Locations} {
 		dataRel := filepath.ToSlash(filepath.Join("runs", run.ID, rel))
@@ -55,7 +58,7 @@ func SetBaseline(cfg *Config, run *Run, now time.Time) (*Baseline, error) {
 }
 
 // check verifies the baseline's files before a diff reads them.
-func (b *Baseline) check(cfg *Config) error {
+func (b *Baseline) check(cfg *config.Config) error {
 	for _, f := range []artifact.File{b.Users, b.Locations} {
 		if err := artifact.Check(cfg.Data, f); err != nil {
 			return fmt.Errorf("baseline of run %s: refusing to read it: %w", b.RunID, err)

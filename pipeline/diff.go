@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
 )
@@ -69,7 +70,7 @@ func Diff(env Env, run *Run) error {
 
 // diffBaseline is the baseline a diff of run uses: the one its earlier
 // attempt recorded, else the current one.
-func diffBaseline(cfg *Config, run *Run) (*Baseline, error) {
+func diffBaseline(cfg *config.Config, run *Run) (*Baseline, error) {
 	m, err := ReadManifest(run.Dir, StageDiff)
 	if err == nil {
 		raw, _ := json.Marshal(m.Details["baseline"])
@@ -138,7 +139,7 @@ func approval(run *Run, m *Manifest) *Approval {
 
 // loadedRuns lists the runs other than id whose load ran to its end: with
 // no state/baseline.json, they mean the baseline was lost.
-func loadedRuns(cfg *Config, id string) []string {
+func loadedRuns(cfg *config.Config, id string) []string {
 	ids, _ := RunIDs(cfg)
 	var out []string
 	for _, other := range ids {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
@@ -331,7 +332,7 @@ func TestSwapAndChainConverge(t *testing.T) {
 }
 
 // A plan is loaded only under the config it was made under: a profile or
-// a SCIM URL changed between diff and load is refused (a ConfigError:
+// a SCIM URL changed between diff and load is refused (a config.Error:
 // exit 2), naming the key and the stage to rerun; nothing is sent.
 func TestLoadRefusesAPlanMadeUnderAnotherConfig(t *testing.T) {
 	srv, proxy := lyingProxy(t)
@@ -352,7 +353,7 @@ func TestLoadRefusesAPlanMadeUnderAnotherConfig(t *testing.T) {
 	} {
 		tc.change()
 		err := Load(context.Background(), f.env, run, LoadOptions{Getenv: getenv})
-		var ce *ConfigError
+		var ce *config.Error
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.rerun) {
 			t.Errorf("load after %s changed: %v; want a config error naming it and %q", tc.key, err, tc.rerun)
 		}

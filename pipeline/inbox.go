@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 )
 
@@ -154,7 +155,7 @@ type takenSet struct {
 }
 
 // takenSets lists, by stamp, the runs that extracted each export set.
-func takenSets(cfg *Config) (map[string][]takenSet, error) {
+func takenSets(cfg *config.Config) (map[string][]takenSet, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/load"
@@ -73,7 +74,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	}
 	client, err := scim.New(cfg.SCIM.URL, token, cfg.SCIM.Timeout)
 	if err != nil {
-		return &ConfigError{Msg: err.Error()}
+		return &config.Error{Msg: err.Error()}
 	}
 	in := load.Input{
 		Changes: filepath.Join(run.Dir, changes.Path),

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/profile"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
@@ -25,7 +26,7 @@ import (
 // Env is what every pipeline call needs, passed in so that nothing reads the
 // clock or the environment behind the caller's back.
 type Env struct {
-	Config *Config
+	Config *config.Config
 	Now    func() time.Time
 	Log    zerolog.Logger
 	Getenv func(string) string // where the token comes from (scim.token_env); nil: nowhere
@@ -148,7 +149,7 @@ func Transform(env Env, run *Run) error {
 // against its manifest's sha256 before transform trusts a byte of it.
 // Reuse changes no output, only the time transform takes, so anything
 // amiss means no reuse, never an error.
-func earlierTransform(cfg *Config, run *Run) transform.Earlier {
+func earlierTransform(cfg *config.Config, run *Run) transform.Earlier {
 	base, err := ReadBaseline(cfg)
 	switch {
 	case err != nil:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 	"github.com/rs/zerolog"
 )
@@ -28,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := ParseConfig(filepath.Join(dir, "condeco-sync.yaml"), []byte("exports: {settle: 30s}\nguards: {min_users: 1}\n"+
+	cfg, err := config.Parse(filepath.Join(dir, "condeco-sync.yaml"), []byte("exports: {settle: 30s}\nguards: {min_users: 1}\n"+
 		"scim: {max_rpm: 0}\n")) // the test servers have no throttle
 	if err != nil {
 		t.Fatal(err)

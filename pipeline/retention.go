@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 )
 
@@ -15,7 +16,7 @@ import (
 // whose load had failed operations or has yet to end. A run is renamed
 // out of runs/ before it is deleted, so a crash never leaves half a run
 // that looks whole.
-func Prune(cfg *Config) ([]string, error) {
+func Prune(cfg *config.Config) ([]string, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil || len(ids) <= cfg.Retention.KeepRuns {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/condeco-sync/condeco-sync/internal/config"
 )
 
 // RunManifest is run.json: what the run is and where each stage stands.
@@ -50,7 +51,7 @@ func runsDir(data string) string { return filepath.Join(data, "runs") }
 
 // NewRun creates the directory of a new run that starts at now, suffixing
 // -2, -3 … when that id is taken.
-func NewRun(cfg *Config, now time.Time, export string) (*Run, error) {
+func NewRun(cfg *config.Config, now time.Time, export string) (*Run, error) {
 	if err := artifact.MkdirAll(runsDir(cfg.Data)); err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func NewRun(cfg *Config, now time.Time, export string) (*Run, error) {
 }
 
 // OpenRun opens the run with the given id, or the latest run when id is "".
-func OpenRun(cfg *Config, id string) (*Run, error) {
+func OpenRun(cfg *config.Config, id string) (*Run, error) {
 	if id == "" {
 		ids, err := RunIDs(cfg)
 		if err != nil {
@@ -105,7 +106,7 @@ func OpenRun(cfg *Config, id string) (*Run, error) {
 }
 
 // RunIDs lists the runs in the data directory, oldest first.
-func RunIDs(cfg *Config) ([]string, error) {
+func RunIDs(cfg *config.Config) ([]string, error) {
 	entries, err := os.ReadDir(runsDir(cfg.Data))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
@@ -49,7 +50,7 @@ const stopTimeout = 10 * time.Minute
 // StartDaily starts the schedule of cfg with job, on clock (a real one:
 // clockwork.NewRealClock()), and logs when the next run is. A startNow
 // reason (a run to resume) runs the job at once, as a due catch-up does.
-func StartDaily(cfg *Config, clock clockwork.Clock, log zerolog.Logger, job func(ctx context.Context), startNow string) (_ *Daily, err error) {
+func StartDaily(cfg *config.Config, clock clockwork.Clock, log zerolog.Logger, job func(ctx context.Context), startNow string) (_ *Daily, err error) {
 	loc, err := time.LoadLocation(cfg.Schedule.Timezone)
 	if err != nil {
 		return nil, err
@@ -133,7 +134,7 @@ func (d *Daily) Stop() error {
 
 // catchUpDue reports whether today's run time (hour:minute in loc) has
 // passed at now with no run started since it; missed is that time.
-func catchUpDue(cfg *Config, now time.Time, loc *time.Location, hour, minute int) (due bool, missed time.Time, err error) {
+func catchUpDue(cfg *config.Config, now time.Time, loc *time.Location, hour, minute int) (due bool, missed time.Time, err error) {
 	local := now.In(loc)
 	missed = time.Date(local.Year(), local.Month(), local.Day(), hour, minute, 0, 0, loc)
 	if now.Before(missed) {
@@ -165,7 +166,7 @@ func catchUpDue(cfg *Config, now time.Time, loc *time.Location, hour, minute int
 // load that ended with failed operations has moved the baseline: it is
 // finished, and the next run sends what failed. Only the latest run is
 // resumed: an older one would undo what a newer one applied.
-func Unfinished(cfg *Config) (*Run, Stage, error) {
+func Unfinished(cfg *config.Config) (*Run, Stage, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil || len(ids) == 0 {
 		return nil, "", err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 )
@@ -23,7 +24,7 @@ type clockRuns struct {
 	ran      bool          // a run happened
 }
 
-func startClock(t *testing.T, cfg *Config, at time.Time, job func(ctx context.Context)) *clockRuns {
+func startClock(t *testing.T, cfg *config.Config, at time.Time, job func(ctx context.Context)) *clockRuns {
 	t.Helper()
 	c := &clockRuns{t: t, clock: newTimerClock(at), runs: make(chan time.Time, 100), returned: make(chan struct{}, 100)}
 	if job == nil {
@@ -135,7 +136,7 @@ func (c *clockRuns) next() time.Time {
 // load.
 const slotFreed = 100 * time.Millisecond
 
-func scheduleConfig(t *testing.T, at string, catchUp bool) *Config {
+func scheduleConfig(t *testing.T, at string, catchUp bool) *config.Config {
 	cfg := newFixture(t).env.Config
 	cfg.Schedule.At, cfg.Schedule.Timezone, cfg.Schedule.CatchUp = at, "Europe/London", catchUp
 	return cfg

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
@@ -19,7 +20,7 @@ import (
 const madeUnder = "made_under"
 
 // shapeOf is what the output of stage depends on in cfg, by config key.
-func shapeOf(cfg *Config, stage Stage) map[string]string {
+func shapeOf(cfg *config.Config, stage Stage) map[string]string {
 	switch stage {
 	case StageTransform:
 		return map[string]string{
@@ -73,7 +74,7 @@ func madeUnderNow(env Env, run *Run) error {
 			if stage == StageTransform {
 				rerun = env.command("transform --run %s", run.ID) + ", then " + rerun
 			}
-			return &ConfigError{Msg: fmt.Sprintf("run %s: its %s was made with %s %q, and the config now says %q: a plan is loaded only under the config it was made under. Rerun under this config: %s; read the new plan, then load it",
+			return &config.Error{Msg: fmt.Sprintf("run %s: its %s was made with %s %q, and the config now says %q: a plan is loaded only under the config it was made under. Rerun under this config: %s; read the new plan, then load it",
 				run.ID, stage, k, v, now[k], rerun)}
 		}
 	}

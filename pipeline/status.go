@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 )
@@ -114,7 +115,7 @@ func Status(ctx context.Context, env Env) []Check {
 // token: at /ServiceProviderConfig, or at SCIM 1.1's
 // /ServiceProviderConfigs when the target speaks 1.1 (and, under
 // visitor-generic, when the 2.0 address is not found), as load does.
-func endpoint(ctx context.Context, cfg *Config, token string) Check {
+func endpoint(ctx context.Context, cfg *config.Config, token string) Check {
 	c, err := scim.New(cfg.SCIM.URL, token, min(cfg.SCIM.Timeout, statusTimeout))
 	if err != nil {
 		return Check{Act, "scim", err.Error()}
@@ -195,7 +196,7 @@ func failure(run *Run) string {
 }
 
 // next is when the daemon runs next, by schedule.at in schedule.timezone.
-func next(cfg *Config, now time.Time) Check {
+func next(cfg *config.Config, now time.Time) Check {
 	loc, err := time.LoadLocation(cfg.Schedule.Timezone)
 	if err != nil {
 		return Check{Act, "schedule", err.Error()}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/test/bench"
 	"github.com/condeco-sync/condeco-sync/internal/test/exportgen"
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -87,7 +88,7 @@ guards: {min_users: 1, max_deletes: 100000000, max_delete_fraction: 1}
 	}
 	// Day 1's desired state stands in for its applied state: a load of a
 	// million users is another benchmark's business.
-	cfg, err := pipeline.LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/test/exportgen"
 	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
@@ -88,7 +89,7 @@ guards: {min_users: 1}
 	if out, err := cli("load", "--run", runID).CombinedOutput(); err != nil {
 		t.Fatalf("load after the kills: %v\n%s", err, out)
 	}
-	run, err := pipeline.OpenRun(&pipeline.Config{Data: filepath.Join(dir, "data")}, runID)
+	run, err := pipeline.OpenRun(&config.Config{Data: filepath.Join(dir, "data")}, runID)
 	if err != nil {
 		t.Fatal(err)
 	}

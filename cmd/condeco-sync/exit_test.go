@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/load"
@@ -16,8 +17,8 @@ func TestExitCode(t *testing.T) {
 		want int
 	}{
 		{errors.New("boom"), exitFailed},
-		{&pipeline.ConfigError{Msg: "bad"}, exitUsage},
-		{fmt.Errorf("wrapped: %w", &pipeline.ConfigError{Msg: "bad"}), exitUsage},
+		{&config.Error{Msg: "bad"}, exitUsage},
+		{fmt.Errorf("wrapped: %w", &config.Error{Msg: "bad"}), exitUsage},
 		{usageErr("x"), exitUsage},
 		{&pipeline.StageError{Run: "r", Stage: "diff", Err: &stages.HaltError{Msg: "guard"}}, exitHalted},
 		{&pipeline.StageError{Run: "r", Stage: "extract", Err: errors.New("bad file")}, exitFailed},

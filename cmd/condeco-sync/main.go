@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/load"
@@ -71,7 +72,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string, n
 
 func exitCode(err error) int {
 	var ee *exitError
-	var ce *pipeline.ConfigError
+	var ce *config.Error
 	var stale *pipeline.StaleError
 	var halt *stages.HaltError
 	switch {
@@ -101,7 +102,7 @@ type app struct {
 	logFormat  string
 	insecure   bool
 
-	cfg     *pipeline.Config
+	cfg     *config.Config
 	log     zerolog.Logger
 	level   zerolog.Level
 	secrets [][]byte // redacted from every log line and message: the token, once the config is read
@@ -120,7 +121,7 @@ func (a *app) setup() error {
 	if path == "" {
 		path = "condeco-sync.yaml"
 	}
-	cfg, err := pipeline.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
 	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
@@ -103,7 +104,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 	if !strings.Contains(logs.String(), "catching up") || !strings.Contains(logs.String(), "the next start resumes it") {
 		t.Errorf("the first start's log:\n%s", logs.String())
 	}
-	cfg := &pipeline.Config{Data: filepath.Join(dir, "data")}
+	cfg := &config.Config{Data: filepath.Join(dir, "data")}
 	if b, _ := pipeline.ReadBaseline(cfg); b != nil {
 		t.Fatalf("the stopped load moved the baseline to %s", b.RunID)
 	}
@@ -196,11 +197,11 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 	if !strings.Contains(logs.String(), "in use by condeco-sync load --run X (a person's)") {
 		t.Errorf("the log does not name the lock's holder:\n%s", logs.String())
 	}
-	if ids, _ := pipeline.RunIDs(&pipeline.Config{Data: data}); len(ids) != 0 {
+	if ids, _ := pipeline.RunIDs(&config.Config{Data: data}); len(ids) != 0 {
 		t.Fatalf("runs %v were made while the lock was held", ids)
 	}
 	unlock()
-	cfg := &pipeline.Config{Data: data}
+	cfg := &config.Config{Data: data}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		if b, _ := pipeline.ReadBaseline(cfg); b != nil {
 			break

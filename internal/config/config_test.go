@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 func parse(t *testing.T, yml string) (*Config, error) {
 	t.Helper()
-	return ParseConfig(filepath.Join("/etc/cs", "condeco-sync.yaml"), []byte(yml))
+	return Parse(filepath.Join("/etc/cs", "condeco-sync.yaml"), []byte(yml))
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -69,9 +69,9 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.yml)
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want a ConfigError", err)
+				t.Fatalf("err = %v, want a config.Error", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %q\nwant it to contain %q", err, tc.want)

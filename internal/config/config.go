@@ -1,4 +1,7 @@
-package pipeline
+// Package config is the YAML file of docs/configuration.md: decoded
+// strictly (an unknown key is an error naming its line), defaults filled,
+// every value checked, and the token read from where it says.
+package config
 
 import (
 	"bytes"
@@ -157,29 +160,29 @@ func Default() Config {
 	}
 }
 
-// ConfigError is a configuration the program cannot run with (exit 2).
-type ConfigError struct{ Msg string }
+// Error is a configuration the program cannot run with (exit 2).
+type Error struct{ Msg string }
 
-func (e *ConfigError) Error() string { return e.Msg }
+func (e *Error) Error() string { return e.Msg }
 
-// yaml.v3 says "line 3: field foo not found in type pipeline.SCIMConfig".
+// yaml.v3 says "line 3: field foo not found in type config.SCIMConfig".
 var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
 
-// LoadConfig reads, decodes strictly, fills defaults and validates the file.
-func LoadConfig(path string) (*Config, error) {
+// Load reads, decodes strictly, fills defaults and validates the file.
+func Load(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{fmt.Sprintf("config: %v", err)}
+		return nil, &Error{fmt.Sprintf("config: %v", err)}
 	}
-	cfg, err := ParseConfig(path, raw)
+	cfg, err := Parse(path, raw)
 	if err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-// ParseConfig is LoadConfig for bytes already read from path.
-func ParseConfig(path string, raw []byte) (*Config, error) {
+// Parse is Load for bytes already read from path.
+func Parse(path string, raw []byte) (*Config, error) {
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
@@ -194,9 +197,9 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 				}
 				msgs[i] = fmt.Sprintf("%s: %s", path, m)
 			}
-			return nil, &ConfigError{strings.Join(msgs, "\n")}
+			return nil, &Error{strings.Join(msgs, "\n")}
 		}
-		return nil, &ConfigError{fmt.Sprintf("%s: %v", path, err)}
+		return nil, &Error{fmt.Sprintf("%s: %v", path, err)}
 	}
 	sum := sha256.Sum256(raw)
 	cfg.SHA256 = hex.EncodeToString(sum[:])
@@ -208,7 +211,7 @@ func ParseConfig(path string, raw []byte) (*Config, error) {
 		cfg.SCIM.TokenFile = resolve(base, cfg.SCIM.TokenFile)
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, &ConfigError{fmt.Sprintf("%s: %v", path, err)}
+		return nil, &Error{fmt.Sprintf("%s: %v", path, err)}
 	}
 	return &cfg, nil
 }
@@ -350,7 +353,7 @@ func (c *Config) Delimiter() rune {
 // insecurity), unless Insecure is set.
 func (c *Config) Token(getenv func(string) string) (string, error) {
 	if why := c.insecurity(); why != "" && !c.Insecure {
-		return "", &ConfigError{why + "; fix it, or pass --insecure to accept the risk"}
+		return "", &Error{why + "; fix it, or pass --insecure to accept the risk"}
 	}
 	return c.Secret(getenv)
 }
@@ -366,14 +369,14 @@ func (c *Config) Secret(getenv func(string) string) (string, error) {
 	if c.SCIM.TokenFile != "" {
 		b, err := os.ReadFile(c.SCIM.TokenFile)
 		if err != nil {
-			return "", &ConfigError{fmt.Sprintf("scim.token_file: %v", err)}
+			return "", &Error{fmt.Sprintf("scim.token_file: %v", err)}
 		}
 		if t := strings.TrimSpace(string(b)); t != "" {
 			return t, nil
 		}
-		return "", &ConfigError{fmt.Sprintf("scim.token_file: %s is empty", c.SCIM.TokenFile)}
+		return "", &Error{fmt.Sprintf("scim.token_file: %s is empty", c.SCIM.TokenFile)}
 	}
-	return "", &ConfigError{fmt.Sprintf("no SCIM token: set the environment variable %s (scim.token_env) or scim.token_file", c.SCIM.TokenEnv)}
+	return "", &Error{fmt.Sprintf("no SCIM token: set the environment variable %s (scim.token_env) or scim.token_file", c.SCIM.TokenEnv)}
 }
 
 // insecurity says how the token would be exposed ("" when it would not):
