@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/config"
-	"github.com/condeco-sync/condeco-sync/internal/profile"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -135,7 +134,7 @@ func Transform(env Env, run *Run) error {
 			AdminAccessLevels: cfg.Access.AdminAccessLevels,
 			HomeAdminLevels:   cfg.Access.HomeAdminLevels,
 			Invitations:       cfg.Users.Invitations,
-			HomeCity:          cfg.SCIM.Profile == profile.VisitorGeneric,
+			HomeCity:          cfg.SCIM.Traits().City,
 			RunID:             run.ID,
 		}, dir)
 		if res.Details != nil {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
 	"github.com/condeco-sync/condeco-sync/stages/extract"
 	"github.com/condeco-sync/condeco-sync/stages/transform"
@@ -46,17 +45,12 @@ type RunReport struct {
 	// approved reads "approved by <who>".
 	Status []string
 
-	Users, Rejects    int64 // extract: valid users, rows set aside
-	Holds, Warnings   int64 // transform
-	Plan              *Plan // diff; nil before it, or when it failed
-	LoadFailed        int64 // failed operations, once the load ended
-	LoadEnded         bool  // the load ran to its end
-	LoadNeedsResuming bool  // the load stopped before its end
-}
-
-// Plan is what a diff plans for users.
-type Plan struct {
-	Create, Change, Delete, Hold int64
+	Users, Rejects    int64        // extract: valid users, rows set aside
+	Holds, Warnings   int64        // transform
+	Plan              *diff.Totals // diff; nil before it, or when it failed
+	LoadFailed        int64        // failed operations, once the load ended
+	LoadEnded         bool         // the load ran to its end
+	LoadNeedsResuming bool         // the load stopped before its end
 }
 
 // Report reads what run's manifests say.
@@ -73,9 +67,8 @@ func Report(run *Run) RunReport {
 		r.Holds, r.Warnings = tm.Counts[transform.CountUsersHeld], tm.Counts[transform.CountWarnings]
 	}
 	if dm, err := ReadManifest(run.Dir, StageDiff); err == nil && dm.Status != StatusFailed {
-		c := func(op string) int64 { return dm.Counts[diff.CountOf(schemas.EntityUser, op)] }
-		r.Plan = &Plan{Create: c(schemas.OpCreate), Change: c(schemas.OpUpdate) + c(schemas.OpReactivate) + c(schemas.OpDeactivate),
-			Delete: c(schemas.OpDelete), Hold: c(schemas.OpHold)}
+		totals := diff.TotalsOf(dm.Counts)
+		r.Plan = &totals
 		if a := approval(run, dm); dm.Status == StatusHalted && a != nil {
 			r.Status[slices.Index(Stages, StageDiff)] = "approved by " + a.By
 		}

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/config"
-	"github.com/condeco-sync/condeco-sync/internal/profile"
-	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 // A plan knows what it was made under (Terraform refuses a saved plan
@@ -28,17 +26,13 @@ func shapeOf(cfg *config.Config, stage Stage) map[string]string {
 			"access.admin_access_levels": strings.Join(cfg.Access.AdminAccessLevels, ", "),
 			"access.home_admin_levels":   strings.Join(cfg.Access.HomeAdminLevels, ", "),
 			"users.invitations":          cfg.Users.Invitations,
-			"scim.profile":               cfg.SCIM.Profile, // visitor-generic sends a user's city
+			"scim.profile":               cfg.SCIM.Profile, // a profile may send a user's city
 		}
 	case StageDiff:
-		core := cfg.SCIM.CoreSchema
-		if core == "" && cfg.SCIM.Profile == profile.VisitorGeneric {
-			core = schemas.SchemaCore10
-		}
 		return map[string]string{
 			"scim.profile":      cfg.SCIM.Profile,
 			"scim.url":          cfg.SCIM.URL,
-			"scim.core_schema":  core,
+			"scim.core_schema":  cfg.SCIM.Traits().Core(cfg.SCIM.CoreSchema),
 			"scim.extension":    cfg.SCIM.Extension,
 			"users.deprovision": cfg.Users.Deprovision,
 			"access.grant_new_locations_to_existing_users": fmt.Sprint(cfg.Access.GrantNewLocationsToExistingUsers),

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/config"
-	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 )
 
@@ -113,8 +112,9 @@ func Status(ctx context.Context, env Env) []Check {
 
 // endpoint reads the service provider's configuration once, with the
 // token: at /ServiceProviderConfig, or at SCIM 1.1's
-// /ServiceProviderConfigs when the target speaks 1.1 (and, under
-// visitor-generic, when the 2.0 address is not found), as load does.
+// /ServiceProviderConfigs when the target speaks 1.1 (and, where the
+// profile's configuration is optional, when the 2.0 address is not
+// found), as load does.
 func endpoint(ctx context.Context, cfg *config.Config, token string) Check {
 	c, err := scim.New(cfg.SCIM.URL, token, min(cfg.SCIM.Timeout, statusTimeout))
 	if err != nil {
@@ -124,7 +124,7 @@ func endpoint(ctx context.Context, cfg *config.Config, token string) Check {
 	switch {
 	case cfg.SCIM.SCIM11():
 		paths = []string{"/ServiceProviderConfigs", "/ServiceProviderConfig"}
-	case cfg.SCIM.Profile == profile.VisitorGeneric:
+	case cfg.SCIM.Traits().ConfigOptional:
 		paths = append(paths, "/ServiceProviderConfigs")
 	}
 	var spc *scim.ServiceProviderConfig
@@ -138,7 +138,7 @@ func endpoint(ctx context.Context, cfg *config.Config, token string) Check {
 		}
 	}
 	switch {
-	case scim.IsStatus(err, http.StatusNotFound) && cfg.SCIM.Profile == profile.VisitorGeneric:
+	case scim.IsStatus(err, http.StatusNotFound) && cfg.SCIM.Traits().ConfigOptional:
 		return Check{OK, "scim", fmt.Sprintf("%s answers, authenticated, and publishes no service provider configuration (updates are read, then PUT)", cfg.SCIM.URL)}
 	case scim.IsStatus(err, http.StatusUnauthorized) || scim.IsStatus(err, http.StatusForbidden):
 		return Check{Act, "scim", fmt.Sprintf("%s refuses the token: %v", cfg.SCIM.URL, c.Scrub(err.Error()))}

@@ -135,8 +135,8 @@ guards: {min_users: 1, max_deletes: 100000000, max_delete_fraction: 1}
 	}
 	// (Fewer than 0.5 % each: some generated users are visitors, inactive
 	// or held, and are neither created nor deleted.)
-	if p := pipeline.Report(last).Plan; p == nil || p.Create < int64(n/250) || p.Create > int64(n/200) ||
-		p.Delete < int64(n/250) || p.Delete > int64(n/200) || p.Change < int64(n/125) {
+	if p := pipeline.Report(last).Plan; p == nil || p.Add < int64(n/250) || p.Add > int64(n/200) ||
+		p.Destroy < int64(n/250) || p.Destroy > int64(n/200) || p.Change < int64(n/125) {
 		b.Fatalf("day 2's plan %+v: want about %d creates, %d deletes and %d updates", p, n/200, n/200, n/100)
 	}
 	var total float64

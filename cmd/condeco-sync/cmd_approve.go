@@ -39,7 +39,7 @@ func (a *app) approveCommand() *cobra.Command {
 				r := pipeline.Report(run)
 				fmt.Fprintf(a.stdout, "run %s: approved by %s: %s\n", run.ID, by, reason)
 				if p := r.Plan; p != nil {
-					fmt.Fprintf(a.stdout, "  the plan approved: %d to create, %d to change, %d to delete, %d held\n", p.Create, p.Change, p.Delete, p.Hold)
+					fmt.Fprintf(a.stdout, "  the plan approved: %s\n", p)
 				}
 				if !andLoad {
 					fmt.Fprintf(a.stdout, "  load it: %s\n", a.advice("load --run "+run.ID))

@@ -70,7 +70,7 @@ func (a *app) counts(r pipeline.RunReport) string {
 		parts = append(parts, fmt.Sprintf("holds %d", r.Holds), fmt.Sprintf("warnings %d", r.Warnings))
 	}
 	if p := r.Plan; p != nil {
-		parts = append(parts, fmt.Sprintf("plan +%d ~%d -%d !%d", p.Create, p.Change, p.Delete, p.Hold))
+		parts = append(parts, fmt.Sprintf("plan +%d ~%d -%d !%d", p.Add, p.Change, p.Destroy, p.Held))
 	}
 	switch {
 	case r.LoadEnded:

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +64,7 @@ type SCIMConfig struct {
 	Concurrency int     `yaml:"concurrency"`
 	MaxRPS      float64 `yaml:"max_rps"`
 	// MaxRPM caps the requests a minute; unset (nil), the profile's
-	// default: DefaultVisitorRPM on the visitor profiles (Eptura's
-	// published SCIM throttle), none on scim2. 0: no cap.
+	// default (profile.Traits.DefaultRPM). 0: no cap.
 	MaxRPM *int `yaml:"max_rpm"`
 	// MaxRequestsPerRun caps the requests one load attempt sends (0: no
 	// cap); a load that reaches it stops, and the next run goes on.
@@ -74,27 +72,26 @@ type SCIMConfig struct {
 	Timeout           time.Duration `yaml:"timeout"`
 }
 
-// DefaultVisitorRPM is scim.max_rpm when unset on the visitor profiles:
-// Eptura publishes a throttle of 500 SCIM calls a minute per client.
-const DefaultVisitorRPM = 500
+// Traits is what the profile's target is (scim.profile; the config
+// checks the name when it is read).
+func (s SCIMConfig) Traits() profile.Traits {
+	t, _ := profile.Of(s.Profile)
+	return t
+}
 
 // RequestsPerMinute is scim.max_rpm as it applies to the profile (0: no
-// cap).
+// cap): unset, the profile's default (Eptura's published throttle on the
+// visitor profiles).
 func (s SCIMConfig) RequestsPerMinute() int {
-	switch {
-	case s.MaxRPM != nil:
+	if s.MaxRPM != nil {
 		return *s.MaxRPM
-	case s.Profile == profile.Visitor || s.Profile == profile.VisitorGeneric:
-		return DefaultVisitorRPM
 	}
-	return 0
+	return s.Traits().DefaultRPM
 }
 
-// SCIM11 reports whether the target speaks SCIM 1.1: the visitor-generic
-// profile with SCIM 1.0's core schema (its default).
-func (s SCIMConfig) SCIM11() bool {
-	return s.Profile == profile.VisitorGeneric && (s.CoreSchema == "" || s.CoreSchema == schemas.SchemaCore10)
-}
+// SCIM11 reports whether the target speaks SCIM 1.1: a core schema of
+// SCIM 1.0 (visitor-generic's default).
+func (s SCIMConfig) SCIM11() bool { return s.Traits().SCIM11(s.CoreSchema) }
 
 // Rate is the requests a second load keeps under: the tighter of
 // scim.max_rps and scim.max_rpm (0: no cap).
@@ -245,7 +242,7 @@ func (c *Config) validate() error {
 	if c.Exports.Settle < 0 {
 		bad("exports.settle: must not be negative")
 	}
-	if !slices.Contains(profile.Names, c.SCIM.Profile) {
+	if !profile.Valid(c.SCIM.Profile) {
 		bad("scim.profile: %q is not one of %s", c.SCIM.Profile, strings.Join(profile.Names, ", "))
 	}
 	if c.SCIM.Concurrency < 1 || c.SCIM.Concurrency > 256 {

@@ -62,14 +62,12 @@ func (r Requests) WithBulk() int {
 	return r.Total() - r.Creates + (r.Creates+profile.BulkChunk-1)/profile.BulkChunk
 }
 
-// CountRequests reckons the requests of changes under the profile name ("" is
-// scim2), as load makes them (see stages/load) with chunk members a
-// membership PATCH, against a server that supports PATCH; scim11 says the
-// server speaks SCIM 1.1 (visitor-generic only).
-func CountRequests(changes []schemas.Change, name string, scim11 bool, chunk int) Requests {
-	visitor := name == profile.Visitor
-	generic := name == profile.VisitorGeneric
-	r := Requests{SCIM11: generic && scim11}
+// CountRequests reckons the requests of changes to a target of traits t,
+// as load makes them (see stages/load) with chunk members a membership
+// PATCH, against a server that supports PATCH; scim11 says the server
+// speaks SCIM 1.1 (an update then reads the user before it PUTs it).
+func CountRequests(changes []schemas.Change, t profile.Traits, scim11 bool, chunk int) Requests {
+	r := Requests{SCIM11: scim11}
 	type chunkKey struct{ group, section, kind string }
 	members := map[chunkKey]int{}
 	defaultLoc := schemas.FieldIndex(schemas.UserFields, "defaultLocation")
@@ -81,11 +79,11 @@ func CountRequests(changes []schemas.Change, name string, scim11 bool, chunk int
 		}
 		if c.Entity == schemas.EntityLocation {
 			switch {
-			case generic: // the tenant's to place: nothing is sent
-			case visitor:
-				r.Locations++
-			case c.Op != schemas.OpUpdate || c.Changed.Has(nameField):
-				r.Locations += 2 // the location's group and its admins'
+			case t.Locations == "": // the tenant's to create and map: nothing is sent
+			case t.Locations == "Groups" && c.Op == schemas.OpUpdate && !c.Changed.Has(nameField):
+				// a Group carries only the location's name
+			default:
+				r.Locations += len(t.LocationKeys(c.Key))
 			}
 			continue
 		}
@@ -96,26 +94,23 @@ func CountRequests(changes []schemas.Change, name string, scim11 bool, chunk int
 			r.Creates++
 		case c.Op == schemas.OpDelete:
 			r.Users++
-		case visitor && access:
+		case access && t.Access == profile.OnUser && t.ReadsForAccess:
 			r.Users += 2 // the user's access is read before it is changed
-		case sendsAttributes(c.Changed, generic) && r.SCIM11:
+		case sendsAttributes(c.Changed, t) && scim11:
 			r.Users += 2 // the user is read, then PUT back
-		case sendsAttributes(c.Changed, generic):
+		case sendsAttributes(c.Changed, t):
 			r.Users++
 		}
-		if visitor || generic {
-			continue
-		}
-		if c.Op == schemas.OpDelete {
+		if t.Access != profile.ByGroups || c.Op == schemas.OpDelete {
 			continue
 		}
 		for _, g := range schemas.SplitIDs(c.Grant) {
 			members[chunkKey{g, c.Op, "add"}]++
 		}
-		if c.AdminGrant != "" {
+		if c.AdminGrant != "" && t.AdminGroups {
 			members[chunkKey{c.AdminGrant + profile.AdminGroupSuffix, c.Op, "add"}]++
 		}
-		if c.AdminRevoke != "" && c.Op != schemas.OpCreate {
+		if c.AdminRevoke != "" && t.AdminGroups && c.Op != schemas.OpCreate {
 			members[chunkKey{c.AdminRevoke + profile.AdminGroupSuffix, c.Op, "remove"}]++
 		}
 	}
@@ -130,12 +125,11 @@ func CountRequests(changes []schemas.Change, name string, scim11 bool, chunk int
 }
 
 // sendsAttributes reports whether a user update of the fields in set
-// changes a SCIM attribute (one the public API documents, for
-// visitor-generic): an update of fields kept for the plan or carried as
-// access alone sends nothing of the user.
-func sendsAttributes(set schemas.FieldSet, generic bool) bool {
+// changes a SCIM attribute the profile sends: an update of fields kept for
+// the plan or carried as access alone sends nothing of the user.
+func sendsAttributes(set schemas.FieldSet, t profile.Traits) bool {
 	for i, f := range schemas.UserFields {
-		if set.Has(i) && f.SCIM != "" && (!generic || profile.GenericSends(f.SCIM)) {
+		if set.Has(i) && t.Sends(f.SCIM) {
 			return true
 		}
 	}

@@ -33,14 +33,18 @@ type Standing struct {
 	Locations int // active locations, each mapped by city in the tenant
 }
 
-// Todos is the Superuser's to-do list for cs under in's profile: each
-// decision of this plan that the target cannot take through its API,
-// and what stays manual on every run. Only visitor-generic leaves
-// decisions to a person for now; with any profile, a new location is not
+// Todos is the Superuser's to-do list for cs on a target of traits t: each
+// decision of this plan that the target cannot take through its API, and
+// what stays manual on every run. A profile whose access is ByHand leaves
+// admin rights to a person, one that makes no location resources (and
+// sends the city) leaves the locations too, and one whose tenant invites
+// by itself the invitations. With any profile, a new location is not
 // given to existing users unless access.grant_new_locations_to_existing_users
-// says so, and the list says who may still need it.
-func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
-	generic := in.Profile == profile.VisitorGeneric
+// says so, and the list says who may still need it; and a userName that a
+// deactivated or held user keeps must be freed by a person (rule 13).
+func Todos(cs *ChangeSet, in Input, t profile.Traits) ([]Todo, Standing) {
+	byHand := t.Access == profile.ByHand  // admin rights are the Superuser's
+	mapped := t.Locations == "" && t.City // locations too: made by hand, users mapped by city
 	var out []Todo
 	var st Standing
 	where := func(id string) string {
@@ -60,7 +64,7 @@ func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
 	for i := range cs.Changes {
 		c := &cs.Changes[i]
 		switch {
-		case c.Entity == schemas.EntityLocation && generic:
+		case c.Entity == schemas.EntityLocation && mapped:
 			l := cs.Locations[c.Key]
 			switch c.Op {
 			case schemas.OpCreate:
@@ -78,7 +82,7 @@ func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
 			out = append(out, Todo{What: "Give existing users access to the new location, where they need it", Where: where(c.Key),
 				Subject: fmt.Sprintf("the %d users already provisioned", cs.BaselineUsers), Key: c.Key,
 				Why: "access.grant_new_locations_to_existing_users is off: only new users get it"})
-		case c.Entity == schemas.EntityUser && generic:
+		case c.Entity == schemas.EntityUser && byHand:
 			if c.Op == schemas.OpCreate {
 				creates++
 			}
@@ -100,13 +104,15 @@ func Todos(cs *ChangeSet, in Input) ([]Todo, Standing) {
 			Why: fmt.Sprintf("%s is held by UserID %s, %s: delete or rename that account in the tenant (or give UserID %s another email in Condeco); the next run sends the %s again",
 				b.Name, b.Holder, b.Why, b.Change.Key, b.Change.Op)})
 	}
-	if generic && creates > 0 && in.Invitations != "send" {
+	if t.TenantInvites && creates > 0 && in.Invitations != "send" {
 		out = append(out, Todo{What: "Stop the tenant's invitation emails, if they must not go", Where: "the account's settings",
 			Subject: fmt.Sprintf("the %d users this run creates", creates),
 			Why:     "users.invitations is suppress, but the public API has no way to ask for that: the tenant decides"})
 	}
-	if generic {
+	if byHand {
 		st.Admins = cs.Admins
+	}
+	if mapped {
 		for _, l := range cs.Locations {
 			if l.Active && !l.Held {
 				st.Locations++

@@ -31,6 +31,31 @@ const (
 // "user_create", "location_update" …
 func CountOf(entity, op string) string { return entity + "_" + op }
 
+// Totals is a plan in four numbers, of users and locations alike, as
+// summary.md ends and `runs` shows it: what is added, changed (an update,
+// a reactivation or a deactivation), destroyed and held. A cycle's
+// temporary rename is a step of a change, and a location kept in the
+// target though gone from Condeco is no change: neither is counted.
+type Totals struct{ Add, Change, Destroy, Held int64 }
+
+// TotalsOf is the totals of the changes counted by CountOf in counts
+// (a diff manifest's counts).
+func TotalsOf(counts map[string]int64) Totals {
+	var t Totals
+	for _, e := range []string{schemas.EntityUser, schemas.EntityLocation} {
+		c := func(op string) int64 { return counts[CountOf(e, op)] }
+		t.Add += c(schemas.OpCreate)
+		t.Change += c(schemas.OpUpdate) + c(schemas.OpReactivate) + c(schemas.OpDeactivate)
+		t.Destroy += c(schemas.OpDelete)
+		t.Held += c(schemas.OpHold)
+	}
+	return t
+}
+
+func (t Totals) String() string {
+	return fmt.Sprintf("%d to add, %d to change, %d to destroy, %d held", t.Add, t.Change, t.Destroy, t.Held)
+}
+
 // Verdict is the mass-deletion guard's reading of a change set (rule 10).
 type Verdict struct {
 	Removals, Baseline int
@@ -76,10 +101,14 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		res.Counts[CountOf(c.Entity, c.Op)]++
 	}
 	res.Details["guard"] = v.String()
-	req := CountRequests(cs.Changes, in.Profile, in.SCIM11, profile.MemberChunk)
+	traits, err := profile.Of(in.Profile)
+	if err != nil {
+		return res, err
+	}
+	req := CountRequests(cs.Changes, traits, in.SCIM11, profile.MemberChunk)
 	req.Rate = in.Rate
 	res.Details["requests"] = req
-	todos, standing := Todos(cs, in)
+	todos, standing := Todos(cs, in, traits)
 	res.Details["todo"] = len(todos)
 	// The three files only read the change set: write them side by side.
 	var nRows int64
@@ -208,20 +237,11 @@ func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []T
 		b.WriteString("```\n\n")
 	}
 	writeHandovers(b, cs)
-	add, change, destroy, held := 0, 0, 0, 0
+	ops := map[string]int64{}
 	for i := range cs.Changes {
-		switch cs.Changes[i].Op {
-		case schemas.OpCreate:
-			add++
-		case schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate:
-			change++
-		case schemas.OpDelete:
-			destroy++
-		case schemas.OpHold:
-			held++
-		}
+		ops[CountOf(cs.Changes[i].Entity, cs.Changes[i].Op)]++
 	}
-	fmt.Fprintf(b, "Plan: %d to add, %d to change, %d to destroy, %d held.\n", add, change, destroy, held)
+	fmt.Fprintf(b, "Plan: %s.\n", TotalsOf(ops))
 	fmt.Fprintf(b, "\nLoad: %s\n", req)
 	if len(todos) > 0 || st.Admins > 0 || st.Locations > 0 {
 		fmt.Fprintf(b, "\n## For the Superuser (%d to do by hand)\n", len(todos))

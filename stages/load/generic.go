@@ -24,12 +24,6 @@ const notSentDetail = "visitor-generic sends no locations: the tenant places use
 
 func (g *visitorGeneric) prepare(context.Context, *loader, map[string]any) error { return nil }
 func (g *visitorGeneric) locationTypes() []string                                { return nil }
-func (g *visitorGeneric) locationKeys(id string) []string                        { return []string{id} }
-func (g *visitorGeneric) readsToAdopt() bool                                     { return false }
-func (g *visitorGeneric) accessByGroups() bool                                   { return false }
-func (g *visitorGeneric) byUserName() bool                                       { return true }
-func (g *visitorGeneric) spcOptional() bool                                      { return true }
-func (g *visitorGeneric) scim11() bool                                           { return g.coreSchema == schemas.SchemaCore10 }
 
 // locationTasks: nothing is sent; the result says so.
 func (g *visitorGeneric) locationTasks(_ *loader, c *schemas.Change) []task {
@@ -41,24 +35,23 @@ func (g *visitorGeneric) locationTasks(_ *loader, c *schemas.Change) []task {
 }
 
 // user is the whole User the public API documents.
-func (g *visitorGeneric) user(_ *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
-	r := genericAttrs(c)
+func (g *visitorGeneric) user(l *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
+	r := genericAttrs(c, l.traits)
 	r["schemas"] = []string{g.coreSchema}
 	return r
 }
 
-// genericAttrs are the documented attributes of c's user: the visitor
-// profile's core attributes, with the one work email, the formatted name
-// and the city, and without the enterprise extension. An empty value is
-// absent.
-func genericAttrs(c *schemas.Change) scim.Resource {
-	r := scim.Resource(userAttrs(c, true))
-	delete(r, schemas.SchemaEnterprise)
+// genericAttrs are the documented attributes of c's user: the core
+// attributes (traits t: the userName is the work email, no enterprise
+// extension), with that one email, the formatted name and the city. An
+// empty value is absent.
+func genericAttrs(c *schemas.Change, t profile.Traits) scim.Resource {
+	r := scim.Resource(userAttrs(c, t))
 	r["emails"] = r["emails"].([]any)[:1] // the work email, which is the userName
 	if f := joinNonEmpty(c.GivenName, c.FamilyName); f != "" {
 		r["name"].(map[string]any)["formatted"] = f
 	}
-	if c.City != "" {
+	if c.City != "" && t.City {
 		r["addresses"] = []any{map[string]any{"primary": true, "locality": c.City}}
 	}
 	return r
@@ -84,7 +77,7 @@ func joinNonEmpty(a, b string) string {
 // the 2.0 PATCH does. A rename is an update by SCIM id like any other:
 // the user is never deleted and made anew.
 func (g *visitorGeneric) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
-	ops := patchOps(c, genericAttrs(c), true, profile.GenericSends)
+	ops := patchOps(c, genericAttrs(c, l.traits), l.traits)
 	if len(ops) == 0 {
 		return OutcomeUnchanged, nil
 	}

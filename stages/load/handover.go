@@ -114,7 +114,7 @@ type owners struct {
 // The accounts this load creates need no check: the plan gives each
 // userName to one user, and frees it before it gives it to another.
 func (l *loader) claimable(key string, found scim.Resource) error {
-	if ext := str(found, "externalId"); ext != "" && ext != key && !l.prof.byUserName() {
+	if ext := str(found, "externalId"); ext != "" && ext != key && l.traits.ExternalID {
 		return permanent{&OwnedError{UserName: str(found, "userName"), Holder: ext, How: "its externalId in the target"}}
 	}
 	if l.in.BaselineUsers == "" {

@@ -57,7 +57,7 @@ type Input struct {
 	RunID        string // named in results.csv
 
 	Client      *scim.Client
-	Profile     string  // scim.profile: profile.SCIM2 or profile.Visitor
+	Profile     string  // scim.profile: its traits (internal/profile) and behaviour (target)
 	Extension   string  // scim.extension (visitor profile); "": schemas.DefaultExtension
 	CoreSchema  string  // scim.core_schema (visitor-generic profile); "": schemas.SchemaCore10
 	Concurrency int     // scim.concurrency
@@ -91,10 +91,11 @@ func (e *FailedError) Error() string {
 // phase: what it holds grows with the work in flight and with what the
 // load did (a small record per operation), not with the population.
 type loader struct {
-	in   Input
-	prof target
-	send *sender
-	spc  *scim.ServiceProviderConfig
+	in     Input
+	prof   target
+	traits profile.Traits
+	send   *sender
+	spc    *scim.ServiceProviderConfig
 	// wire11: the server speaks SCIM 1.1 (readSPC): no PatchOp, no /Bulk.
 	wire11 bool
 	// With no baseline (the initial synchronization, or a data directory
@@ -161,14 +162,14 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if in.ChunkSize <= 0 {
 		in.ChunkSize = DefaultChunkSize
 	}
-	prof, err := newProfile(in.Profile, in.Extension, in.CoreSchema)
+	prof, traits, err := newTarget(in.Profile, in.Extension, in.CoreSchema)
 	if err != nil {
 		return res, err
 	}
 	if in.MaxRequests > 0 {
 		in.Client = in.Client.WithTransport(&budget{next: in.Client.Transport(), max: int64(in.MaxRequests)})
 	}
-	l := &loader{in: in, prof: prof, send: newSender(in.MaxRPS, in.Log), results: map[string]result{}, groupIDs: map[string]string{}}
+	l := &loader{in: in, prof: prof, traits: traits, send: newSender(in.MaxRPS, in.Log), results: map[string]result{}, groupIDs: map[string]string{}}
 	if err := l.readPlan(); err != nil {
 		return res, err
 	}
@@ -242,10 +243,10 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 // first, and no 2.0 message (PatchOp, /Bulk) is ever sent.
 func (l *loader) readSPC(ctx context.Context) error {
 	paths := []string{"/ServiceProviderConfig"}
-	if l.prof.spcOptional() {
+	if l.traits.ConfigOptional {
 		paths = append(paths, "/ServiceProviderConfigs")
 	}
-	if l.prof.scim11() {
+	if l.traits.SCIM11(l.in.CoreSchema) {
 		l.wire11 = true
 		paths = []string{"/ServiceProviderConfigs", "/ServiceProviderConfig"}
 	}
@@ -265,7 +266,7 @@ func (l *loader) readSPC(ctx context.Context) error {
 			l.spc = spc
 			l.wire11 = l.wire11 || p == "/ServiceProviderConfigs"
 			return nil
-		case !l.prof.spcOptional() || !scim.IsStatus(err, http.StatusNotFound):
+		case !l.traits.ConfigOptional || !scim.IsStatus(err, http.StatusNotFound):
 			return err
 		}
 	}
@@ -515,7 +516,7 @@ func (l *loader) record(e *Entry, n int) {
 // identity is what names c's user in the target: its externalId (the
 // UserID), or where the profile sends none, its userName in lower case.
 func (l *loader) identity(c *schemas.Change) string {
-	if l.prof.byUserName() {
+	if !l.traits.ExternalID {
 		return strings.ToLower(c.UserName)
 	}
 	return c.Key
@@ -530,7 +531,7 @@ func (l *loader) indexTarget(ctx context.Context) error {
 		if _, err := l.send.do(ctx, false, func(bool) error {
 			return l.in.Client.Each(ctx, typ, "", 500, func(r scim.Resource) error {
 				ext := str(r, "externalId")
-				if typ == "Users" && l.prof.byUserName() {
+				if typ == "Users" && !l.traits.ExternalID {
 					ext = strings.ToLower(str(r, "userName"))
 				}
 				if ext == "" {

@@ -73,7 +73,7 @@ func day(t *testing.T, url, kind string, prev runDir, users []schemas.User, locs
 	for _, n := range fwd {
 		sent += n
 	}
-	return r, diff.CountRequests(readPlan(t, lin.Changes), kind, kind == profile.VisitorGeneric && lin.CoreSchema == "", lin.ChunkSize), sent
+	return r, diff.CountRequests(readPlan(t, lin.Changes), profile.Must(kind), kind == profile.VisitorGeneric && lin.CoreSchema == "", lin.ChunkSize), sent
 }
 
 func readPlan(t *testing.T, path string) []schemas.Change {
@@ -115,7 +115,7 @@ func planDay(t *testing.T, kind string, prev runDir, users []schemas.User, locs 
 	}
 	lin := load.Input{Changes: r.at("diff", diff.ChangesFile), BaselineUsers: in.BaselineUsers, BaselineLocations: in.BaselineLocations,
 		Attempt: 1, RunID: "test", Profile: kind, Concurrency: 4, ChunkSize: 40, Log: zerolog.Nop()}
-	if req := diff.CountRequests(readPlan(t, lin.Changes), kind, false, profile.MemberChunk); req != res.Details["requests"].(diff.Requests) {
+	if req := diff.CountRequests(readPlan(t, lin.Changes), profile.Must(kind), false, profile.MemberChunk); req != res.Details["requests"].(diff.Requests) {
 		t.Errorf("the plan's reckoning %+v, from its file %+v", res.Details["requests"], req)
 	}
 	return r, lin
@@ -292,7 +292,7 @@ func TestLoadResumesInTheMembershipPhase(t *testing.T) {
 		}
 	}
 	fwd, _ := proxy.Counts()
-	all := diff.CountRequests(readPlan(t, in.Changes), profile.SCIM2, false, in.ChunkSize).Memberships
+	all := diff.CountRequests(readPlan(t, in.Changes), profile.Must(profile.SCIM2), false, in.ChunkSize).Memberships
 	// Those in flight when the first attempt stopped were not recorded;
 	// the resume reads their group first and sends only what is missing.
 	if sent := fwd["PATCH Groups"]; sent > all-recorded || sent < all-recorded-in.Concurrency {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
@@ -45,7 +46,7 @@ func TestUserPatch(t *testing.T) {
 	u := &schemas.Change{UserName: "a@example.com", GivenName: "A", FamilyName: "B", Email: "a@example.com",
 		PhoneMobile: "+447911100999", Department: "Legal", Active: true}
 	u.Changed = fields("givenName", "familyName", "workPhone", "mobilePhone", "department", "costCenter", "country", "admin")
-	ops := userPatch(u, false)
+	ops := userPatch(u, profile.Must(profile.SCIM2))
 	var got []string
 	for _, op := range ops {
 		got = append(got, op.Op+" "+op.Path)
@@ -55,7 +56,7 @@ func TestUserPatch(t *testing.T) {
 		t.Errorf("ops: %s\nwant: %s", strings.Join(got, ", "), want)
 	}
 	u.Changed = fields("country", "userType", "admin", "defaultLocation")
-	if ops := userPatch(u, false); len(ops) != 0 {
+	if ops := userPatch(u, profile.Must(profile.SCIM2)); len(ops) != 0 {
 		t.Errorf("fields without a SCIM attribute made a PATCH: %v", ops)
 	}
 }
@@ -129,7 +130,7 @@ func TestVisitorAccess(t *testing.T) {
 	// different Condeco email goes along as "other", and a new userName
 	// moves the email with it.
 	u := &schemas.Change{UserName: "ada@example.com", Email: "ada.lovelace@example.com", Changed: fields("userName")}
-	ops := userPatch(u, true)
+	ops := userPatch(u, profile.Must(profile.Visitor))
 	if len(ops) != 2 || ops[1].Path != "emails" {
 		t.Fatalf("userName change in the visitor profile: %+v, want userName and emails replaced", ops)
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
@@ -35,7 +36,7 @@ var memberSections = map[string][]string{
 // of members, one at a time; different groups go in parallel.
 func (l *loader) memberPhase(kind string) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
-		if !l.prof.accessByGroups() {
+		if l.traits.Access != profile.ByGroups {
 			return 0, nil
 		}
 		done := l.doneChunks(kind)

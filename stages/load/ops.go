@@ -84,7 +84,7 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	key := c.Key
 	if id, ok := l.existingUsers[l.identity(c)]; ok { // there before this load, with no baseline to say so
 		found := scim.Resource{"id": id}
-		if l.prof.readsToAdopt() {
+		if l.traits.ReadsToAdopt {
 			r, err := l.in.Client.Get(ctx, "Users", id)
 			if err != nil {
 				return "", "", err
@@ -104,7 +104,7 @@ func (l *loader) createUser(ctx context.Context, c *schemas.Change, lost bool) (
 	sent := l.prof.user(l, c, nil)
 	r, err := l.in.Client.Create(ctx, "Users", sent)
 	match := []string{"externalId", "userName"}
-	if l.prof.byUserName() {
+	if !l.traits.ExternalID {
 		match = match[1:]
 	}
 	id, unsure := l.confirmCreate(sent, r, err, match...)
@@ -152,7 +152,7 @@ func (l *loader) adoptUser(ctx context.Context, c *schemas.Change, found scim.Re
 // and an OwnedError (claimable).
 func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool) (scim.Resource, error) {
 	filters := []string{scim.Eq("externalId", u.Key)}
-	if l.prof.byUserName() { // the profile sends no externalId: the userName is the key
+	if !l.traits.ExternalID { // the profile sends no externalId: the userName is the key
 		filters, byKeyOnly = nil, false
 	}
 	if !byKeyOnly {
@@ -167,7 +167,7 @@ func (l *loader) findUser(ctx context.Context, u *schemas.Change, byKeyOnly bool
 			return nil, err
 		}
 		for _, r := range rs {
-			byKey := i == 0 && !l.prof.byUserName()
+			byKey := i == 0 && l.traits.ExternalID
 			if byKey && str(r, "externalId") == u.Key {
 				return r, nil
 			}

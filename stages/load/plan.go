@@ -87,7 +87,7 @@ func (l *loader) operations() int {
 	}
 	for _, c := range l.locations {
 		if c.Op != schemas.OpHold && c.Op != schemas.OpRemoved {
-			n += len(l.prof.locationKeys(c.Key)) - 1
+			n += len(l.traits.LocationKeys(c.Key)) - 1
 		}
 	}
 	return n

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/profile"
@@ -10,9 +9,10 @@ import (
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
-// target is how one kind of target (a profile) takes the plan: how a
-// user, a location and an access decision become requests. The plan is
-// the same for every profile; only this differs.
+// target is how one kind of target takes the plan: how a user, a location
+// and an access decision become requests. What the kind of target is (its
+// traits: identity, endpoints, sizes) is data, in internal/profile; this
+// is its behaviour. The plan is the same for every profile.
 type target interface {
 	// prepare learns what the profile needs of the target before the
 	// first operation, and notes it in details (the manifest's).
@@ -20,47 +20,32 @@ type target interface {
 	// locationTypes are the resource types that hold locations, read when
 	// there is no baseline to say what the target holds.
 	locationTypes() []string
-	// locationKeys are the keys of the resources one location is made of:
-	// its own and, where the profile makes one, its admin group's.
-	locationKeys(locationID string) []string
 	// locationTasks are the operations of a location's change.
 	locationTasks(l *loader, c *schemas.Change) []task
 	// user is the whole SCIM user a change makes: for a create (found
 	// nil) or the adoption of found, the target's resource.
 	user(l *loader, c *schemas.Change, found scim.Resource) scim.Resource
-	// readsToAdopt: an adoption needs the target's resource read first.
-	readsToAdopt() bool
 	// updateUser sends change c to user id.
 	updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (outcome string, err error)
-	// accessByGroups: access decisions are group memberships, made in the
-	// memberships and revokes phases; otherwise they travel on the user.
-	accessByGroups() bool
-	// byUserName: the profile sends no externalId; a user is known by its
-	// userName.
-	byUserName() bool
-	// spcOptional: the server may publish no /ServiceProviderConfig.
-	spcOptional() bool
-	// scim11: the profile's core schema is SCIM 1.0's: the server speaks
-	// SCIM 1.1.
-	scim11() bool
 }
 
-func newProfile(name, extension, coreSchema string) (target, error) {
-	switch name {
+// newTarget is the behaviour and the traits of the profile name, with the
+// user extension (scim.extension) and core schema (scim.core_schema).
+func newTarget(name, extension, coreSchema string) (target, profile.Traits, error) {
+	t, err := profile.Of(name)
+	if err != nil {
+		return nil, t, err
+	}
+	switch t.Name {
 	case profile.VisitorGeneric:
-		if coreSchema == "" {
-			coreSchema = schemas.SchemaCore10
-		}
-		return &visitorGeneric{coreSchema: coreSchema}, nil
-	case profile.SCIM2:
-		return scim2{}, nil
+		return &visitorGeneric{coreSchema: t.Core(coreSchema)}, t, nil
 	case profile.Visitor:
 		if extension == "" {
 			extension = schemas.DefaultExtension
 		}
-		return &visitor{extension: extension}, nil
+		return &visitor{extension: extension}, t, nil
 	}
-	return nil, fmt.Errorf("scim.profile %q is not one of %s", name, strings.Join(profile.Names, ", "))
+	return scim2{}, t, nil
 }
 
 // scim2 is any SCIM 2.0 server: a location is a group and a second group
@@ -69,15 +54,9 @@ type scim2 struct{}
 
 func (scim2) prepare(context.Context, *loader, map[string]any) error { return nil }
 func (scim2) locationTypes() []string                                { return []string{"Groups"} }
-func (scim2) locationKeys(id string) []string                        { return []string{id, adminKey(id)} }
-func (scim2) readsToAdopt() bool                                     { return false }
-func (scim2) accessByGroups() bool                                   { return true }
-func (scim2) byUserName() bool                                       { return false }
-func (scim2) spcOptional() bool                                      { return false }
-func (scim2) scim11() bool                                           { return false }
 
-func (scim2) user(_ *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
-	return userResource(c, false)
+func (scim2) user(l *loader, c *schemas.Change, _ scim.Resource) scim.Resource {
+	return userResource(c, l.traits)
 }
 
 // locationTasks: each of the location's two groups is created, renamed
@@ -121,10 +100,10 @@ func (scim2) locationTasks(l *loader, c *schemas.Change) []task {
 // server supports PATCH, else PUTs the whole user.
 func (scim2) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
 	if !l.spc.Patch.Supported {
-		_, err := l.in.Client.Replace(ctx, "Users", id, userResource(c, false))
+		_, err := l.in.Client.Replace(ctx, "Users", id, userResource(c, l.traits))
 		return OutcomeDone, err
 	}
-	ops := userPatch(c, false)
+	ops := userPatch(c, l.traits)
 	if len(ops) == 0 {
 		return OutcomeUnchanged, nil // only fields that travel as access, or none in SCIM
 	}
@@ -132,19 +111,19 @@ func (scim2) updateUser(ctx context.Context, l *loader, id string, c *schemas.Ch
 	return OutcomeDone, err
 }
 
-// userAttrs are the SCIM attributes of the user record u carries, by the attribute they are sent
-// as. An empty value is absent: nothing is sent for it. The visitor
-// profile wants userName to be the primary work email, so there the
-// userName is that email, and a different Condeco email goes along as
+// userAttrs are the SCIM attributes of the user record u carries, by the
+// attribute they are sent as, on a target of traits t. An empty value is
+// absent: nothing is sent for it. Where the primary work email is the
+// userName (EmailIsUserName), a different Condeco email goes along as
 // "other".
-func userAttrs(u *schemas.Change, emailIsUserName bool) map[string]any {
+func userAttrs(u *schemas.Change, t profile.Traits) map[string]any {
 	a := map[string]any{
 		"userName": u.UserName,
 		"name":     map[string]any{"givenName": u.GivenName, "familyName": u.FamilyName},
 		"active":   u.Active,
 	}
 	switch {
-	case emailIsUserName:
+	case t.EmailIsUserName:
 		emails := []any{map[string]any{"value": u.UserName, "type": "work", "primary": true}}
 		if u.Email != "" && !strings.EqualFold(u.Email, u.UserName) {
 			emails = append(emails, map[string]any{"value": u.Email, "type": "other"})
@@ -176,7 +155,7 @@ func userAttrs(u *schemas.Change, emailIsUserName bool) map[string]any {
 	if u.CostCenter != "" {
 		ent["costCenter"] = u.CostCenter
 	}
-	if len(ent) > 0 {
+	if len(ent) > 0 && t.Enterprise {
 		a[schemas.SchemaEnterprise] = ent
 	}
 	return a
@@ -184,8 +163,8 @@ func userAttrs(u *schemas.Change, emailIsUserName bool) map[string]any {
 
 // userResource is the user of change c as a whole SCIM User, for a
 // create, an adoption or a PUT.
-func userResource(c *schemas.Change, emailIsUserName bool) scim.Resource {
-	r := userAttrs(c, emailIsUserName)
+func userResource(c *schemas.Change, t profile.Traits) scim.Resource {
+	r := userAttrs(c, t)
 	r["schemas"] = []string{schemas.SchemaUser, schemas.SchemaEnterprise}
 	r["externalId"] = c.Key
 	return r
@@ -196,17 +175,17 @@ func userResource(c *schemas.Change, emailIsUserName bool) scim.Resource {
 // table's SCIM path) replaced, or removed when it is now empty. It
 // touches nothing else, so what a person set by hand in the target is
 // left alone. No operations: nothing to send.
-func userPatch(c *schemas.Change, emailIsUserName bool) []scim.PatchOp {
-	return patchOps(c, userAttrs(c, emailIsUserName), emailIsUserName, func(string) bool { return true })
+func userPatch(c *schemas.Change, t profile.Traits) []scim.PatchOp {
+	return patchOps(c, userAttrs(c, t), t)
 }
 
 // patchOps is userPatch over attrs, a profile's attributes of c's user,
-// sending only the attributes sends allows.
-func patchOps(c *schemas.Change, attrs map[string]any, emailIsUserName bool, sends func(attr string) bool) []scim.PatchOp {
+// sending only the attributes the profile sends.
+func patchOps(c *schemas.Change, attrs map[string]any, t profile.Traits) []scim.PatchOp {
 	seen := map[string]bool{}
 	var ops []scim.PatchOp
 	add := func(attr string) {
-		if attr == "" || seen[attr] || !sends(attr) {
+		if seen[attr] || !t.Sends(attr) {
 			return
 		}
 		seen[attr] = true
@@ -219,7 +198,7 @@ func patchOps(c *schemas.Change, attrs map[string]any, emailIsUserName bool, sen
 	for i, f := range schemas.UserFields {
 		if c.Changed.Has(i) {
 			add(f.SCIM)
-			if emailIsUserName && f.Name == "userName" {
+			if t.EmailIsUserName && f.Name == "userName" {
 				add("emails") // there the primary work email is the userName
 			}
 		}
@@ -265,12 +244,12 @@ func groupResource(displayName, externalID string) scim.Resource {
 }
 
 // adminKey is the externalId of a location's admin group.
-func adminKey(locationID string) string { return locationID + adminSuffix }
-
-const adminSuffix = profile.AdminGroupSuffix
+func adminKey(locationID string) string { return locationID + profile.AdminGroupSuffix }
 
 // adminOf is the LocationID of an admin group key, and whether key is one.
-func adminOf(key string) (locationID string, ok bool) { return strings.CutSuffix(key, adminSuffix) }
+func adminOf(key string) (locationID string, ok bool) {
+	return strings.CutSuffix(key, profile.AdminGroupSuffix)
+}
 
 // adminName is the displayName of a location's admin group.
 func adminName(name string) string { return name + " admins" }

@@ -12,6 +12,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
@@ -116,7 +117,7 @@ func (l *loader) appliedUser(index map[string]map[string][]*Chunk, base *schemas
 // was done (the visitor profile carries access on it).
 func (l *loader) applyAccess(index map[string]map[string][]*Chunk, row, base *schemas.User, c *schemas.Change, userDone bool) {
 	carried := func(kind, group string) bool {
-		if !l.prof.accessByGroups() {
+		if l.traits.Access != profile.ByGroups {
 			return userDone
 		}
 		return covered(index[kind][group], c.Op, c.Key)
@@ -157,7 +158,7 @@ func (l *loader) appliedLocations() []schemas.Location {
 		changeOf[l.locations[i].Key] = &l.locations[i]
 	}
 	allDone := func(c *schemas.Change) bool {
-		for _, k := range l.prof.locationKeys(c.Key) {
+		for _, k := range l.traits.LocationKeys(c.Key) {
 			if !l.isDone(opID(c.Entity, c.Op, k)) {
 				return false
 			}
@@ -237,7 +238,7 @@ func (l *loader) writeResults(path string) (failed, total int, counts map[string
 				c := &batch[i]
 				keys := []string{c.Key}
 				if c.Entity == schemas.EntityLocation && c.Op != schemas.OpHold && c.Op != schemas.OpRemoved {
-					keys = l.prof.locationKeys(c.Key)
+					keys = l.traits.LocationKeys(c.Key)
 				}
 				var full, email string
 				if c.Entity == schemas.EntityUser && (c.Op == schemas.OpCreate || c.Op == schemas.OpDelete) {

@@ -55,13 +55,6 @@ func (v *visitor) locationTypes() []string {
 	return nil
 }
 
-func (v *visitor) locationKeys(id string) []string { return []string{id} }
-func (v *visitor) readsToAdopt() bool              { return true } // the access it has is kept
-func (v *visitor) accessByGroups() bool            { return false }
-func (v *visitor) byUserName() bool                { return false }
-func (v *visitor) spcOptional() bool               { return false }
-func (v *visitor) scim11() bool                    { return false }
-
 // locationTasks: the one operation of a location change.
 func (v *visitor) locationTasks(l *loader, c *schemas.Change) []task {
 	t := task{op: opID(schemas.EntityLocation, c.Op, c.Key)}
@@ -96,7 +89,7 @@ func (v *visitor) locationTasks(l *loader, c *schemas.Change) []task {
 // c, the default location and, for a create, the invitation the run asks
 // for. An adoption keeps the access found has (rule 5).
 func (v *visitor) user(l *loader, c *schemas.Change, found scim.Resource) scim.Resource {
-	r := userResource(c, true)
+	r := userResource(c, l.traits)
 	ext := map[string]any{"locations": v.access(l, v.currentAccess(found), c)}
 	if c.DefaultLocation != "" {
 		ext["defaultLocation"] = c.DefaultLocation
@@ -176,7 +169,7 @@ func (v *visitor) currentAccess(r scim.Resource) []any {
 // user's locations as read from the target with this change applied, in
 // one PATCH (or a PUT where there is none).
 func (v *visitor) updateUser(ctx context.Context, l *loader, id string, c *schemas.Change) (string, error) {
-	ops := userPatch(c, true)
+	ops := userPatch(c, l.traits)
 	if touchesAccess(c) || !l.spc.Patch.Supported {
 		r, err := l.in.Client.Get(ctx, "Users", id)
 		if err != nil {
