@@ -3,19 +3,26 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
+	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -51,14 +58,90 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+// heldLocks are the data directories' locks hold-lock took, by directory.
+var heldLocks sync.Map
+
 // scriptCmds are the commands the scripts have besides testscript's own.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// age FILE…: the files were written a minute ago, as a finished
 	// export is (exports.settle has a floor).
+	// age [-DURATION] FILE…: written DURATION ago (a minute by default).
 	"age": func(ts *testscript.TestScript, neg bool, args []string) {
-		old := time.Now().Add(-time.Minute)
+		ago := time.Minute
+		if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+			d, err := time.ParseDuration(args[0][1:])
+			ts.Check(err)
+			ago, args = d, args[1:]
+		}
+		old := time.Now().Add(-ago)
 		for _, a := range args {
 			ts.Check(os.Chtimes(ts.MkAbs(a), old, old))
+		}
+	},
+	// exits N CMD [ARG…]: runs CMD as exec does (its output is stdout and
+	// stderr) and checks that it exits with status N.
+	"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 2 {
+			ts.Fatalf("usage: exits N CMD [ARG...]")
+		}
+		want, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		got := 0
+		var ee *exec.ExitError
+		switch err := ts.Exec(args[1], args[2:]...); {
+		case errors.As(err, &ee):
+			got = ee.ExitCode()
+		case err != nil:
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		if got != want {
+			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+		}
+	},
+	// latest-run: $RUN is the id of the newest run in data/runs, and
+	// $FIRST_RUN that of the oldest.
+	"latest-run": func(ts *testscript.TestScript, neg bool, args []string) {
+		ids, err := pipeline.RunIDs(&config.Config{Data: ts.MkAbs("data")})
+		ts.Check(err)
+		if len(ids) == 0 {
+			ts.Fatalf("latest-run: no run in data/runs")
+		}
+		ts.Setenv("RUN", ids[len(ids)-1])
+		ts.Setenv("FIRST_RUN", ids[0])
+	},
+	// append FILE TEXT: TEXT added at the end of FILE (a damaged artifact).
+	"append": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: append FILE TEXT")
+		}
+		f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_WRONLY, 0)
+		ts.Check(err)
+		_, err = f.WriteString(args[1])
+		ts.Check(errors.Join(err, f.Close()))
+	},
+	// head N SRC DST: the first N lines of SRC written as DST (an export
+	// cut short).
+	"head": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 3 {
+			ts.Fatalf("usage: head N SRC DST")
+		}
+		n, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		lines := strings.SplitAfter(ts.ReadFile(args[1]), "\n")
+		ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(strings.Join(lines[:min(n, len(lines))], "")), 0o600))
+	},
+	// hold-lock / release-lock: another process's lock on data/lock, as
+	// flock(1) takes it (no holder written), until release-lock.
+	"hold-lock": func(ts *testscript.TestScript, neg bool, args []string) {
+		f, err := os.OpenFile(ts.MkAbs("data/lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		ts.Check(err)
+		ts.Check(syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
+		heldLocks.Store(ts.MkAbs("data"), f)
+		ts.Defer(func() { f.Close() })
+	},
+	"release-lock": func(ts *testscript.TestScript, neg bool, args []string) {
+		if f, ok := heldLocks.LoadAndDelete(ts.MkAbs("data")); ok {
+			ts.Check(f.(*os.File).Close())
 		}
 	},
 	// cmpcsv GOLDEN: the last command's stdout is a CSV for people, as
