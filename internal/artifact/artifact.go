@@ -72,6 +72,15 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	return syncDir(dir)
 }
 
+// Rename moves from, a file finished and synced, to path (in the same file
+// system) atomically, and syncs path's folder.
+func Rename(from, path string) error {
+	if err := os.Rename(from, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 // WriteBytes is Write for content already in memory.
 func WriteBytes(path string, b []byte) error {
 	return Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })

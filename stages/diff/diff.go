@@ -51,21 +51,58 @@ type ChangeSet struct {
 	Blocked []Blocked
 }
 
-// Compare builds the change set of in in two passes. Pass 1 reads only the
-// keys, row hashes and flags of both snapshots (in parallel) and matches
-// them; pass 2 reads the full rows of the few users that changed, by row
-// number, for their fields and names.
+// Compare builds the whole change set of in, in the plan's order.
 func Compare(in Input) (*ChangeSet, error) {
+	var all collector
+	cs, err := compare(in, &all)
+	if err != nil {
+		return nil, err
+	}
+	cs.Changes = all
+	return cs, nil
+}
+
+// sink takes a plan as compare makes it: begin once, with the change set
+// whole but for its changes, then add with each change in the plan's
+// order.
+type sink interface {
+	begin(cs *ChangeSet)
+	add(c *schemas.Change) error
+}
+
+// collector is a sink that keeps every change.
+type collector []schemas.Change
+
+func (*collector) begin(*ChangeSet) {}
+func (all *collector) add(c *schemas.Change) error {
+	*all = append(*all, *c)
+	return nil
+}
+
+// compare builds the change set of in and hands each change to s, in
+// the plan's order (locations, then users, each by op in OpOrder and by
+// key); the ChangeSet it returns holds no changes. Pass 1 reads only the
+// keys, row hashes and flags of both snapshots (in parallel) and matches
+// them; pass 2 reads the full rows of the users that changed, by row
+// number, for their fields and names.
+//
+// The initial synchronization is a create for every user: with the
+// desired state in order of UserID (transform writes it so), its creates
+// are handed over as they are read, so a million of them are never held
+// at once (it held 1.3 GB at a million users to sort them). A daily plan
+// is held whole to be ordered: its creates are few, and where a name
+// changes hands (rule 13) their order is known only once every change is.
+func compare(in Input, s sink) (*ChangeSet, error) {
 	cs := &ChangeSet{Initial: in.BaselineUsers == ""}
 	locChanges, activeLocs, locs, err := compareLocations(in)
 	if err != nil {
 		return nil, err
 	}
-	cs.Changes = append(cs.Changes, locChanges...)
 	cs.Locations = locs
 
 	base := &baseline{}
 	var desired []entry
+	var inOrder bool
 	var g errgroup.Group
 	if !cs.Initial {
 		g.Go(func() (err error) {
@@ -74,7 +111,7 @@ func Compare(in Input) (*ChangeSet, error) {
 		})
 	}
 	g.Go(func() (err error) {
-		desired, err = readDesired(in.Users)
+		desired, inOrder, err = readDesired(in.Users)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -86,17 +123,85 @@ func Compare(in Input) (*ChangeSet, error) {
 			cs.Admins++
 		}
 	}
+	if cs.Initial && inOrder {
+		desired = nil
+		sortChanges(locChanges)
+		s.begin(cs)
+		if err := addAll(s, locChanges); err != nil {
+			return nil, err
+		}
+		return cs, streamCreates(in.Users, schemas.JoinIDs(activeLocs), s)
+	}
 
 	work := match(in, base, desired, activeLocs)
 	base, desired = nil, nil // pass 2 needs none of them
-	if cs.Changes, err = work.resolve(in, cs.Changes); err != nil {
+	changes, err := work.resolve(in, locChanges)
+	if err != nil {
 		return nil, err
 	}
-	if cs.Changes, cs.Blocked, err = orderNames(in.BaselineUsers, cs.Changes); err != nil {
+	if changes, cs.Blocked, err = orderNames(in.BaselineUsers, changes); err != nil {
 		return nil, err
 	}
-	sortChanges(cs.Changes)
-	return cs, nil
+	sortChanges(changes)
+	s.begin(cs)
+	return cs, addAll(s, changes)
+}
+
+func addAll(s sink, changes []schemas.Change) error {
+	for i := range changes {
+		if err := s.add(&changes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamCreates reads the desired state at path, in order of UserID, and
+// hands s a create for each user that is active and not deleted (rule
+// 2), granting it the active locations grant (rule 4); then the holds, a
+// few, in the same order. This is the initial synchronization's user
+// section, as resolve makes it, without the plan held.
+func streamCreates(path, grant string, s sink) error {
+	var holds []schemas.Change
+	_, err := parquetio.Read(path, append(desiredColumns, "held"), func(batch []schemas.User) error {
+		for i := range batch {
+			switch u := &batch[i]; {
+			case u.Held:
+				holds = append(holds, heldNew(u))
+			case u.Deleted || !u.Active:
+			default:
+				c := created(u, grant)
+				if err := s.add(&c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return addAll(s, holds)
+}
+
+// created is the create of user now, new in the export, with the
+// locations grant (rule 4) and, where it is an admin, its admin rights.
+func created(now *schemas.User, grant string) schemas.Change {
+	c := userChange(now, schemas.OpCreate, "new in export")
+	c.SetUser(now)
+	c.Grant = grant
+	_, c.AdminGrant = adminDecisions(nil, now)
+	return c
+}
+
+// heldNew is the hold of a user new in the export whose row is held: it is
+// not created.
+func heldNew(now *schemas.User) schemas.Change {
+	return userChange(now, schemas.OpHold, "held: "+now.HoldReason+"; not created")
+}
+
+func userChange(u *schemas.User, op, reason string) schemas.Change {
+	return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
 }
 
 // pending is a change that pass 1 found and pass 2 completes from the rows
@@ -254,9 +359,6 @@ func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error)
 			return err
 		})
 	}
-	user := func(u *schemas.User, op, reason string) schemas.Change {
-		return schemas.Change{Entity: schemas.EntityUser, Key: u.UserID, Op: op, Name: u.UserName, Reason: reason}
-	}
 	read(in.BaselineUsers, baselineColumns, w.base, func(p *pending, old *schemas.User) {
 		switch p.kind {
 		case kindGone:
@@ -270,13 +372,9 @@ func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error)
 	read(in.Users, desiredColumns, w.now, func(p *pending, now *schemas.User) {
 		switch p.kind {
 		case kindCreate:
-			c := user(now, schemas.OpCreate, "new in export")
-			c.SetUser(now)
-			c.Grant = p.grant
-			_, c.AdminGrant = adminDecisions(nil, now)
-			fromNow = append(fromNow, c)
+			fromNow = append(fromNow, created(now, p.grant))
 		case kindHoldNew:
-			fromNow = append(fromNow, user(now, schemas.OpHold, "held: "+now.HoldReason+"; not created"))
+			fromNow = append(fromNow, heldNew(now))
 		default:
 			nows[p.pair] = *now
 		}
@@ -292,7 +390,7 @@ func (w *work) resolve(in Input, dst []schemas.Change) ([]schemas.Change, error)
 		switch p.kind {
 		case kindHold:
 			old, now := &olds[p.pair], &nows[p.pair]
-			out = append(out, user(old, schemas.OpHold, "held: "+now.HoldReason)) // named from the baseline
+			out = append(out, userChange(old, schemas.OpHold, "held: "+now.HoldReason)) // named from the baseline
 		case kindCompare:
 			old, now := &olds[p.pair], &nows[p.pair]
 			if old.UserID != now.UserID {

@@ -471,3 +471,60 @@ func TestSummarySaysTheTimeAtTheRate(t *testing.T) {
 		t.Errorf("summary does not say %q:\n%s", want, b)
 	}
 }
+
+// The initial synchronization's creates are streamed when the desired
+// state is in order of UserID (as transform writes it), and held and
+// sorted when it is not (an older transform's output): both give the
+// same files, byte for byte. The users mix admins, a held row, an
+// inactive and a deleted one, and UserIDs whose string order is not their
+// numeric order.
+func TestStreamedInitialPlanIsTheHeldOne(t *testing.T) {
+	var users []schemas.User
+	for _, id := range []string{"1", "10", "100", "11", "2", "20", "3", "30", "4", "5"} {
+		u := user(id)
+		switch id {
+		case "10":
+			u.Admin = true
+		case "11":
+			u.Held, u.HoldReason = true, "Email is empty"
+		case "20":
+			u.Active = false
+		case "30":
+			u.Deleted = true
+		case "4":
+			u.HomeAdmin = "PAR"
+		}
+		u.RowHash = u.Hash()
+		users = append(users, u)
+	}
+	run := func(users []schemas.User) map[string]string {
+		in := world{initial: true, users: users}.input(t)
+		dir := t.TempDir()
+		if _, err := Run(in, dir, "r1", ""); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, f := range []string{ChangesFile, ChangesCSVFile, SummaryFile, TodoFile, TodoCSVFile} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[f] = string(b)
+		}
+		if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) > 0 {
+			t.Errorf("the diff left %v behind", leftovers)
+		}
+		return out
+	}
+	sorted := slices.Clone(users)
+	slices.SortFunc(sorted, func(a, b schemas.User) int { return strings.Compare(a.UserID, b.UserID) })
+	streamed, held := run(sorted), run(users)
+	for f, want := range held {
+		if streamed[f] != want {
+			t.Errorf("%s streamed:\n%s\nheld:\n%s", f, streamed[f], want)
+		}
+	}
+	if !strings.Contains(held[SummaryFile], "+ create user") || !strings.Contains(held[ChangesCSVFile], "hold") {
+		t.Fatalf("the plan holds no create or hold, so the comparison proves nothing:\n%s", held[SummaryFile])
+	}
+}

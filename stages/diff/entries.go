@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -87,13 +88,16 @@ func readBaseline(path string, grantNew bool) (*baseline, error) {
 }
 
 // readDesired reads the keys, row hashes and flags of transform's users,
-// sorted by key.
-func readDesired(path string) ([]entry, error) {
+// sorted by key, and says whether the file holds them in order of UserID
+// (strictly: no UserID twice), as transform writes it.
+func readDesired(path string) (_ []entry, inOrder bool, err error) {
 	n, err := parquetio.NumRows(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	es := newBuckets(n)
+	var prev []byte
+	inOrder = true
 	_, err = parquetio.Scan(path, []string{"user_id", "row_hash", "active", "deleted", "held", "admin", "home_admin"}, func(b *parquetio.Batch) error {
 		ids, hashes, act, del, hold, adm, home := b.Bytes(0), b.Int64s(1), b.Bools(2), b.Bools(3), b.Bools(4), b.Bools(5), b.Bytes(6)
 		for i := range ids {
@@ -101,6 +105,10 @@ func readDesired(path string) ([]entry, error) {
 			if len(ids[i]) == 0 {
 				return fmt.Errorf("%s: row %d: a user without UserID in the desired state", path, row)
 			}
+			if inOrder && row > 0 && bytes.Compare(prev, ids[i]) >= 0 {
+				inOrder = false
+			}
+			prev = append(prev[:0], ids[i]...)
 			e := entry{key: xxh3.Hash128(ids[i]), hash: hashes[i], row: row}
 			if act[i] {
 				e.flags |= active
@@ -119,10 +127,10 @@ func readDesired(path string) ([]entry, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	out := es.sorted()
-	return out, dupKeys(path, "desired state", out)
+	return out, inOrder, dupKeys(path, "desired state", out)
 }
 
 // dupKeys fails on a key that sorted entries hold twice: a defect in a

@@ -67,55 +67,81 @@ func (r Requests) WithBulk() int {
 // PATCH, against a server that supports PATCH; scim11 says the server
 // speaks SCIM 1.1 (an update then reads the user before it PUTs it).
 func CountRequests(changes []schemas.Change, t profile.Traits, scim11 bool, chunk int) Requests {
-	r := Requests{SCIM11: scim11}
-	type chunkKey struct{ group, section, kind string }
-	members := map[chunkKey]int{}
-	defaultLoc := schemas.FieldIndex(schemas.UserFields, "defaultLocation")
-	nameField := schemas.FieldIndex(schemas.LocationFields, "name")
+	rc := newRequestCounter(t, scim11, chunk)
 	for i := range changes {
-		c := &changes[i]
-		if c.Op == schemas.OpHold || c.Op == schemas.OpRemoved {
-			continue
-		}
-		if c.Entity == schemas.EntityLocation {
-			switch {
-			case t.Locations == "": // the tenant's to create and map: nothing is sent
-			case t.Locations == "Groups" && c.Op == schemas.OpUpdate && !c.Changed.Has(nameField):
-				// a Group carries only the location's name
-			default:
-				r.Locations += len(t.LocationKeys(c.Key))
-			}
-			continue
-		}
-		access := c.Grant != "" || c.AdminGrant != "" || c.AdminRevoke != "" || c.Changed.Has(defaultLoc)
-		switch {
-		case c.Op == schemas.OpCreate:
-			r.Users++
-			r.Creates++
-		case c.Op == schemas.OpDelete:
-			r.Users++
-		case access && t.Access == profile.OnUser && t.ReadsForAccess:
-			r.Users += 2 // the user's access is read before it is changed
-		case sendsAttributes(c.Changed, t) && scim11:
-			r.Users += 2 // the user is read, then PUT back
-		case sendsAttributes(c.Changed, t):
-			r.Users++
-		}
-		if t.Access != profile.ByGroups || c.Op == schemas.OpDelete {
-			continue
-		}
-		for _, g := range schemas.SplitIDs(c.Grant) {
-			members[chunkKey{g, c.Op, "add"}]++
-		}
-		if c.AdminGrant != "" && t.AdminGroups {
-			members[chunkKey{c.AdminGrant + profile.AdminGroupSuffix, c.Op, "add"}]++
-		}
-		if c.AdminRevoke != "" && t.AdminGroups && c.Op != schemas.OpCreate {
-			members[chunkKey{c.AdminRevoke + profile.AdminGroupSuffix, c.Op, "remove"}]++
-		}
+		rc.add(&changes[i])
 	}
-	for k, n := range members {
-		chunks := (n + chunk - 1) / chunk
+	return rc.result()
+}
+
+// requestCounter is CountRequests as the plan's changes come, one at a
+// time.
+type requestCounter struct {
+	t       profile.Traits
+	chunk   int
+	r       Requests
+	members map[chunkKey]int
+}
+
+type chunkKey struct{ group, section, kind string }
+
+func newRequestCounter(t profile.Traits, scim11 bool, chunk int) *requestCounter {
+	return &requestCounter{t: t, chunk: chunk, r: Requests{SCIM11: scim11}, members: map[chunkKey]int{}}
+}
+
+var (
+	defaultLocField   = schemas.FieldIndex(schemas.UserFields, "defaultLocation")
+	locationNameField = schemas.FieldIndex(schemas.LocationFields, "name")
+)
+
+func (rc *requestCounter) add(c *schemas.Change) {
+	t, r := rc.t, &rc.r
+	if c.Op == schemas.OpHold || c.Op == schemas.OpRemoved {
+		return
+	}
+	if c.Entity == schemas.EntityLocation {
+		switch {
+		case t.Locations == "": // the tenant's to create and map: nothing is sent
+		case t.Locations == "Groups" && c.Op == schemas.OpUpdate && !c.Changed.Has(locationNameField):
+			// a Group carries only the location's name
+		default:
+			r.Locations += len(t.LocationKeys(c.Key))
+		}
+		return
+	}
+	access := c.Grant != "" || c.AdminGrant != "" || c.AdminRevoke != "" || c.Changed.Has(defaultLocField)
+	switch {
+	case c.Op == schemas.OpCreate:
+		r.Users++
+		r.Creates++
+	case c.Op == schemas.OpDelete:
+		r.Users++
+	case access && t.Access == profile.OnUser && t.ReadsForAccess:
+		r.Users += 2 // the user's access is read before it is changed
+	case sendsAttributes(c.Changed, t) && r.SCIM11:
+		r.Users += 2 // the user is read, then PUT back
+	case sendsAttributes(c.Changed, t):
+		r.Users++
+	}
+	if t.Access != profile.ByGroups || c.Op == schemas.OpDelete {
+		return
+	}
+	for _, g := range schemas.SplitIDs(c.Grant) {
+		rc.members[chunkKey{g, c.Op, "add"}]++
+	}
+	if c.AdminGrant != "" && t.AdminGroups {
+		rc.members[chunkKey{c.AdminGrant + profile.AdminGroupSuffix, c.Op, "add"}]++
+	}
+	if c.AdminRevoke != "" && t.AdminGroups && c.Op != schemas.OpCreate {
+		rc.members[chunkKey{c.AdminRevoke + profile.AdminGroupSuffix, c.Op, "remove"}]++
+	}
+}
+
+// result is the count of every change added.
+func (rc *requestCounter) result() Requests {
+	r := rc.r
+	for k, n := range rc.members {
+		chunks := (n + rc.chunk - 1) / rc.chunk
 		if k.kind == "remove" {
 			chunks *= 2 // the group is read before members are removed
 		}

@@ -43,78 +43,105 @@ type Standing struct {
 // says so, and the list says who may still need it; and a userName that a
 // deactivated or held user keeps must be freed by a person (rule 13).
 func Todos(cs *ChangeSet, in Input, t profile.Traits) ([]Todo, Standing) {
-	byHand := t.Access == profile.ByHand  // admin rights are the Superuser's
-	mapped := t.Locations == "" && t.City // locations too: made by hand, users mapped by city
-	var out []Todo
-	var st Standing
-	where := func(id string) string {
-		if l, ok := cs.Locations[id]; ok && l.Name != "" && l.Name != id {
-			return fmt.Sprintf("location %s (%s)", l.Name, id)
-		}
-		return "location " + id
-	}
-	person := func(c *schemas.Change) string {
-		name := strings.TrimSpace(c.GivenName + " " + c.FamilyName)
-		if name == "" {
-			return c.UserName
-		}
-		return fmt.Sprintf("%s <%s>", name, c.UserName)
-	}
-	creates, existing := 0, cs.BaselineUsers > 0
+	l := newTodoList(cs, in, t)
 	for i := range cs.Changes {
-		c := &cs.Changes[i]
-		switch {
-		case c.Entity == schemas.EntityLocation && mapped:
-			l := cs.Locations[c.Key]
-			switch c.Op {
-			case schemas.OpCreate:
-				out = append(out, Todo{What: "Create the location and map its users by city", Where: "the tenant", Subject: where(c.Key), Key: c.Key,
-					Why: fmt.Sprintf("new in Condeco; its users are sent with city %q: enable multi-location mapping and map that city", l.City)})
-			case schemas.OpUpdate:
-				if c.Changed.Has(schemas.FieldIndex(schemas.LocationFields, "city")) || c.Changed.Has(schemas.FieldIndex(schemas.LocationFields, "name")) {
-					out = append(out, Todo{What: "Update the location's name or city mapping", Where: where(c.Key), Subject: where(c.Key), Key: c.Key,
-						Why: c.Reason + fmt.Sprintf("; its users are now sent with city %q", l.City)})
-				}
-			case schemas.OpDelete, schemas.OpRemoved:
-				out = append(out, Todo{What: "Retire the location", Where: where(c.Key), Subject: where(c.Key), Key: c.Key, Why: c.Reason})
+		l.add(&cs.Changes[i])
+	}
+	return l.finish()
+}
+
+// todoList makes the to-do list as the plan's changes come, one at a time.
+type todoList struct {
+	cs       *ChangeSet // all but its changes
+	in       Input
+	t        profile.Traits
+	byHand   bool // admin rights are the Superuser's
+	mapped   bool // locations too: made by hand, users mapped by city
+	out      []Todo
+	creates  int
+	existing bool
+}
+
+func newTodoList(cs *ChangeSet, in Input, t profile.Traits) *todoList {
+	return &todoList{cs: cs, in: in, t: t, byHand: t.Access == profile.ByHand, mapped: t.Locations == "" && t.City,
+		existing: cs.BaselineUsers > 0}
+}
+
+func (l *todoList) where(id string) string {
+	if loc, ok := l.cs.Locations[id]; ok && loc.Name != "" && loc.Name != id {
+		return fmt.Sprintf("location %s (%s)", loc.Name, id)
+	}
+	return "location " + id
+}
+
+func person(c *schemas.Change) string {
+	name := strings.TrimSpace(c.GivenName + " " + c.FamilyName)
+	if name == "" {
+		return c.UserName
+	}
+	return fmt.Sprintf("%s <%s>", name, c.UserName)
+}
+
+// add is what change c leaves to a person.
+func (l *todoList) add(c *schemas.Change) {
+	cs, where := l.cs, l.where
+	switch {
+	case c.Entity == schemas.EntityLocation && l.mapped:
+		loc := cs.Locations[c.Key]
+		switch c.Op {
+		case schemas.OpCreate:
+			l.out = append(l.out, Todo{What: "Create the location and map its users by city", Where: "the tenant", Subject: where(c.Key), Key: c.Key,
+				Why: fmt.Sprintf("new in Condeco; its users are sent with city %q: enable multi-location mapping and map that city", loc.City)})
+		case schemas.OpUpdate:
+			if c.Changed.Has(schemas.FieldIndex(schemas.LocationFields, "city")) || c.Changed.Has(schemas.FieldIndex(schemas.LocationFields, "name")) {
+				l.out = append(l.out, Todo{What: "Update the location's name or city mapping", Where: where(c.Key), Subject: where(c.Key), Key: c.Key,
+					Why: c.Reason + fmt.Sprintf("; its users are now sent with city %q", loc.City)})
 			}
-		case c.Entity == schemas.EntityLocation && c.Op == schemas.OpCreate && existing && !in.GrantNewLocations:
-			out = append(out, Todo{What: "Give existing users access to the new location, where they need it", Where: where(c.Key),
-				Subject: fmt.Sprintf("the %d users already provisioned", cs.BaselineUsers), Key: c.Key,
-				Why: "access.grant_new_locations_to_existing_users is off: only new users get it"})
-		case c.Entity == schemas.EntityUser && byHand:
-			if c.Op == schemas.OpCreate {
-				creates++
+		case schemas.OpDelete, schemas.OpRemoved:
+			l.out = append(l.out, Todo{What: "Retire the location", Where: where(c.Key), Subject: where(c.Key), Key: c.Key, Why: c.Reason})
+		}
+	case c.Entity == schemas.EntityLocation && c.Op == schemas.OpCreate && l.existing && !l.in.GrantNewLocations:
+		l.out = append(l.out, Todo{What: "Give existing users access to the new location, where they need it", Where: where(c.Key),
+			Subject: fmt.Sprintf("the %d users already provisioned", cs.BaselineUsers), Key: c.Key,
+			Why: "access.grant_new_locations_to_existing_users is off: only new users get it"})
+	case c.Entity == schemas.EntityUser && l.byHand:
+		if c.Op == schemas.OpCreate {
+			l.creates++
+		}
+		if c.AdminRevoke != "" {
+			l.out = append(l.out, Todo{What: "Take back admin rights", Where: where(c.AdminRevoke), Subject: person(c), Key: c.Key,
+				Why: "no longer an admin there in Condeco (AccessLevel, home location or default location changed)"})
+		}
+		if c.AdminGrant != "" {
+			why := "AccessLevel is in access.admin_access_levels: admin at the default location"
+			if !c.Admin {
+				why = "AccessLevel is in access.home_admin_levels: admin at the home location"
 			}
-			if c.AdminRevoke != "" {
-				out = append(out, Todo{What: "Take back admin rights", Where: where(c.AdminRevoke), Subject: person(c), Key: c.Key,
-					Why: "no longer an admin there in Condeco (AccessLevel, home location or default location changed)"})
-			}
-			if c.AdminGrant != "" {
-				why := "AccessLevel is in access.admin_access_levels: admin at the default location"
-				if !c.Admin {
-					why = "AccessLevel is in access.home_admin_levels: admin at the home location"
-				}
-				out = append(out, Todo{What: "Give admin rights", Where: where(c.AdminGrant), Subject: person(c), Key: c.Key, Why: why})
-			}
+			l.out = append(l.out, Todo{What: "Give admin rights", Where: where(c.AdminGrant), Subject: person(c), Key: c.Key, Why: why})
 		}
 	}
+}
+
+// finish is the list, once every change was added, and what stays manual.
+func (l *todoList) finish() ([]Todo, Standing) {
+	cs, in, t, out := l.cs, l.in, l.t, l.out
+	var st Standing
 	for _, b := range cs.Blocked {
 		out = append(out, Todo{What: "Free a userName for the user who takes it", Where: "the tenant", Subject: person(&b.Change), Key: b.Change.Key,
 			Why: fmt.Sprintf("%s is held by UserID %s, %s: delete or rename that account in the tenant (or give UserID %s another email in Condeco); the next run sends the %s again",
 				b.Name, b.Holder, b.Why, b.Change.Key, b.Change.Op)})
 	}
-	if t.TenantInvites && creates > 0 && in.Invitations != "send" {
+	if t.TenantInvites && l.creates > 0 && in.Invitations != "send" {
 		out = append(out, Todo{What: "Stop the tenant's invitation emails, if they must not go", Where: "the account's settings",
-			Subject: fmt.Sprintf("the %d users this run creates", creates),
+			Subject: fmt.Sprintf("the %d users this run creates", l.creates),
 			Why:     "users.invitations is suppress, but the public API has no way to ask for that: the tenant decides"})
 	}
-	if byHand {
+	if l.byHand {
 		st.Admins = cs.Admins
 	}
-	if mapped {
-		for _, l := range cs.Locations {
-			if l.Active && !l.Held {
+	if l.mapped {
+		for _, loc := range cs.Locations {
+			if loc.Active && !loc.Held {
 				st.Locations++
 			}
 		}

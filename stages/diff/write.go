@@ -3,18 +3,17 @@ package diff
 import (
 	"bufio"
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/condeco-sync/condeco-sync/internal/profile"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
-	"github.com/condeco-sync/condeco-sync/internal/humancsv"
-	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"golang.org/x/sync/errgroup"
@@ -75,12 +74,18 @@ func (v Verdict) String() string {
 
 // Judge applies the guard to cs.
 func Judge(cs *ChangeSet, g Guard) Verdict {
-	v := Verdict{Baseline: cs.BaselineUsers, Guard: g}
+	removals := 0
 	for _, c := range cs.Changes {
 		if c.Entity == schemas.EntityUser && (c.Op == schemas.OpDelete || c.Op == schemas.OpDeactivate) {
-			v.Removals++
+			removals++
 		}
 	}
+	return judge(removals, cs.BaselineUsers, g)
+}
+
+// judge is the guard's verdict on removals of baseline users.
+func judge(removals, baseline int, g Guard) Verdict {
+	v := Verdict{Removals: removals, Baseline: baseline, Guard: g}
 	if v.Baseline > 0 {
 		v.Fraction = float64(v.Removals) / float64(v.Baseline)
 	}
@@ -88,39 +93,46 @@ func Judge(cs *ChangeSet, g Guard) Verdict {
 	return v
 }
 
-// Run diffs in into dir. A change set past the guard's limits is written
-// whole and returned with a *stages.HaltError.
+// Run diffs in into dir. The plan is written as it is made (planWriter);
+// summary.md and the to-do list once it is whole. A change set past the
+// guard's limits is written whole and returned with a *stages.HaltError.
 func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	res := stages.Result{Counts: map[string]int64{}, Details: map[string]any{}}
-	cs, err := Compare(in)
-	if err != nil {
-		return res, err
-	}
-	v := Judge(cs, in.Guard)
-	for _, c := range cs.Changes {
-		res.Counts[CountOf(c.Entity, c.Op)]++
-	}
-	res.Details["guard"] = v.String()
 	traits, err := profile.Of(in.Profile)
 	if err != nil {
 		return res, err
 	}
-	req := CountRequests(cs.Changes, traits, in.SCIM11, profile.MemberChunk)
+	p, err := newPlanWriter(in, traits, dir, runID)
+	if err != nil {
+		return res, err
+	}
+	defer p.removeLines()
+	cs, err := compare(in, p)
+	if cerr := p.close(err != nil); cerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = cerr // a writer's own error, rather than the cancel it caused
+	}
+	if err != nil {
+		return res, err
+	}
+	v := judge(p.removals, cs.BaselineUsers, in.Guard)
+	for k, n := range p.counts {
+		res.Counts[k] = n
+	}
+	res.Details["guard"] = v.String()
+	req := p.reqs.result()
 	req.Rate = in.Rate
 	res.Details["requests"] = req
-	todos, standing := Todos(cs, in, traits)
+	todos, standing := p.todos.finish()
 	res.Details["todo"] = len(todos)
-	// The three files only read the change set: write them side by side.
-	var nRows int64
+	lines, err := p.lines()
+	if err != nil {
+		return res, err
+	}
 	var g errgroup.Group
-	g.Go(func() (err error) {
-		nRows, err = parquetio.WriteSlice(filepath.Join(dir, ChangesFile), cs.Changes)
-		return err
-	})
-	g.Go(func() error { return writeChangesCSV(filepath.Join(dir, ChangesCSVFile), runID, cs.Changes) })
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
-			return writeSummary(w, cs, v, req, todos, standing, runID, baselineRun)
+			return writeSummary(w, summary{cs: cs, counts: p.counts, rows: p.rows, lines: lines, stepped: p.stepped,
+				verdict: v, requests: req, todos: todos, standing: standing}, runID, baselineRun)
 		})
 	})
 	g.Go(func() error {
@@ -132,30 +144,13 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
-	res.Outputs = []stages.Output{{Path: ChangesFile, Rows: nRows}, {Path: ChangesCSVFile, Rows: nRows}, {Path: SummaryFile},
+	res.Outputs = []stages.Output{{Path: ChangesFile, Rows: p.rows}, {Path: ChangesCSVFile, Rows: p.rows}, {Path: SummaryFile},
 		{Path: TodoFile}, {Path: TodoCSVFile, Rows: int64(len(todos))}}
 	if v.Halted {
 		// What to do next is the caller's to say: it knows the commands.
 		return res, &stages.HaltError{Msg: "the mass-deletion guard: " + strings.TrimPrefix(v.String(), "HALTED: ")}
 	}
 	return res, nil
-}
-
-func writeChangesCSV(path, runID string, changes []schemas.Change) error {
-	return artifact.Write(path, func(w io.Writer) error {
-		cw, err := humancsv.New(w, runID, "entity", "key", "name", "op", "changes", "grant", "reason")
-		if err != nil {
-			return err
-		}
-		for i := range changes {
-			c := &changes[i] // a change is a few hundred bytes: not copied a million times
-			grant := strings.ReplaceAll(c.Grant, "\n", " ")
-			if err := cw.Write(c.Entity, c.Key, c.Name, c.Op, Describe(c, "; ", plain), grant, c.Reason); err != nil {
-				return err
-			}
-		}
-		return cw.Flush()
-	})
 }
 
 // Describe is what a change does to its fields (`email: "a" → "b"`): each
@@ -191,83 +186,72 @@ var symbols = map[string]string{
 	schemas.OpDelete: "-", schemas.OpRemoved: "?", schemas.OpHold: "!",
 }
 
+// summary is what summary.md says, once the plan is written: the change
+// set, the changes' counts, their lines as planWriter wrote them, the
+// names changing hands, and the verdict, requests and to-do list.
+type summary struct {
+	cs       *ChangeSet
+	counts   map[string]int64 // by CountOf
+	rows     int64
+	lines    io.Reader
+	stepped  []schemas.Change
+	verdict  Verdict
+	requests Requests
+	todos    []Todo
+	standing Standing
+}
+
 // writeSummary writes the plan in the spirit of `terraform plan`.
-func writeSummary(w io.Writer, cs *ChangeSet, v Verdict, req Requests, todos []Todo, st Standing, runID, baselineRun string) error {
+func writeSummary(w io.Writer, s summary, runID, baselineRun string) error {
 	// Streamed: an initial synchronization lists a million creates.
 	b := bufio.NewWriterSize(w, 256<<10)
+	cs := s.cs
 	fmt.Fprintf(b, "# Plan for run %s\n\n", runID)
 	if cs.Initial {
 		b.WriteString("Initial synchronization: there is no baseline, so every active user and location is created.\n\n")
 	} else {
 		fmt.Fprintf(b, "Against the baseline of run %s (%d users).\n\n", baselineRun, cs.BaselineUsers)
 	}
-	counts := map[string]map[string]int{schemas.EntityUser: {}, schemas.EntityLocation: {}}
-	for i := range cs.Changes {
-		counts[cs.Changes[i].Entity][cs.Changes[i].Op]++
-	}
 	b.WriteString("| | create | update | reactivate | deactivate | delete | removed | hold |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range []string{schemas.EntityUser, schemas.EntityLocation} {
 		fmt.Fprintf(b, "| %ss |", e)
 		for _, op := range []string{schemas.OpCreate, schemas.OpUpdate, schemas.OpReactivate, schemas.OpDeactivate, schemas.OpDelete, schemas.OpRemoved, schemas.OpHold} {
-			fmt.Fprintf(b, " %d |", counts[e][op])
+			fmt.Fprintf(b, " %d |", s.counts[CountOf(e, op)])
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(b, "\nGuard: %s.\n\n", v)
-	if len(cs.Changes) > 0 {
+	fmt.Fprintf(b, "\nGuard: %s.\n\n", s.verdict)
+	if s.rows > 0 {
 		b.WriteString("```\n")
-		for i := range cs.Changes {
-			c := &cs.Changes[i]
-			b.WriteString(symbols[c.Op] + " " + c.Op + " " + c.Entity + " " + display(c))
-			// A deprovision's lone "active" flip is said by its reason.
-			if d := Describe(c, ", ", strconv.Quote); d != "" && c.Fields != "active" {
-				b.WriteString(": " + d)
-			}
-			if c.Grant != "" {
-				b.WriteString(" [access: " + strings.ReplaceAll(c.Grant, "\n", " ") + "]")
-			}
-			if c.Step > 0 {
-				fmt.Fprintf(b, " [step %d]", c.Step)
-			}
-			if c.Op != schemas.OpUpdate && c.Op != schemas.OpCreate {
-				b.WriteString(" (" + c.Reason + ")")
-			}
-			b.WriteString("\n")
+		if _, err := io.Copy(b, s.lines); err != nil {
+			return err
 		}
 		b.WriteString("```\n\n")
 	}
-	writeHandovers(b, cs)
-	ops := map[string]int64{}
-	for i := range cs.Changes {
-		ops[CountOf(cs.Changes[i].Entity, cs.Changes[i].Op)]++
-	}
-	fmt.Fprintf(b, "Plan: %s.\n", TotalsOf(ops))
-	fmt.Fprintf(b, "\nLoad: %s\n", req)
-	if len(todos) > 0 || st.Admins > 0 || st.Locations > 0 {
-		fmt.Fprintf(b, "\n## For the Superuser (%d to do by hand)\n", len(todos))
-		todoMarkdown(b, todos, st, 10)
+	writeHandovers(b, s.stepped, cs.Blocked)
+	fmt.Fprintf(b, "Plan: %s.\n", TotalsOf(s.counts))
+	fmt.Fprintf(b, "\nLoad: %s\n", s.requests)
+	if len(s.todos) > 0 || s.standing.Admins > 0 || s.standing.Locations > 0 {
+		fmt.Fprintf(b, "\n## For the Superuser (%d to do by hand)\n", len(s.todos))
+		todoMarkdown(b, s.todos, s.standing, 10)
 	}
 	return b.Flush()
 }
 
 // writeHandovers lists the changes whose userNames change hands (rule 13)
 // in the order load carries them out, and those the plan cannot unblock.
-func writeHandovers(b io.Writer, cs *ChangeSet) {
-	var ordered []*schemas.Change
-	for i := range cs.Changes {
-		if cs.Changes[i].Step > 0 {
-			ordered = append(ordered, &cs.Changes[i])
-		}
-	}
-	if len(ordered) == 0 && len(cs.Blocked) == 0 {
+func writeHandovers(b io.Writer, stepped []schemas.Change, blocked []Blocked) {
+	if len(stepped) == 0 && len(blocked) == 0 {
 		return
 	}
-	slices.SortStableFunc(ordered, func(a, b *schemas.Change) int { return cmp.Compare(a.Step, b.Step) })
+	ordered := slices.Clone(stepped)
+	slices.SortStableFunc(ordered, func(a, b schemas.Change) int { return cmp.Compare(a.Step, b.Step) })
 	io.WriteString(b, "Names change hands in this plan: a name is freed before it is taken, and load carries out these changes first, step by step.\n\n```\n")
-	for _, c := range ordered {
+	for i := range ordered {
+		c := &ordered[i]
 		fmt.Fprintf(b, "%d. %s %s %s %s (%s)\n", c.Step, symbols[c.Op], c.Op, c.Entity, display(c), c.Reason)
 	}
-	for _, k := range cs.Blocked {
+	for _, k := range blocked {
 		fmt.Fprintf(b, "blocked: %s %s %s %s: %s is held by UserID %s, %s\n", symbols[k.Change.Op], k.Change.Op, k.Change.Entity, display(&k.Change), k.Name, k.Holder, k.Why)
 	}
 	io.WriteString(b, "```\n\n")

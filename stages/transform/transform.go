@@ -147,12 +147,12 @@ func Run(in Input, dir string) (stages.Result, error) {
 		return r
 	}
 	var counts userCounts
-	nUsers, err := parquetio.Write(filepath.Join(dir, UsersFile), func(emit func(schemas.User) error) error {
+	nUsers, err := writeInOrder(filepath.Join(dir, UsersFile), func(add func(schemas.User) error) error {
 		return mapUsers(in.RawUsers, in.Workers, userHolds, ready, func(b batchResult) error {
 			warnings = append(warnings, b.warnings...)
 			counts.add(b.counts)
 			for _, u := range b.users {
-				if err := emit(u); err != nil {
+				if err := add(u); err != nil {
 					return err
 				}
 			}
