@@ -124,6 +124,13 @@ func Transform(env Env, run *Run) error {
 	}
 	cfg := env.Config
 	earlier := earlierTransform(cfg, run)
+	// The diff of an initial synchronization streams its creates from
+	// users in order of UserID: the run's diff has (or will have) no
+	// baseline.
+	base, err := diffBaseline(cfg, run)
+	if err != nil {
+		return err
+	}
 	return runStage(env, run, StageTransform, inputs, func(dir string) (stages.Result, error) {
 		res, err := transform.Run(transform.Input{
 			Earlier:           earlier,
@@ -135,6 +142,7 @@ func Transform(env Env, run *Run) error {
 			HomeAdminLevels:   cfg.Access.HomeAdminLevels,
 			Invitations:       cfg.Users.Invitations,
 			HomeCity:          cfg.SCIM.Traits().City,
+			InOrder:           base == nil,
 			RunID:             run.ID,
 		}, dir)
 		if res.Details != nil {

@@ -14,10 +14,10 @@ import (
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
-// users.parquet is written in order of UserID (strings.Compare, the
-// plan's order), so that the diff of an initial synchronization hands its
+// On an initial synchronization users.parquet is written in order of
+// UserID (strings.Compare, the plan's order), so that the diff hands its
 // million creates over as it reads them, in the plan's order, instead of
-// holding them to sort them.
+// holding them to sort them (Input.InOrder).
 //
 // Exports mostly come in that order already. So the users go straight to
 // a first run while each comes after the one before; the few that do not
@@ -27,9 +27,9 @@ import (
 // bounded whatever the order: a buffer of runRows users, and a batch or
 // two of each run while they merge.
 
-// runRows is how many users wait in memory before they are spilled: about
-// 80 MB of users.
-var runRows = 1 << 17
+// runRows is how many users wait in memory before they are spilled: some
+// 25 MB of users, and the raw rows they keep alive.
+var runRows = 1 << 15
 
 // keyOrder gathers users in any order into sorted runs.
 type keyOrder struct {
