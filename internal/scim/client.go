@@ -554,12 +554,14 @@ func Eq(attr, value string) string {
 // SchemaBulkRequest is the URN of a /Bulk request.
 const SchemaBulkRequest = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 
-// BulkOp is one operation of a /Bulk request (RFC 7644 §3.7).
+// BulkOp is one operation of a /Bulk request (RFC 7644 §3.7). Data is the
+// resource, marshalled: the caller sizes its requests by it, and it is
+// marshalled once.
 type BulkOp struct {
-	Method string   `json:"method"`
-	BulkID string   `json:"bulkId,omitempty"`
-	Path   string   `json:"path"`
-	Data   Resource `json:"data,omitempty"`
+	Method string          `json:"method"`
+	BulkID string          `json:"bulkId,omitempty"`
+	Path   string          `json:"path"`
+	Data   json.RawMessage `json:"data,omitempty"`
 }
 
 // BulkResult is the server's answer to one operation of a /Bulk request.

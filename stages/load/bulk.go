@@ -97,13 +97,19 @@ func (l *loader) bulkCreates(ctx context.Context) (int, error) {
 			restMu.Unlock()
 			return nil
 		}
-		op := scim.BulkOp{Method: "POST", BulkID: c.Key, Path: "/Users", Data: l.prof.user(l, &c, nil)}
-		b, _ := json.Marshal(op)
-		if len(ops) > 0 && (len(ops) == limit || (payload > 0 && size+len(b)+512 > payload)) {
+		// The user is marshalled once, here: its size decides the request
+		// it goes in, and the request's body takes these bytes as they are.
+		data, err := json.Marshal(l.prof.user(l, &c, nil))
+		if err != nil {
+			return err
+		}
+		op := scim.BulkOp{Method: "POST", BulkID: c.Key, Path: "/Users", Data: data}
+		opSize := len(data) + len(c.Key) + 64 // the op's other members
+		if len(ops) > 0 && (len(ops) == limit || (payload > 0 && size+opSize+512 > payload)) {
 			send(ops)
 			ops, size = nil, 0
 		}
-		ops, size = append(ops, op), size+len(b)+1
+		ops, size = append(ops, op), size+opSize+1
 		return nil
 	})
 	if err == nil && len(ops) > 0 {

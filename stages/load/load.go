@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/zeebo/xxh3"
 
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -117,7 +119,7 @@ type loader struct {
 	baseLocs  map[string]*schemas.Location
 
 	mu         sync.Mutex
-	results    map[string]result             // by op id, the latest word: carried over and this attempt
+	results    resultStore                   // by op id, the latest word: carried over and this attempt
 	groupIDs   map[string]string             // group key (LocationID, or LocationID:admins) → SCIM id
 	chunks     []*Entry                      // membership entries, carried over and this attempt, in order
 	groupLocks map[string]*sync.Mutex        // one membership change of a group at a time
@@ -132,24 +134,40 @@ type loader struct {
 }
 
 // result is what became of one operation, kept small: a million of them
-// are held at the end of an initial synchronization.
+// are held at the end of an initial synchronization (48 bytes each).
 type result struct {
-	outcome string // one of the Outcome constants: shared strings
 	scimID  string
 	err     string
-	at      int64 // Unix seconds
+	at      uint32 // Unix seconds (until 2106)
 	status  int16
 	tries   int16
 	load    int16
+	outcome outcome
 }
+
+// outcome is an Outcome constant by its place in outcomes; 0 is none.
+type outcome uint8
+
+var outcomes = []string{"", OutcomeDone, OutcomeAdopted, OutcomeUnchanged, OutcomeGone, OutcomeFailed, OutcomeUnsupported}
+
+// outcomeOf is o's place in outcomes; an outcome of a later version's
+// journal it does not know counts as failed: sent again.
+func outcomeOf(o string) outcome {
+	if i := slices.Index(outcomes, o); i > 0 {
+		return outcome(i)
+	}
+	return outcome(slices.Index(outcomes, OutcomeFailed))
+}
+
+func (o outcome) String() string { return outcomes[o] }
 
 // done reports whether the operation is recorded, and as done: the zero
 // result (nothing recorded) is not.
-func (r result) done() bool { return r.outcome != "" && done(r.outcome) }
+func (r result) done() bool { return r.outcome != 0 && done(r.outcome.String()) }
 
 // resultOf is what e, a journal entry, says of its operation.
 func resultOf(e *Entry) result {
-	return result{outcome: canonical(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At),
+	return result{outcome: outcomeOf(e.Outcome), scimID: e.SCIMID, err: e.Error, at: unix(e.At),
 		status: int16(e.Status), tries: int16(e.Tries), load: int16(e.Load)}
 }
 
@@ -169,10 +187,11 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if in.MaxRequests > 0 {
 		in.Client = in.Client.WithTransport(&budget{next: in.Client.Transport(), max: int64(in.MaxRequests)})
 	}
-	l := &loader{in: in, prof: prof, traits: traits, send: newSender(in.MaxRPS, in.Log), results: map[string]result{}, groupIDs: map[string]string{}}
+	l := &loader{in: in, prof: prof, traits: traits, send: newSender(in.MaxRPS, in.Log), results: newResultStore(0), groupIDs: map[string]string{}}
 	if err := l.readPlan(); err != nil {
 		return res, err
 	}
+	l.results = newResultStore(l.operations())
 	carried, err := readJournal(in.PriorJournal)
 	if err != nil {
 		return res, err
@@ -302,29 +321,51 @@ func (l *loader) rememberLocked(e *Entry) {
 	}
 }
 
-func (l *loader) setResult(op string, r result) {
-	if prev, ok := l.results[op]; ok && prev.done() {
-		return // done stays done
-	}
-	l.results[op] = r
+func (l *loader) setResult(op string, r result) { l.results.set(op, r) }
+
+// resultStore is what became of each operation, by op id. A million are
+// held at the end of an initial synchronization, so the op ids are not:
+// an operation is found by the 128-bit xxh3 hash of its id (two ids of a
+// load sharing one are far less likely than a disk's undetected error),
+// its result in a slice. Held as a map of the ids, they were 205 of a
+// 1M-user load's 268 MB.
+type resultStore struct {
+	index map[xxh3.Uint128]int32
+	all   []result
 }
 
-// canonical returns the package's own string for an outcome read from a
-// journal, so that a million results share a handful of strings.
-func canonical(o string) string {
-	for _, c := range []string{OutcomeDone, OutcomeAdopted, OutcomeUnchanged, OutcomeGone, OutcomeFailed, OutcomeUnsupported} {
-		if o == c {
-			return c
+// newResultStore has room for n results (the plan's operations): grown
+// by appending, a million of them were up to twice that.
+func newResultStore(n int) resultStore {
+	return resultStore{index: make(map[xxh3.Uint128]int32, n), all: make([]result, 0, n)}
+}
+
+func (s *resultStore) get(op string) (result, bool) {
+	i, ok := s.index[xxh3.HashString128(op)]
+	if !ok {
+		return result{}, false
+	}
+	return s.all[i], true
+}
+
+// set records r as op's latest word; done stays done.
+func (s *resultStore) set(op string, r result) {
+	h := xxh3.HashString128(op)
+	if i, ok := s.index[h]; ok {
+		if !s.all[i].done() {
+			s.all[i] = r
 		}
+		return
 	}
-	return o
+	s.index[h] = int32(len(s.all))
+	s.all = append(s.all, r)
 }
 
-func unix(t time.Time) int64 {
+func unix(t time.Time) uint32 {
 	if t.IsZero() {
 		return 0
 	}
-	return t.Unix()
+	return uint32(t.Unix())
 }
 
 // keyOf is the key of an op id (entity:kind:key).
@@ -337,14 +378,14 @@ func keyOf(op string) string {
 func (l *loader) isDone(op string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.results[op].done()
+	r, _ := l.results.get(op)
+	return r.done()
 }
 
 func (l *loader) result(op string) (result, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r, ok := l.results[op]
-	return r, ok
+	return l.results.get(op)
 }
 
 // createdID is the SCIM id of the user key that this load (or an earlier
@@ -352,7 +393,7 @@ func (l *loader) result(op string) (result, bool) {
 func (l *loader) createdID(key string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.results[opID(schemas.EntityUser, schemas.OpCreate, key)]; r.done() {
+	if r, _ := l.results.get(opID(schemas.EntityUser, schemas.OpCreate, key)); r.done() {
 		return r.scimID
 	}
 	return ""

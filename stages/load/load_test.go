@@ -149,7 +149,7 @@ func TestJournalFailureStopsTheLoad(t *testing.T) {
 		t.Skip("no /dev/full here:", err)
 	}
 	log := zerolog.Nop()
-	l := &loader{in: Input{Concurrency: 2, Log: log}, send: newSender(0, log), results: map[string]result{}, groupIDs: map[string]string{}}
+	l := &loader{in: Input{Concurrency: 2, Log: log}, send: newSender(0, log), results: newResultStore(0), groupIDs: map[string]string{}}
 	l.journal = startJournal(full)
 	l.prog = newProgress(log, nil, 100)
 	defer l.prog.stop()

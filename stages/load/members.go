@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/condeco-sync/condeco-sync/internal/profile"
@@ -136,21 +137,25 @@ func (l *loader) formChunks(kind string, done map[string][]*Chunk, emit func(ch 
 			p = nil
 		}
 		if p == nil {
+			g = strings.Clone(g) // see below
 			p = &pending{chunk: &Chunk{Group: g, Kind: kind, Section: section, Name: l.groupName(g)}}
 			open[g] = p
 		}
 		if id == "" {
 			if len(p.ids) > 0 {
-				p.skipped = append(p.skipped, user)
+				p.skipped = append(p.skipped, strings.Clone(user))
 			}
 			return nil
 		}
+		// The journal keeps a chunk's group and users: copies, since a
+		// string of the plan's batch would keep the batch's whole column
+		// alive (34 MB of a 1M-user load).
 		if len(p.ids) == 0 {
-			p.chunk.First = user
+			p.chunk.First = strings.Clone(user)
 		}
 		p.chunk.Skipped = append(p.chunk.Skipped, p.skipped...)
 		p.skipped = p.skipped[:0]
-		p.chunk.Last = user
+		p.chunk.Last = strings.Clone(user)
 		p.ids = append(p.ids, id)
 		if len(p.ids) == l.in.ChunkSize {
 			return flush(g)

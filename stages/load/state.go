@@ -218,8 +218,8 @@ func (l *loader) writeResults(path string) (failed, total int, counts map[string
 			if !sent {
 				return cw.Write(entity, key, name, op, "not sent", "", "", "", "", detail, "", full, email)
 			}
-			counts[entity+" "+op+" "+r.outcome]++
-			switch r.outcome {
+			counts[entity+" "+op+" "+r.outcome.String()]++
+			switch r.outcome.String() {
 			case OutcomeFailed:
 				failed++
 				detail = r.err + " (" + detail + ")"
@@ -228,9 +228,9 @@ func (l *loader) writeResults(path string) (failed, total int, counts map[string
 			}
 			at := ""
 			if r.at != 0 {
-				at = time.Unix(r.at, 0).UTC().Format(time.RFC3339)
+				at = time.Unix(int64(r.at), 0).UTC().Format(time.RFC3339)
 			}
-			return cw.Write(entity, key, name, op, r.outcome, itoa(int(r.status)), r.scimID, itoa(int(r.tries)), itoa(int(r.load)), detail, at, full, email)
+			return cw.Write(entity, key, name, op, r.outcome.String(), itoa(int(r.status)), r.scimID, itoa(int(r.tries)), itoa(int(r.load)), detail, at, full, email)
 		}
 		cols := []string{"entity", "key", "op", "name", "reason", "given_name", "family_name", "email"}
 		if _, err := parquetio.Read(l.in.Changes, cols, func(batch []schemas.Change) error {
