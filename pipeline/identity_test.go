@@ -16,6 +16,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 )
@@ -109,18 +110,7 @@ func runIDsOf(f *fixture) []string {
 // accounts reads the target's users by SCIM id.
 func accounts(t *testing.T, url string) map[string]scim.Resource {
 	t.Helper()
-	c, err := scim.New(url, scimmytest.Token, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]scim.Resource{}
-	if err := c.Each(context.Background(), "Users", "", 200, func(r scim.Resource) error {
-		out[r["id"].(string)] = r
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return targetcheck.Accounts(t, url, scimmytest.Token)
 }
 
 // oneAccountEach checks the applied state of run against the target: each

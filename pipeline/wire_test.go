@@ -15,6 +15,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/internal/test/faultproxy"
 	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
@@ -106,11 +107,7 @@ func hasPhoneType(phones any, typ string) bool {
 // accountsByUserName reads the target's users by lower-cased userName.
 func accountsByUserName(t *testing.T, url string) map[string]scim.Resource {
 	t.Helper()
-	out := map[string]scim.Resource{}
-	for _, r := range accounts(t, url) {
-		out[strings.ToLower(r["userName"].(string))] = r
-	}
-	return out
+	return targetcheck.ByUserName(accounts(t, url))
 }
 
 // A page that reflects the credential across the place where the client

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/sandbox"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/internal/test/scimmytest"
+	"github.com/condeco-sync/condeco-sync/internal/test/targetcheck"
 	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
@@ -169,18 +169,7 @@ func (g *holdGate) wrap(h http.Handler) http.Handler {
 // accountsByName reads the target's users by lower-cased userName.
 func accountsByName(t *testing.T, url string) map[string]scim.Resource {
 	t.Helper()
-	c, err := scim.New(url, scimmytest.Token, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]scim.Resource{}
-	if err := c.Each(context.Background(), "Users", "", 100, func(r scim.Resource) error {
-		out[strings.ToLower(r["userName"].(string))] = r
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return targetcheck.ByUserName(targetcheck.Accounts(t, url, scimmytest.Token))
 }
 
 func names(m map[string]scim.Resource) []string {

@@ -25,6 +25,35 @@ type State struct {
 	Locations map[string]scim.Resource // /Locations by externalId (visitor profile), when the server has them
 }
 
+// Accounts reads every user of the server at url, by SCIM id: what the
+// identity tests hold against a run's applied state.
+func Accounts(t testing.TB, url, token string) map[string]scim.Resource {
+	t.Helper()
+	c, err := scim.New(url, token, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]scim.Resource{}
+	if err := c.Each(context.Background(), "Users", "", 200, func(r scim.Resource) error {
+		id, _ := r["id"].(string)
+		out[id] = r
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ByUserName is accounts by lower-cased userName.
+func ByUserName(accounts map[string]scim.Resource) map[string]scim.Resource {
+	out := map[string]scim.Resource{}
+	for _, r := range accounts {
+		name, _ := r["userName"].(string)
+		out[strings.ToLower(name)] = r
+	}
+	return out
+}
+
 // Read reads a scim2-profile server back: users and groups.
 func Read(t testing.TB, url, token string) State { return read(t, url, token, false) }
 
