@@ -112,7 +112,13 @@ func Extract(env Env, exp *Export) (*Run, error) {
 		return nil, err
 	}
 	return run, runStage(env, run, StageExtract, nil, func(dir string) (stages.Result, error) {
-		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
+		cols := map[string]map[string]string{}
+		for _, file := range []string{schemas.UsersFile, schemas.LocationsFile} {
+			if c := env.Config.Exports.ColumnsOf(file); len(c) > 0 {
+				cols[file] = c
+			}
+		}
+		return extract.Run(extract.Input{Set: exp.Set, Delimiter: env.Config.Delimiter(), Columns: cols, MinUsers: env.Config.Guards.MinUsers, RunID: run.ID}, dir)
 	})
 }
 

@@ -7,7 +7,10 @@
 // (parquetio.Read maps Arrow columns to struct fields by those names).
 package schemas
 
-import "strings"
+import (
+	"reflect"
+	"strings"
+)
 
 // Version is the version of the snapshot layouts. It is written into every
 // manifest; a stage refuses a snapshot of another version.
@@ -35,4 +38,24 @@ func Canonical(values []string, s, def string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Export files, as exports.columns qualifies a column: users.Email.
+const (
+	UsersFile     = "users"
+	LocationsFile = "locations"
+)
+
+// ExportColumns are the columns of an export file's layout (UsersFile or
+// LocationsFile) as their records' csv tags name them: lower case.
+func ExportColumns(file string) []string {
+	t := reflect.TypeFor[UserRecord]()
+	if file == LocationsFile {
+		t = reflect.TypeFor[LocationRecord]()
+	}
+	out := make([]string, t.NumField())
+	for i := range out {
+		out[i] = t.Field(i).Tag.Get("csv")
+	}
+	return out
 }

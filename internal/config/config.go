@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +54,89 @@ type ExportsConfig struct {
 	Locations string        `yaml:"locations"`
 	Delimiter string        `yaml:"delimiter"`
 	Settle    time.Duration `yaml:"settle"`
+	// Columns maps a column of the export layout (docs/rules.md) to the
+	// header the customer's export gives it: {UserID: "Employee Id"}. A
+	// name of both files' layouts (Country, Active …) maps in both, unless
+	// qualified: users.Active, locations.Active.
+	Columns map[string]string `yaml:"columns"`
+}
+
+// ColumnsOf is exports.columns for one export file (schemas.UsersFile or
+// LocationsFile): the customer's header, lower case and trimmed as headers
+// are matched, to the layout's column it stands for (a csv tag). The
+// config has checked it (columnErrors).
+func (e ExportsConfig) ColumnsOf(file string) map[string]string {
+	byColumn := map[string]string{}                 // ours → the customer's header
+	for _, qualified := range []bool{false, true} { // a qualified key wins over a plain one
+		for key, header := range e.Columns {
+			if ours, ok := columnOf(key, file); ok && strings.Contains(key, ".") == qualified {
+				byColumn[ours] = strings.ToLower(strings.TrimSpace(header))
+			}
+		}
+	}
+	out := map[string]string{}
+	for ours, header := range byColumn {
+		out[header] = ours
+	}
+	return out
+}
+
+// columnOf is the layout's column that key (exports.columns) names in
+// file, and whether it names one there.
+func columnOf(key, file string) (string, bool) {
+	name := strings.ToLower(strings.TrimSpace(key))
+	if q, rest, ok := strings.Cut(name, "."); ok {
+		if q != file {
+			return "", false
+		}
+		name = rest
+	}
+	return name, slices.Contains(schemas.ExportColumns(file), name)
+}
+
+// hasQualified reports whether columns names file's column ours with a
+// qualified key (users.Active), in any case.
+func hasQualified(columns map[string]string, file, ours string) bool {
+	for key := range columns {
+		if o, ok := columnOf(key, file); ok && o == ours && strings.Contains(key, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// columnErrors checks exports.columns: each key a column of the layout
+// (of either file, or of the one it is qualified with), each header
+// given, and no header of a file standing for two columns. Each error
+// names the key's line.
+func (e ExportsConfig) columnErrors(line func(key string) int) []string {
+	var errs []string
+	keys := slices.Sorted(maps.Keys(e.Columns))
+	for _, file := range []string{schemas.UsersFile, schemas.LocationsFile} {
+		claimed := map[string]string{} // header → the key that claims it
+		for _, key := range keys {
+			ours, ok := columnOf(key, file)
+			if !ok || !strings.Contains(key, ".") && hasQualified(e.Columns, file, ours) {
+				continue // a qualified key names this file's column
+			}
+			header := strings.ToLower(strings.TrimSpace(e.Columns[key]))
+			if other, dup := claimed[header]; dup && header != "" {
+				errs = append(errs, fmt.Sprintf("line %d: exports.columns: %s and %s both name the %s column %q", line(key), other, key, file, e.Columns[key]))
+			}
+			claimed[header] = key
+		}
+	}
+	for _, key := range keys {
+		_, users := columnOf(key, schemas.UsersFile)
+		_, locs := columnOf(key, schemas.LocationsFile)
+		switch {
+		case !users && !locs:
+			errs = append(errs, fmt.Sprintf("line %d: exports.columns: %q is not a column of the users or locations layout (docs/rules.md)", line(key), key))
+		case strings.TrimSpace(e.Columns[key]) == "":
+			errs = append(errs, fmt.Sprintf("line %d: exports.columns: %s names no column of the export", line(key), key))
+		}
+	}
+	return errs
 }
 
 type SCIMConfig struct {
@@ -207,10 +292,43 @@ func Parse(path string, raw []byte) (*Config, error) {
 	if cfg.SCIM.TokenFile != "" {
 		cfg.SCIM.TokenFile = resolve(base, cfg.SCIM.TokenFile)
 	}
+	var doc yaml.Node
+	yaml.Unmarshal(raw, &doc) // it decoded above: only its lines are wanted
+	if errs := cfg.Exports.columnErrors(func(key string) int { return keyLine(&doc, "exports", "columns", key) }); len(errs) > 0 {
+		for i := range errs {
+			errs[i] = path + ": " + errs[i]
+		}
+		return nil, &Error{strings.Join(errs, "\n")}
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, &Error{fmt.Sprintf("%s: %v", path, err)}
 	}
 	return &cfg, nil
+}
+
+// keyLine is the line of the key at path in the YAML document doc (0 when
+// it is not there).
+func keyLine(doc *yaml.Node, path ...string) int {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for depth, key := range path {
+		found := false
+		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				if depth == len(path)-1 {
+					return n.Content[i].Line
+				}
+				n, found = n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return 0
+		}
+	}
+	return 0
 }
 
 func resolve(base, p string) string {

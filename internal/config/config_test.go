@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/condeco-sync/condeco-sync/schemas"
 )
 
 func parse(t *testing.T, yml string) (*Config, error) {
@@ -66,6 +69,13 @@ func TestConfigErrors(t *testing.T) {
 		{"bad fraction", "guards: {max_delete_fraction: 1.5}\n", `max_delete_fraction: 1.5 is not between 0 and 1`},
 		{"bad duration", "scim: {timeout: soon}\n", `condeco-sync.yaml`},
 		{"not yaml", "scim: [\n", `condeco-sync.yaml`},
+		{"column not of the layout", "exports:\n  columns:\n    UserID: Employee Id\n    Badge: Badge No\n",
+			`condeco-sync.yaml: line 4: exports.columns: "Badge" is not a column of the users or locations layout`},
+		{"column mapped twice", "exports:\n  columns:\n    Email: Mail\n    UserName: mail\n",
+			`line 4: exports.columns: Email and UserName both name the users column "mail"`},
+		{"column of the wrong file", "exports:\n  columns:\n    locations.UserID: Employee Id\n",
+			`line 3: exports.columns: "locations.UserID" is not a column`},
+		{"column named blank", "exports:\n  columns: {Email: ' '}\n", `line 2: exports.columns: Email names no column of the export`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.yml)
@@ -77,6 +87,23 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("err = %q\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// exports.columns maps the layout's names to the customer's headers, in
+// both files where a name is of both, or in the one it is qualified with
+// (which wins over a plain key in that file).
+func TestColumnsOf(t *testing.T) {
+	cfg, err := parse(t, "exports:\n  columns: {UserID: ' Employee Id ', Active: Enabled, locations.Active: Open, Name: Site}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, locs := cfg.Exports.ColumnsOf(schemas.UsersFile), cfg.Exports.ColumnsOf(schemas.LocationsFile)
+	if want := map[string]string{"employee id": "userid", "enabled": "active"}; !maps.Equal(users, want) {
+		t.Errorf("users: %v, want %v", users, want)
+	}
+	if want := map[string]string{"open": "active", "site": "name"}; !maps.Equal(locs, want) {
+		t.Errorf("locations: %v, want %v", locs, want)
 	}
 }
 

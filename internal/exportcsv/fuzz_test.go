@@ -42,7 +42,7 @@ func FuzzDecodeUsers(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, users []byte) {
-		rr, err := NewReader("users_1.csv", bytes.NewReader(users), 0, schemas.UserRequired, "userid")
+		rr, err := NewReader("users_1.csv", bytes.NewReader(users), 0, schemas.UserRequired, "userid", nil)
 		if err != nil {
 			fileError(t, err)
 			return

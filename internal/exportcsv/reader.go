@@ -80,7 +80,7 @@ func Open(path string, delim rune, required []string, key string) (*Reader, erro
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewReader(filepath.Base(path), f, delim, required, key)
+	r, err := NewReader(filepath.Base(path), f, delim, required, key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +88,10 @@ func Open(path string, delim rune, required []string, key string) (*Reader, erro
 	return r, nil
 }
 
-// NewReader reads the header of the export named name from in.
-func NewReader(name string, in io.Reader, delim rune, required []string, key string) (*Reader, error) {
+// NewReader reads the header of the export named name from in. columns
+// (exports.columns) renames the customer's headers, normalised, to the
+// layout's; nil for none.
+func NewReader(name string, in io.Reader, delim rune, required []string, key string, columns map[string]string) (*Reader, error) {
 	var err error
 	r := &Reader{name: name, lines: make(chan int64, 4096), keyCol: -1}
 	br := bufio.NewReaderSize(in, 1<<20)
@@ -129,9 +131,15 @@ func NewReader(name string, in io.Reader, delim rune, required []string, key str
 		if !schemas.ValidText(n) {
 			return nil, &FileError{File: name, Line: 1, Column: i + 1, Msg: "header " + schemas.TextProblem(n)}
 		}
+		if ours, ok := columns[n]; ok {
+			n = ours
+		}
 		if j, dup := seen[n]; dup && n != "" {
-			return nil, &FileError{File: name, Line: 1, Column: i + 1,
-				Msg: fmt.Sprintf("duplicate column %q (also column %d)", strings.TrimSpace(h), j+1)}
+			msg := fmt.Sprintf("duplicate column %q (also column %d)", strings.TrimSpace(h), j+1)
+			if len(columns) > 0 {
+				msg = fmt.Sprintf("columns %d (%q) and %d (%q) both stand for %s (exports.columns)", j+1, strings.TrimSpace(hdr[j]), i+1, strings.TrimSpace(h), displayName(n))
+			}
+			return nil, &FileError{File: name, Line: 1, Column: i + 1, Msg: msg}
 		}
 		seen[n] = i
 		r.header = append(r.header, n)
@@ -146,8 +154,15 @@ func NewReader(name string, in io.Reader, delim rune, required []string, key str
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &FileError{File: name, Line: 1, Column: 1,
-			Msg: fmt.Sprintf("missing required column %s (delimiter %q)", strings.Join(displayNames(missing), ", "), string(delim))}
+		msg := fmt.Sprintf("missing required column %s (delimiter %q)", strings.Join(displayNames(missing), ", "), string(delim))
+		for _, m := range missing {
+			for header, ours := range columns {
+				if ours == m {
+					msg += fmt.Sprintf("; exports.columns names %s %q", displayName(m), header)
+				}
+			}
+		}
+		return nil, &FileError{File: name, Line: 1, Column: 1, Msg: msg}
 	}
 	return r, nil
 }
@@ -236,6 +251,17 @@ func (r *Reader) UnknownColumns(record reflect.Type) []string {
 		}
 	}
 	return out
+}
+
+// columnName is how a message names the layout's column col (normalised):
+// the layout's spelling, with the customer's header where exports.columns
+// renamed it ("Work Email (Email)").
+func (r *Reader) columnName(col string) string {
+	i := r.column(col) - 1
+	if i >= 0 && !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(r.original[i], "\ufeff")), col) {
+		return fmt.Sprintf("%s (%s)", strings.TrimSpace(r.original[i]), displayName(col))
+	}
+	return displayName(col)
 }
 
 // colName is the header of column i as written, for messages.

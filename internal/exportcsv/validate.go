@@ -20,13 +20,14 @@ type rowChecker struct {
 // fail records the problem of a cell: the first one only, so that a cell
 // emptied for its length is not also reported empty.
 func (c *rowChecker) fail(col, reason, value string) {
+	name := c.r.columnName(col)
 	for _, r := range c.rejects {
-		if r.ColumnName == displayName(col) {
+		if r.ColumnName == name {
 			return
 		}
 	}
 	c.rejects = append(c.rejects, Reject{
-		File: c.r.name, Line: c.line, Column: c.r.column(col), ColumnName: displayName(col),
+		File: c.r.name, Line: c.line, Column: c.r.column(col), ColumnName: name,
 		Key: c.key, Reason: reason, Value: humancsv.Truncate(value, 80),
 	})
 }

@@ -31,8 +31,11 @@ type Input struct {
 	// is refused.
 	Set       ExportSet
 	Delimiter rune // 0: detect
-	MinUsers  int
-	RunID     string // named in rejects.csv
+	// Columns renames the customer's headers (lower case) to the layout's,
+	// by file (schemas.UsersFile, LocationsFile): exports.columns.
+	Columns  map[string]map[string]string
+	MinUsers int
+	RunID    string // named in rejects.csv
 }
 
 // Output file names, relative to the stage directory.
@@ -94,7 +97,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	nLocs, err := parquetio.Write(filepath.Join(dir, LocationsFile), func(write func(schemas.RawLocation) error) error {
 		emit := func(l schemas.RawLocation) error { locKeys.add(l.Identity(), l.Reject); return write(l) }
 		return in.copyAndDecode(1, dir, &res, func(copied io.Reader) error {
-			rr, err := exportcsv.NewReader(locsName, copied, in.Delimiter, schemas.LocationRequired, "locationid")
+			rr, err := exportcsv.NewReader(locsName, copied, in.Delimiter, schemas.LocationRequired, "locationid", in.Columns[schemas.LocationsFile])
 			if err != nil {
 				return err
 			}
@@ -125,7 +128,7 @@ func Run(in Input, dir string) (stages.Result, error) {
 	nUsers, err := parquetio.WriteConcurrent(filepath.Join(dir, UsersFile), func(write func(schemas.RawUser) error) error {
 		emit := func(u schemas.RawUser) error { users.add(u.Identity(), u.Reject); return write(u) }
 		return in.copyAndDecode(0, dir, &res, func(copied io.Reader) error {
-			rr, err := exportcsv.NewReader(usersName, copied, in.Delimiter, schemas.UserRequired, "userid")
+			rr, err := exportcsv.NewReader(usersName, copied, in.Delimiter, schemas.UserRequired, "userid", in.Columns[schemas.UsersFile])
 			if err != nil {
 				return err
 			}
@@ -167,6 +170,9 @@ func Run(in Input, dir string) (stages.Result, error) {
 	res.Counts[CountUsersValid] = int64(valid)
 	res.Counts[CountRejects] = int64(len(rejects))
 	res.Details["unknown_columns"] = unknown
+	if len(in.Columns[schemas.UsersFile])+len(in.Columns[schemas.LocationsFile]) > 0 {
+		res.Details["columns"] = in.Columns // exports.columns, as the headers were read
+	}
 	if werr := writeRejects(filepath.Join(dir, RejectsFile), in.RunID, rejects); werr != nil {
 		return res, werr
 	}
