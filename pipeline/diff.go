@@ -34,6 +34,7 @@ func Diff(env Env, run *Run) error {
 		Profile:                cfg.SCIM.Profile,
 		SCIM11:                 cfg.SCIM.SCIM11(),
 		Invitations:            cfg.Users.Invitations,
+		ScopeOnExit:            cfg.Scope.OnExit,
 		Rate:                   cfg.SCIM.Rate(),
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
 	}

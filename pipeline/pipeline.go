@@ -149,6 +149,8 @@ func Transform(env Env, run *Run) error {
 			Invitations:       cfg.Users.Invitations,
 			HomeCity:          cfg.SCIM.Traits().City,
 			InOrder:           base == nil,
+			ScopeInclude:      cfg.Scope.Users.Include,
+			ScopeExclude:      cfg.Scope.Users.Exclude,
 			RunID:             run.ID,
 		}, dir)
 		if res.Details != nil {

@@ -27,6 +27,7 @@ func shapeOf(cfg *config.Config, stage Stage) map[string]string {
 			"access.home_admin_levels":   strings.Join(cfg.Access.HomeAdminLevels, ", "),
 			"users.invitations":          cfg.Users.Invitations,
 			"scim.profile":               cfg.SCIM.Profile, // a profile may send a user's city
+			"scope.users":                scopeText(cfg.Scope.Users),
 		}
 	case StageDiff:
 		return map[string]string{
@@ -37,9 +38,15 @@ func shapeOf(cfg *config.Config, stage Stage) map[string]string {
 			"users.deprovision": cfg.Users.Deprovision,
 			"access.grant_new_locations_to_existing_users": fmt.Sprint(cfg.Access.GrantNewLocationsToExistingUsers),
 			"locations.delete_removed":                     fmt.Sprint(cfg.Locations.DeleteRemoved),
+			"scope.on_exit":                                cfg.Scope.OnExit,
 		}
 	}
 	return nil
+}
+
+// scopeText is scope.users as one value: its include and exclude lists.
+func scopeText(s config.ScopeRules) string {
+	return fmt.Sprintf("include %q, exclude %q", s.Include, s.Exclude)
 }
 
 // madeUnderNow checks that the outputs of transform and diff in run were

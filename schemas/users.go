@@ -116,8 +116,11 @@ type User struct {
 	PhoneInputs int64  `parquet:"name=phone_inputs, type=INT64" parquetio:"added"`
 	Held        bool   `parquet:"name=held, type=BOOLEAN"`
 	HoldReason  string `parquet:"name=hold_reason, type=BYTE_ARRAY, convertedtype=UTF8"`
-	Line        int64  `parquet:"name=line, type=INT64"`
-	RowHash     int64  `parquet:"name=row_hash, type=INT64"`
+	// OutOfScope: the row is outside scope.users. The user is not created,
+	// and one provisioned leaves as scope.on_exit says. Not compared.
+	OutOfScope bool  `parquet:"name=out_of_scope, type=BOOLEAN" parquetio:"added"`
+	Line       int64 `parquet:"name=line, type=INT64"`
+	RowHash    int64 `parquet:"name=row_hash, type=INT64"`
 	// The applied state (load/state/users.parquet) is also made of Users.
 	// There, SCIMID is the user's id in the target and Granted the
 	// LocationIDs condeco-sync gave it access to (rule 4 needs them;

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/profile"
+	"github.com/condeco-sync/condeco-sync/internal/rowexpr"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"go.yaml.in/yaml/v3"
 )
@@ -36,6 +37,7 @@ type Config struct {
 	Users     UsersConfig     `yaml:"users"`
 	Locations LocationsConfig `yaml:"locations"`
 	Guards    GuardsConfig    `yaml:"guards"`
+	Scope     ScopeConfig     `yaml:"scope"`
 	Schedule  ScheduleConfig  `yaml:"schedule"`
 	Retention RetentionConfig `yaml:"retention"`
 
@@ -204,6 +206,22 @@ type LocationsConfig struct {
 	DeleteRemoved bool `yaml:"delete_removed"`
 }
 
+// ScopeConfig is scope: who of the export is provisioned, beside rule 2.
+type ScopeConfig struct {
+	Users ScopeRules `yaml:"users"`
+	// OnExit is what becomes of a provisioned user who leaves the scope:
+	// deprovision (as a leaver, by users.deprovision and behind the
+	// guard) or keep (as it is, no longer updated).
+	OnExit string `yaml:"on_exit"`
+}
+
+// ScopeRules are expressions over a users row (internal/rowexpr): a row is
+// in scope when one include passes (or there is none) and no exclude does.
+type ScopeRules struct {
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+}
+
 type GuardsConfig struct {
 	MaxDeletes        int     `yaml:"max_deletes"`
 	MaxDeleteFraction float64 `yaml:"max_delete_fraction"`
@@ -237,6 +255,7 @@ func Default() Config {
 		Access:    AccessConfig{DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}},
 		Users:     UsersConfig{Deprovision: "delete", Invitations: "send"},
 		Guards:    GuardsConfig{MaxDeletes: 500, MaxDeleteFraction: 0.2, MinUsers: 1},
+		Scope:     ScopeConfig{OnExit: "deprovision"},
 		Schedule:  ScheduleConfig{At: "02:00", Timezone: "Europe/London", CatchUp: true},
 		Retention: RetentionConfig{KeepRuns: 90},
 	}
@@ -294,7 +313,9 @@ func Parse(path string, raw []byte) (*Config, error) {
 	}
 	var doc yaml.Node
 	yaml.Unmarshal(raw, &doc) // it decoded above: only its lines are wanted
-	if errs := cfg.Exports.columnErrors(func(key string) int { return keyLine(&doc, "exports", "columns", key) }); len(errs) > 0 {
+	errs := cfg.Exports.columnErrors(func(key string) int { return keyLine(&doc, "exports", "columns", key) })
+	errs = append(errs, cfg.Scope.errors(func(list string, i int) int { return itemLine(&doc, i, "scope", "users", list) })...)
+	if len(errs) > 0 {
 		for i := range errs {
 			errs[i] = path + ": " + errs[i]
 		}
@@ -306,26 +327,64 @@ func Parse(path string, raw []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// keyLine is the line of the key at path in the YAML document doc (0 when
+// errors checks scope: each expression compiles to a boolean over a users
+// row, each error naming its line; on_exit is deprovision or keep.
+func (s ScopeConfig) errors(line func(list string, i int) int) []string {
+	var errs []string
+	for _, l := range []struct {
+		name string
+		srcs []string
+	}{{"include", s.Users.Include}, {"exclude", s.Users.Exclude}} {
+		for i, src := range l.srcs {
+			if _, err := rowexpr.CompileBool(src); err != nil {
+				errs = append(errs, fmt.Sprintf("line %d: scope.users.%s: %q: %s", line(l.name, i), l.name, src, strings.ReplaceAll(err.Error(), "\n", " ")))
+			}
+		}
+	}
+	if s.OnExit != "deprovision" && s.OnExit != "keep" {
+		errs = append(errs, fmt.Sprintf("scope.on_exit: %q is not deprovision or keep", s.OnExit))
+	}
+	return errs
+}
+
+// itemLine is the line of item i of the YAML list at path in doc (0 when
 // it is not there).
-func keyLine(doc *yaml.Node, path ...string) int {
+func itemLine(doc *yaml.Node, i int, path ...string) int {
+	n := valueAt(doc, path...)
+	if n == nil || n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+		return keyLine(doc, path...)
+	}
+	return n.Content[i].Line
+}
+
+// valueAt is the value node at path in doc, nil when it is not there.
+func valueAt(doc *yaml.Node, path ...string) *yaml.Node {
 	n := doc
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	for depth, key := range path {
-		found := false
+	for _, key := range path {
+		var next *yaml.Node
 		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == key {
-				if depth == len(path)-1 {
-					return n.Content[i].Line
-				}
-				n, found = n.Content[i+1], true
-				break
+				next = n.Content[i+1]
 			}
 		}
-		if !found {
-			return 0
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
+// keyLine is the line of the key at path in the YAML document doc (0 when
+// it is not there).
+func keyLine(doc *yaml.Node, path ...string) int {
+	n := valueAt(doc, path[:len(path)-1]...)
+	for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == path[len(path)-1] {
+			return n.Content[i].Line
 		}
 	}
 	return 0

@@ -121,6 +121,18 @@ func inFile(path string, fields []fieldInfo) ([]fieldInfo, error) {
 	return slices.DeleteFunc(fields, func(f fieldInfo) bool { return f.added && sc.ColumnIndexByName(f.name) < 0 }), nil
 }
 
+// HasColumn reports whether the Parquet file at path has the column name:
+// a reader of a column added to a layout asks before it reads one file of
+// an earlier version.
+func HasColumn(path, name string) (bool, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	defer pf.Close()
+	return pf.MetaData().Schema.ColumnIndexByName(name) >= 0, nil
+}
+
 func columnNames(fields []fieldInfo) []string {
 	names := make([]string, len(fields))
 	for i, f := range fields {

@@ -25,6 +25,7 @@ type Input struct {
 	Profile                          string  // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
 	SCIM11                           bool    // the target speaks SCIM 1.1 (scim.core_schema): updates read then PUT
 	Invitations                      string  // users.invitations: send | suppress
+	ScopeOnExit                      string  // scope.on_exit: deprovision ("": it) | keep
 	Rate                             float64 // requests a second load keeps under (0: none): the plan says how long it takes
 	Guard                            Guard
 }
@@ -119,7 +120,7 @@ func compare(in Input, s sink) (*ChangeSet, error) {
 	}
 	cs.BaselineUsers = len(base.entries)
 	for i := range desired {
-		if e := &desired[i]; e.is(admin) && e.is(active) && !e.is(deleted) && !e.is(held) {
+		if e := &desired[i]; e.is(admin) && e.is(active) && !e.is(deleted) && !e.is(held) && !e.is(outOfScope) {
 			cs.Admins++
 		}
 	}
@@ -163,12 +164,12 @@ func addAll(s sink, changes []schemas.Change) error {
 // section, as resolve makes it, without the plan held.
 func streamCreates(path, grant string, s sink) error {
 	var holds []schemas.Change
-	_, err := parquetio.Read(path, append(desiredColumns, "held"), func(batch []schemas.User) error {
+	_, err := parquetio.Read(path, append(desiredColumns, "held", "out_of_scope"), func(batch []schemas.User) error {
 		for i := range batch {
 			switch u := &batch[i]; {
 			case u.Held:
 				holds = append(holds, heldNew(u))
-			case u.Deleted || !u.Active:
+			case u.Deleted || !u.Active || u.OutOfScope:
 			default:
 				c := created(u, grant)
 				if err := s.add(&c); err != nil {
@@ -269,8 +270,9 @@ func match(in Input, base *baseline, desired []entry, activeLocs []string) *work
 			switch {
 			case u.is(held):
 				w.add(pending{kind: kindHoldNew}, -1, u.row)
-			case u.is(deleted) || !u.is(active):
-				// Rule 2: an inactive or deleted user is not created.
+			case u.is(deleted) || !u.is(active) || u.is(outOfScope):
+				// Rule 2: an inactive or deleted user is not created, nor one
+				// outside scope.users.
 			default:
 				w.add(pending{kind: kindCreate, grant: allLocs}, -1, u.row) // rule 4: every location
 			}
@@ -282,6 +284,10 @@ func match(in Input, base *baseline, desired []entry, activeLocs []string) *work
 				w.add(pending{kind: kindHold}, old.row, u.row) // it keeps its baseline state
 			case u.is(deleted):
 				w.add(pending{kind: kindGone, reason: "deleted in Condeco"}, old.row, -1)
+			case u.is(outOfScope) && in.ScopeOnExit == "keep":
+				// It keeps what it has, and is no longer updated.
+			case u.is(outOfScope):
+				w.add(pending{kind: kindGone, reason: "left the scope (scope.users)"}, old.row, -1)
 			default:
 				var grant []string
 				if in.GrantNewLocations {

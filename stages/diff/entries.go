@@ -28,6 +28,7 @@ const (
 	deleted
 	held
 	admin
+	outOfScope
 )
 
 func (e *entry) is(f uint8) bool { return e.flags&f != 0 }
@@ -98,8 +99,20 @@ func readDesired(path string) (_ []entry, inOrder bool, err error) {
 	es := newBuckets(n)
 	var prev []byte
 	inOrder = true
-	_, err = parquetio.Scan(path, []string{"user_id", "row_hash", "active", "deleted", "held", "admin", "home_admin"}, func(b *parquetio.Batch) error {
+	cols := []string{"user_id", "row_hash", "active", "deleted", "held", "admin", "home_admin"}
+	scoped, err := parquetio.HasColumn(path, "out_of_scope") // a desired state of an earlier version has none
+	if err != nil {
+		return nil, false, err
+	}
+	if scoped {
+		cols = append(cols, "out_of_scope")
+	}
+	_, err = parquetio.Scan(path, cols, func(b *parquetio.Batch) error {
 		ids, hashes, act, del, hold, adm, home := b.Bytes(0), b.Int64s(1), b.Bools(2), b.Bools(3), b.Bools(4), b.Bools(5), b.Bytes(6)
+		var out []bool
+		if scoped {
+			out = b.Bools(7)
+		}
 		for i := range ids {
 			row := int32(b.Start) + int32(i)
 			if len(ids[i]) == 0 {
@@ -121,6 +134,9 @@ func readDesired(path string) (_ []entry, inOrder bool, err error) {
 			}
 			if adm[i] || len(home[i]) > 0 {
 				e.flags |= admin
+			}
+			if out != nil && out[i] {
+				e.flags |= outOfScope
 			}
 			es.add(e)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/humancsv"
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
+	"github.com/condeco-sync/condeco-sync/internal/rowexpr"
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/condeco-sync/condeco-sync/stages"
 	"golang.org/x/sync/errgroup"
@@ -33,6 +34,9 @@ type Input struct {
 	// export's Location column, a LocationID or a location's name in any
 	// case; the default location's when it names none (visitor-generic).
 	HomeCity bool
+	// ScopeInclude and ScopeExclude are scope.users: a row outside it is
+	// marked OutOfScope (an expression that fails on it holds the user).
+	ScopeInclude, ScopeExclude []string
 	// InOrder writes users.parquet in order of UserID, for the diff of an
 	// initial synchronization, which streams its creates only from a
 	// desired state in that order. A daily run's diff holds its few
@@ -65,6 +69,7 @@ const (
 	CountUsersHeld           = "users_held"            // of them, held (rule 9)
 	CountUsersNotProvisioned = "users_not_provisioned" // visitors, never provisioned
 	CountUsersAdmin          = "users_admin"           // users with admin rights
+	CountUsersOutOfScope     = "users_out_of_scope"    // rows outside scope.users
 	CountWarnings            = "warnings"              // rows of warnings.csv
 	CountLocations           = "locations"
 	CountLocationsHeld       = "locations_held"
@@ -135,7 +140,11 @@ func Run(in Input, dir string) (stages.Result, error) {
 	}
 	res.Counts[CountLocations] = nLocs
 
-	rules := userRules{in: in, admin: levels(in.AdminAccessLevels), homeAdmin: levels(in.HomeAdminLevels)}
+	scope, err := rowexpr.NewScope(in.ScopeInclude, in.ScopeExclude)
+	if err != nil {
+		return res, fmt.Errorf("scope.users: %w", err)
+	}
+	rules := userRules{in: in, admin: levels(in.AdminAccessLevels), homeAdmin: levels(in.HomeAdminLevels), scope: scope}
 	if in.HomeCity || len(rules.homeAdmin) > 0 {
 		rules.homes = homes(locs)
 	}
@@ -184,6 +193,9 @@ func Run(in Input, dir string) (stages.Result, error) {
 	res.Counts[CountUsersHeld] = counts.held
 	res.Counts[CountUsersNotProvisioned] = counts.visitors
 	res.Counts[CountUsersAdmin] = counts.admin
+	if scope != nil {
+		res.Counts[CountUsersOutOfScope] = counts.outOfScope
+	}
 	reuse["phones_reused"] = counts.phonesReused
 	res.Counts[CountWarnings] = int64(len(warnings))
 	if err := writeWarnings(filepath.Join(dir, WarningsFile), in.RunID, warnings); err != nil {
@@ -266,7 +278,8 @@ type userRules struct {
 	// to the location (when Input.HomeCity or home admins need it).
 	homes       map[string]*schemas.Location
 	defaultCity string
-	memo        *phoneMemo // the earlier transform's phones; nil: parse every number
+	memo        *phoneMemo     // the earlier transform's phones; nil: parse every number
+	scope       *rowexpr.Scope // scope.users; nil: everyone
 }
 
 // levels is a set of canonical AccessLevels (the config checked them).
@@ -294,13 +307,14 @@ func homes(locs []schemas.Location) map[string]*schemas.Location {
 	return out
 }
 
-type userCounts struct{ held, visitors, admin, phonesReused int64 }
+type userCounts struct{ held, visitors, admin, phonesReused, outOfScope int64 }
 
 func (c *userCounts) add(o userCounts) {
 	c.held += o.held
 	c.visitors += o.visitors
 	c.admin += o.admin
 	c.phonesReused += o.phonesReused
+	c.outOfScope += o.outOfScope
 }
 
 type batchResult struct {
@@ -442,7 +456,23 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, 
 			out.counts.visitors++ // rule 2: never provisioned
 			continue
 		}
+		var outOfScope bool
+		if ru.scope != nil {
+			in, err := ru.scope.In(&w.exprs, r)
+			if err != nil { // neither created nor deprovisioned on a rule that failed
+				out.counts.held++
+				reason := "scope.users: " + err.Error()
+				out.users = append(out.users, schemas.User{UserID: r.UserID, Held: true, HoldReason: reason, Line: r.Line})
+				out.warnings = append(out.warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: "scope.users", Message: "held: " + err.Error()})
+				continue
+			}
+			outOfScope = !in
+		}
 		user, reused := ru.user(r, w, &out.warnings)
+		user.OutOfScope = outOfScope
+		if outOfScope {
+			out.counts.outOfScope++
+		}
 		out.users = append(out.users, user)
 		// Hashed where it is kept: Hash calls the fields' functions, so
 		// escape analysis moves what it hashes to the heap, and a user
@@ -464,7 +494,8 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, 
 type worker struct {
 	phones    *phones
 	languages map[string]languageTag
-	memoNext  int // where in the phone memo the next row is likely to be
+	memoNext  int            // where in the phone memo the next row is likely to be
+	exprs     rowexpr.Runner // scope.users' machine
 }
 
 type languageTag struct {

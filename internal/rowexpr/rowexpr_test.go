@@ -1,0 +1,58 @@
+package rowexpr
+
+import (
+	"strings"
+	"testing"
+)
+
+// The issue's examples, over rows: included by one expression, excluded by
+// another; a misspelt column or a non-boolean is refused when compiled.
+func TestScope(t *testing.T) {
+	s, err := NewScope([]string{`Location in ["LON", "MAN"]`, `Department startsWith "Contract"`}, []string{`UserType == "Vendor"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Runner
+	for _, tc := range []struct {
+		row  Row
+		want bool
+	}{
+		{Row{Location: "LON", UserType: "Internal"}, true},
+		{Row{Location: "PAR", Department: "Contractors", UserType: "External"}, true},
+		{Row{Location: "PAR", Department: "Sales"}, false},
+		{Row{Location: "MAN", UserType: "Vendor"}, false},
+	} {
+		if got, err := s.In(&r, &tc.row); err != nil || got != tc.want {
+			t.Errorf("%+v: in scope %v (%v), want %v", tc.row, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`Locaton == "LON"`, `Department`, `Active == "yes"`} {
+		if _, err := CompileBool(bad); err == nil {
+			t.Errorf("%q compiled", bad)
+		}
+	}
+	if s, _ := NewScope(nil, nil); s != nil {
+		t.Error("no expressions make a scope")
+	}
+}
+
+// No cell can crash an expression: whatever a row holds, In answers or
+// says which expression failed on it (int(Floor) of a cell that is no
+// number does).
+func FuzzScope(f *testing.F) {
+	f.Add("LON", "Contractors", "Vendor", "x")
+	f.Add("", "", "", "")
+	f.Add("\xff", "Contract\x00", "Visitor", "日本")
+	s, err := NewScope([]string{`Location in ["LON", "MAN"] || Department startsWith "Contract"`, `len(JobTitle) > 3 && JobTitle[0:3] == "Sen"`},
+		[]string{`UserType == "Vendor"`, `upper(Email) endsWith "@EXAMPLE.COM"`, `int(Floor) > 3`})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, location, department, userType, cell string) {
+		var r Runner
+		row := Row{Location: location, Department: department, UserType: userType, JobTitle: cell, Email: cell, Floor: cell}
+		if _, err := s.In(&r, &row); err != nil && !strings.HasPrefix(err.Error(), "len(JobTitle)") && !strings.HasPrefix(err.Error(), "int(Floor)") {
+			t.Fatalf("an error that names no expression: %v", err)
+		}
+	})
+}
