@@ -55,6 +55,7 @@ func Diff(env Env, run *Run) error {
 		in.BaselineUsers = filepath.Join(cfg.Data, base.Users.Path)
 		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
 		baseRun = base.RunID
+		in.RulesChanged = rulesChanged(cfg, run, base.RunID)
 	}
 	return runStage(env, run, StageDiff, inputs, func(dir string) (stages.Result, error) {
 		res, err := diff.Run(in, dir, run.ID, baseRun)
@@ -67,6 +68,34 @@ func Diff(env Env, run *Run) error {
 		}
 		return res, err
 	})
+}
+
+// rulesChanged names the rules of transform (mapping, scope.users) that
+// run's transform was made under otherwise than the baseline run's: the
+// plan then says how many users they touch. A manifest from before the
+// record was kept compares as unchanged.
+func rulesChanged(cfg *config.Config, run *Run, baseRun string) []string {
+	now, err := ReadManifest(run.Dir, StageTransform)
+	if err != nil {
+		return nil
+	}
+	prev, err := OpenRun(cfg, baseRun)
+	if err != nil {
+		return nil
+	}
+	was, err := ReadManifest(prev.Dir, StageTransform)
+	if err != nil {
+		return nil
+	}
+	a, _ := now.Details[madeUnder].(map[string]any)
+	b, _ := was.Details[madeUnder].(map[string]any)
+	var out []string
+	for _, key := range []string{"mapping", "scope.users"} {
+		if a[key] != nil && b[key] != nil && fmt.Sprint(a[key]) != fmt.Sprint(b[key]) {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // diffBaseline is the baseline a diff of run uses: the one its earlier

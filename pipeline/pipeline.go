@@ -149,6 +149,8 @@ func Transform(env Env, run *Run) error {
 			Invitations:       cfg.Users.Invitations,
 			HomeCity:          cfg.SCIM.Traits().City,
 			InOrder:           base == nil,
+			Mapping:           cfg.Mapping.Users,
+			Tables:            cfg.Mapping.Tables,
 			ScopeInclude:      cfg.Scope.Users.Include,
 			ScopeExclude:      cfg.Scope.Users.Exclude,
 			RunID:             run.ID,

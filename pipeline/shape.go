@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,6 +29,7 @@ func shapeOf(cfg *config.Config, stage Stage) map[string]string {
 			"users.invitations":          cfg.Users.Invitations,
 			"scim.profile":               cfg.SCIM.Profile, // a profile may send a user's city
 			"scope.users":                scopeText(cfg.Scope.Users),
+			"mapping":                    mappingText(cfg.Mapping),
 		}
 	case StageDiff:
 		return map[string]string{
@@ -47,6 +49,13 @@ func shapeOf(cfg *config.Config, stage Stage) map[string]string {
 // scopeText is scope.users as one value: its include and exclude lists.
 func scopeText(s config.ScopeRules) string {
 	return fmt.Sprintf("include %q, exclude %q", s.Include, s.Exclude)
+}
+
+// mappingText is mapping as one value: each attribute's expression, and
+// the tables.
+func mappingText(m config.MappingConfig) string {
+	b, _ := json.Marshal(m) // maps marshal in order of key
+	return string(b)
 }
 
 // madeUnderNow checks that the outputs of transform and diff in run were

@@ -116,3 +116,30 @@ func hashFields[T any](fields []Field[T], r *T) int64 {
 	}
 	return hashOf(b)
 }
+
+// Mapped are the user attributes mapping.users may make, by the name it
+// gives them, each with the field of UserFields it sets. The userName and
+// the work email are rule 1's and stay out of it: extract holds the
+// userNames of an export unique, and a mapped one would pass unchecked.
+var Mapped = map[string]string{
+	"name.givenName": "givenName", "name.familyName": "familyName", "title": "title",
+	"preferredLanguage": "preferredLanguage", "department": "department", "costCenter": "costCenter",
+}
+
+// SetText sets u's text field named name (a name of UserFields) to v.
+func (u *User) SetText(name, v string) {
+	switch name {
+	case "givenName":
+		u.GivenName = v
+	case "familyName":
+		u.FamilyName = v
+	case "title":
+		u.Title = v
+	case "preferredLanguage":
+		u.Language = v
+	case "department":
+		u.Department = v
+	case "costCenter":
+		u.CostCenter = v
+	}
+}

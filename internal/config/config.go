@@ -38,6 +38,7 @@ type Config struct {
 	Locations LocationsConfig `yaml:"locations"`
 	Guards    GuardsConfig    `yaml:"guards"`
 	Scope     ScopeConfig     `yaml:"scope"`
+	Mapping   MappingConfig   `yaml:"mapping"`
 	Schedule  ScheduleConfig  `yaml:"schedule"`
 	Retention RetentionConfig `yaml:"retention"`
 
@@ -206,6 +207,39 @@ type LocationsConfig struct {
 	DeleteRemoved bool `yaml:"delete_removed"`
 }
 
+// MappingConfig is mapping: what the attributes a profile sends are made
+// of, where it is not the layout's default (docs/rules.md).
+type MappingConfig struct {
+	// Users maps an attribute (schemas.Mapped: title, preferredLanguage
+	// …) to an expression over a users row whose value is text: a column
+	// (JobTitle), a constant ("Staff") or anything between.
+	Users map[string]string `yaml:"users"`
+	// Tables are the lookup tables expressions read with lookup(name, key).
+	Tables map[string]map[string]string `yaml:"tables"`
+}
+
+// errors checks mapping: each attribute one the profile sends (traits),
+// each expression text over a users row, each error naming its line.
+func (m MappingConfig) errors(traits profile.Traits, line func(attr string) int) []string {
+	var errs []string
+	for _, attr := range slices.Sorted(maps.Keys(m.Users)) {
+		field, ok := schemas.Mapped[attr]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Sprintf("line %d: mapping.users: %q is not an attribute a mapping makes (one of %s)", line(attr), attr,
+				strings.Join(slices.Sorted(maps.Keys(schemas.Mapped)), ", ")))
+			continue
+		case !traits.Sends(schemas.UserFields[schemas.FieldIndex(schemas.UserFields, field)].SCIM):
+			errs = append(errs, fmt.Sprintf("line %d: mapping.users: the %s profile sends no %s", line(attr), traits.Name, attr))
+			continue
+		}
+		if _, err := rowexpr.CompileText(m.Users[attr], m.Tables); err != nil {
+			errs = append(errs, fmt.Sprintf("line %d: mapping.users.%s: %q: %s", line(attr), attr, m.Users[attr], strings.ReplaceAll(err.Error(), "\n", " ")))
+		}
+	}
+	return errs
+}
+
 // ScopeConfig is scope: who of the export is provisioned, beside rule 2.
 type ScopeConfig struct {
 	Users ScopeRules `yaml:"users"`
@@ -315,6 +349,9 @@ func Parse(path string, raw []byte) (*Config, error) {
 	yaml.Unmarshal(raw, &doc) // it decoded above: only its lines are wanted
 	errs := cfg.Exports.columnErrors(func(key string) int { return keyLine(&doc, "exports", "columns", key) })
 	errs = append(errs, cfg.Scope.errors(func(list string, i int) int { return itemLine(&doc, i, "scope", "users", list) })...)
+	if t, err := profile.Of(cfg.SCIM.Profile); err == nil { // a bad profile is validate's to say
+		errs = append(errs, cfg.Mapping.errors(t, func(attr string) int { return keyLine(&doc, "mapping", "users", attr) })...)
+	}
 	if len(errs) > 0 {
 		for i := range errs {
 			errs[i] = path + ": " + errs[i]

@@ -76,6 +76,14 @@ func TestConfigErrors(t *testing.T) {
 		{"column of the wrong file", "exports:\n  columns:\n    locations.UserID: Employee Id\n",
 			`line 3: exports.columns: "locations.UserID" is not a column`},
 		{"column named blank", "exports:\n  columns: {Email: ' '}\n", `line 2: exports.columns: Email names no column of the export`},
+		{"scope not boolean", "scope:\n  users:\n    include:\n      - 'UserType == \"Vendor\"'\n      - Department\n",
+			`line 5: scope.users.include: "Department": expected bool`},
+		{"scope misspelt column", "scope: {users: {exclude: ['Locaton == \"LON\"']}}\n", `scope.users.exclude: "Locaton == \"LON\"": unknown name Locaton`},
+		{"bad on_exit", "scope: {on_exit: forget}\n", `scope.on_exit: "forget" is not deprovision or keep`},
+		{"mapped attribute unknown", "mapping:\n  users:\n    userName: Email\n", `line 3: mapping.users: "userName" is not an attribute a mapping makes`},
+		{"mapped attribute not sent", "scim: {profile: visitor-generic}\nmapping:\n  users:\n    department: Department\n", `line 4: mapping.users: the visitor-generic profile sends no department`},
+		{"mapping not text", "mapping:\n  users: {title: Active}\n", `mapping.users.title: "Active"`},
+		{"mapping's table missing", "mapping:\n  users: {title: 'lookup(\"titles\", JobTitle)'}\n", `lookup: no table "titles" in mapping.tables`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.yml)

@@ -8,9 +8,12 @@ package rowexpr
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/condeco-sync/condeco-sync/schemas"
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -47,7 +50,7 @@ func (r *Runner) Bool(b *Bool, row *Row) (v bool, err error) {
 	}()
 	out, err := r.vm.Run(b.program, row)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", b.Src, err)
+		return false, fmt.Errorf("%s: %s", b.Src, firstLine(err))
 	}
 	return out.(bool), nil
 }
@@ -103,4 +106,79 @@ func (s *Scope) In(r *Runner, row *Row) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// Text is a compiled expression whose value is text: an attribute of
+// mapping.users.
+type Text struct {
+	Src     string
+	program *vm.Program
+}
+
+// CompileText compiles src, an expression over a Row that must be text,
+// with the functions people need beside expr's own (lower, upper, trim,
+// replace, join …): coalesce(a, b, …), the first that is not empty, and
+// lookup(table, key), key's value in tables[table] ("" for none). A table
+// that tables lacks is refused here.
+func CompileText(src string, tables map[string]map[string]string) (*Text, error) {
+	p, err := expr.Compile(src, expr.Env(&Row{}), expr.AsKind(reflect.String),
+		expr.Function("coalesce", coalesce, new(func(...string) string)),
+		expr.Function("lookup", func(params ...any) (any, error) {
+			table, key := params[0].(string), params[1].(string)
+			t, ok := tables[table]
+			if !ok {
+				return nil, fmt.Errorf("lookup: no table %q in mapping.tables", table)
+			}
+			return t[key], nil
+		}, new(func(string, string) string)))
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	ast.Find(p.Node(), func(n ast.Node) bool {
+		call, ok := n.(*ast.CallNode)
+		if !ok || len(call.Arguments) == 0 {
+			return false
+		}
+		if id, ok := call.Callee.(*ast.IdentifierNode); ok && id.Value == "lookup" {
+			if name, ok := call.Arguments[0].(*ast.StringNode); ok && tables[name.Value] == nil {
+				missing = append(missing, name.Value)
+			}
+		}
+		return false
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("lookup: no table %q in mapping.tables", missing[0])
+	}
+	return &Text{Src: src, program: p}, nil
+}
+
+func coalesce(params ...any) (any, error) {
+	for _, p := range params {
+		if s, _ := p.(string); s != "" {
+			return s, nil
+		}
+	}
+	return "", nil
+}
+
+// Text is t's value on row; an error says which expression failed.
+func (r *Runner) Text(t *Text, row *Row) (v string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = "", fmt.Errorf("%s: %v", t.Src, p)
+		}
+	}()
+	out, err := r.vm.Run(t.program, row)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s", t.Src, firstLine(err))
+	}
+	return out.(string), nil
+}
+
+// firstLine is err's first line: expr adds the expression with a caret
+// under the place, which a CSV cell or a plan's line has no room for.
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }

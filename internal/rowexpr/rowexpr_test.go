@@ -56,3 +56,31 @@ func FuzzScope(f *testing.F) {
 		}
 	})
 }
+
+// A mapping's expressions: text from the row, with coalesce and lookup.
+func TestText(t *testing.T) {
+	tables := map[string]map[string]string{"depts": {"ENG": "Engineering"}}
+	var r Runner
+	for _, tc := range []struct{ src, want string }{
+		{`JobTitle`, "Engineer"},
+		{`"Staff"`, "Staff"},
+		{`Department + " " + JobTitle`, "ENG Engineer"},
+		{`lower(Language)`, "en-gb"},
+		{`coalesce(Floor, Group, "none")`, "B"},
+		{`lookup("depts", Department)`, "Engineering"},
+		{`lookup("depts", "SAL")`, ""},
+	} {
+		p, err := CompileText(tc.src, tables)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if got, err := r.Text(p, &Row{JobTitle: "Engineer", Department: "ENG", Language: "en-GB", Group: "B"}); err != nil || got != tc.want {
+			t.Errorf("%s = %q (%v), want %q", tc.src, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`Active`, `lookup("titles", JobTitle)`, `Jobtitle`} {
+		if _, err := CompileText(bad, tables); err == nil {
+			t.Errorf("%s compiled", bad)
+		}
+	}
+}

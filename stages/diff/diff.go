@@ -17,17 +17,21 @@ import (
 
 // Input is what diff needs.
 type Input struct {
-	Users, Locations                 string  // transform's desired state
-	BaselineUsers, BaselineLocations string  // the applied state; both "" on the initial synchronization
-	Deprovision                      string  // users.deprovision: delete | deactivate
-	GrantNewLocations                bool    // access.grant_new_locations_to_existing_users
-	DeleteRemovedLocations           bool    // locations.delete_removed
-	Profile                          string  // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
-	SCIM11                           bool    // the target speaks SCIM 1.1 (scim.core_schema): updates read then PUT
-	Invitations                      string  // users.invitations: send | suppress
-	ScopeOnExit                      string  // scope.on_exit: deprovision ("": it) | keep
-	Rate                             float64 // requests a second load keeps under (0: none): the plan says how long it takes
-	Guard                            Guard
+	Users, Locations                 string // transform's desired state
+	BaselineUsers, BaselineLocations string // the applied state; both "" on the initial synchronization
+	Deprovision                      string // users.deprovision: delete | deactivate
+	GrantNewLocations                bool   // access.grant_new_locations_to_existing_users
+	DeleteRemovedLocations           bool   // locations.delete_removed
+	Profile                          string // scim.profile: what the plan's request count and to-do list reckon with ("": scim2)
+	SCIM11                           bool   // the target speaks SCIM 1.1 (scim.core_schema): updates read then PUT
+	Invitations                      string // users.invitations: send | suppress
+	ScopeOnExit                      string // scope.on_exit: deprovision ("": it) | keep
+	// RulesChanged names the rules of transform that changed since the
+	// baseline's run ("mapping", "scope.users"; "" for none): the plan
+	// then says how many users the change touches.
+	RulesChanged []string
+	Rate         float64 // requests a second load keeps under (0: none): the plan says how long it takes
+	Guard        Guard
 }
 
 // Guard is rule 10's limits on one change set.

@@ -132,7 +132,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
 			return writeSummary(w, summary{cs: cs, counts: p.counts, rows: p.rows, lines: lines, stepped: p.stepped,
-				verdict: v, requests: req, todos: todos, standing: standing}, runID, baselineRun)
+				verdict: v, requests: req, todos: todos, standing: standing, rulesChanged: in.RulesChanged}, runID, baselineRun)
 		})
 	})
 	g.Go(func() error {
@@ -199,6 +199,8 @@ type summary struct {
 	requests Requests
 	todos    []Todo
 	standing Standing
+	// rulesChanged are the rules changed since the baseline's run.
+	rulesChanged []string
 }
 
 // writeSummary writes the plan in the spirit of `terraform plan`.
@@ -221,6 +223,12 @@ func writeSummary(w io.Writer, s summary, runID, baselineRun string) error {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(b, "\nGuard: %s.\n\n", s.verdict)
+	if len(s.rulesChanged) > 0 {
+		updates := s.counts[CountOf(schemas.EntityUser, schemas.OpUpdate)] + s.counts[CountOf(schemas.EntityUser, schemas.OpReactivate)] +
+			s.counts[CountOf(schemas.EntityUser, schemas.OpDeactivate)]
+		fmt.Fprintf(b, "Rules changed since the baseline's run (%s): this plan changes %d of its %d users; the changes above say which.\n\n",
+			strings.Join(s.rulesChanged, ", "), updates, cs.BaselineUsers)
+	}
 	if s.rows > 0 {
 		b.WriteString("```\n")
 		if _, err := io.Copy(b, s.lines); err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -34,6 +35,11 @@ type Input struct {
 	// export's Location column, a LocationID or a location's name in any
 	// case; the default location's when it names none (visitor-generic).
 	HomeCity bool
+	// Mapping is mapping.users (attribute → expression over the row) and
+	// Tables mapping.tables: a mapped attribute is the expression's value,
+	// exactly; one that fails on a row holds the user.
+	Mapping map[string]string
+	Tables  map[string]map[string]string
 	// ScopeInclude and ScopeExclude are scope.users: a row outside it is
 	// marked OutOfScope (an expression that fails on it holds the user).
 	ScopeInclude, ScopeExclude []string
@@ -144,7 +150,11 @@ func Run(in Input, dir string) (stages.Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("scope.users: %w", err)
 	}
-	rules := userRules{in: in, admin: levels(in.AdminAccessLevels), homeAdmin: levels(in.HomeAdminLevels), scope: scope}
+	mapping, err := compileMapping(in.Mapping, in.Tables)
+	if err != nil {
+		return res, err
+	}
+	rules := userRules{in: in, admin: levels(in.AdminAccessLevels), homeAdmin: levels(in.HomeAdminLevels), scope: scope, mapping: mapping}
 	if in.HomeCity || len(rules.homeAdmin) > 0 {
 		rules.homes = homes(locs)
 	}
@@ -280,6 +290,31 @@ type userRules struct {
 	defaultCity string
 	memo        *phoneMemo     // the earlier transform's phones; nil: parse every number
 	scope       *rowexpr.Scope // scope.users; nil: everyone
+	mapping     []mapped       // mapping.users, by attribute
+}
+
+// mapped is one attribute of mapping.users: the field it sets, and what it
+// is made of.
+type mapped struct {
+	attr, field string
+	text        *rowexpr.Text
+}
+
+// compileMapping compiles mapping.users, in order of attribute.
+func compileMapping(users map[string]string, tables map[string]map[string]string) ([]mapped, error) {
+	var out []mapped
+	for _, attr := range slices.Sorted(maps.Keys(users)) {
+		field, ok := schemas.Mapped[attr]
+		if !ok {
+			return nil, fmt.Errorf("mapping.users: %q is not an attribute a mapping makes", attr)
+		}
+		t, err := rowexpr.CompileText(users[attr], tables)
+		if err != nil {
+			return nil, fmt.Errorf("mapping.users.%s: %w", attr, err)
+		}
+		out = append(out, mapped{attr: attr, field: field, text: t})
+	}
+	return out, nil
 }
 
 // levels is a set of canonical AccessLevels (the config checked them).
@@ -469,6 +504,12 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, 
 			outOfScope = !in
 		}
 		user, reused := ru.user(r, w, &out.warnings)
+		if why := ru.mapUser(&user, r, w); why != "" { // never a user half made
+			out.counts.held++
+			out.users = append(out.users, schemas.User{UserID: r.UserID, Held: true, HoldReason: why, Line: r.Line})
+			out.warnings = append(out.warnings, Warning{Entity: "user", Key: r.UserID, Line: r.Line, Field: "mapping.users", Message: "held: " + why})
+			continue
+		}
 		user.OutOfScope = outOfScope
 		if outOfScope {
 			out.counts.outOfScope++
@@ -489,13 +530,26 @@ func (ru userRules) batch(rows []schemas.RawUser, held map[string]schemas.Hold, 
 	return out
 }
 
+// mapUser sets u's mapped attributes from row r; why is not empty when an
+// expression failed on the row.
+func (ru userRules) mapUser(u *schemas.User, r *schemas.RawUser, w *worker) (why string) {
+	for _, m := range ru.mapping {
+		v, err := w.exprs.Text(m.text, r)
+		if err != nil {
+			return "mapping.users." + m.attr + ": " + err.Error()
+		}
+		u.SetText(m.field, v)
+	}
+	return ""
+}
+
 // worker holds one goroutine's memos: the same few languages and office
 // lines come back on most rows.
 type worker struct {
 	phones    *phones
 	languages map[string]languageTag
 	memoNext  int            // where in the phone memo the next row is likely to be
-	exprs     rowexpr.Runner // scope.users' machine
+	exprs     rowexpr.Runner // the machine of scope.users and mapping.users
 }
 
 type languageTag struct {
