@@ -37,6 +37,7 @@ func Diff(env Env, run *Run) error {
 		ScopeOnExit:            cfg.Scope.OnExit,
 		Rate:                   cfg.SCIM.Rate(),
 		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
+		Only:                   run.Manifest.Provision,
 	}
 	baseRun := ""
 	lost := []string(nil)

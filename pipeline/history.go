@@ -12,6 +12,7 @@ import (
 
 	"github.com/condeco-sync/condeco-sync/internal/parquetio"
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/condeco-sync/condeco-sync/stages/diff"
 )
 
@@ -64,11 +65,23 @@ func History(env Env, who string) ([]Chapter, error) {
 		if err != nil {
 			continue
 		}
+		// A provision run is the story of its one user: of anyone else
+		// it planned nothing, and the next daily run plans what it would.
+		if p := run.Manifest.Provision; p != "" && !keys[p] {
+			continue
+		}
 		ch := Chapter{Run: id, Export: run.Manifest.Export}
 		// Every line names its UserID: an email found under two UserIDs
 		// (reused, or handed over) tells two stories side by side.
 		say := func(key, format string, a ...any) {
 			ch.Lines = append(ch.Lines, "UserID "+key+": "+fmt.Sprintf(format, a...))
+		}
+		if p := run.Manifest.Provision; p != "" {
+			if run.Stage(StageLoad).Status == stages.ModeDryRun {
+				say(p, "provision --dry-run: this run planned this user's change alone and sent nothing")
+			} else {
+				say(p, "provisioned on demand: this run planned and sent this user's change alone")
+			}
 		}
 		all := strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
 		raw, err := rowsOf[schemas.RawUser](run, ExtractUsers, "user_id", keys)

@@ -154,7 +154,9 @@ type takenSet struct {
 	ok  bool // the extract ended ok
 }
 
-// takenSets lists, by stamp, the runs that extracted each export set.
+// takenSets lists, by stamp, the runs that extracted each export set. A
+// provision run takes no set: the next daily run takes it as if it had
+// not been.
 func takenSets(cfg *config.Config) (map[string][]takenSet, error) {
 	ids, err := RunIDs(cfg)
 	if err != nil {
@@ -163,7 +165,7 @@ func takenSets(cfg *config.Config) (map[string][]takenSet, error) {
 	out := map[string][]takenSet{}
 	for _, id := range ids {
 		run, err := OpenRun(cfg, id)
-		if err != nil || run.Manifest.Export == "" {
+		if err != nil || run.Manifest.Export == "" || run.Manifest.Provision != "" {
 			continue
 		}
 		m, err := ReadManifest(run.Dir, StageExtract)

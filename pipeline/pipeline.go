@@ -107,9 +107,21 @@ func (e *StageError) Unwrap() error { return e.Err }
 
 // Extract creates a new run from exp and extracts it.
 func Extract(env Env, exp *Export) (*Run, error) {
+	return extractRun(env, exp, nil)
+}
+
+// extractRun creates a new run from exp, lets mark fill in its manifest
+// before anything reads it (nil: a daily run), and extracts it.
+func extractRun(env Env, exp *Export, mark func(*RunManifest)) (*Run, error) {
 	run, err := NewRun(env.Config, env.Now(), exp.Set.Stamp)
 	if err != nil {
 		return nil, err
+	}
+	if mark != nil {
+		mark(&run.Manifest)
+		if err := run.Save(); err != nil {
+			return nil, err
+		}
 	}
 	return run, runStage(env, run, StageExtract, nil, func(dir string) (stages.Result, error) {
 		cols := map[string]map[string]string{}

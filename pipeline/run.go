@@ -17,14 +17,18 @@ import (
 
 // RunManifest is run.json: what the run is and where each stage stands.
 type RunManifest struct {
-	RunID        string       `json:"run_id"`
-	Started      time.Time    `json:"started"`
-	Version      string       `json:"version"`
-	ConfigSHA256 string       `json:"config_sha256"`
-	Export       string       `json:"export,omitempty"`
-	Status       string       `json:"status"`
-	Stages       []StageState `json:"stages"`
-	Approvals    []Approval   `json:"approvals,omitempty"`
+	RunID        string    `json:"run_id"`
+	Started      time.Time `json:"started"`
+	Version      string    `json:"version"`
+	ConfigSHA256 string    `json:"config_sha256"`
+	Export       string    `json:"export,omitempty"`
+	// Provision is the UserID of the one user a provision run is for
+	// ("" for a daily run): its plan holds that user's change only, and
+	// it does not take its export set (the next daily run takes it).
+	Provision string       `json:"provision,omitempty"`
+	Status    string       `json:"status"`
+	Stages    []StageState `json:"stages"`
+	Approvals []Approval   `json:"approvals,omitempty"`
 }
 
 // StageState is one stage's line in run.json.

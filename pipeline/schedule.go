@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/config"
+	"github.com/condeco-sync/condeco-sync/stages"
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
@@ -153,6 +154,28 @@ func catchUpDue(cfg *config.Config, now time.Time, loc *time.Location, hour, min
 	return true, missed, nil
 }
 
+// latestRun is the latest run but for provisions that sent nothing (a
+// preview, or one stopped before its load): those are a person's, at a
+// terminal, to run again, and change nothing a daily run stands on. A
+// provision whose load began counts, and is finished as any load is.
+// nil when there is none.
+func latestRun(cfg *config.Config) (*Run, error) {
+	ids, err := RunIDs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		run, err := OpenRun(cfg, ids[i])
+		if err != nil {
+			return nil, err
+		}
+		if st := run.Stage(StageLoad).Status; run.Manifest.Provision == "" || st != StatusPending && st != stages.ModeDryRun {
+			return run, nil
+		}
+	}
+	return nil, nil
+}
+
 // Unfinished returns the latest run when it has stages yet to run, with
 // the stage to resume it from; a nil run when there is none. A run is
 // unfinished when its extract ended ok and:
@@ -167,12 +190,8 @@ func catchUpDue(cfg *config.Config, now time.Time, loc *time.Location, hour, min
 // finished, and the next run sends what failed. Only the latest run is
 // resumed: an older one would undo what a newer one applied.
 func Unfinished(cfg *config.Config) (*Run, Stage, error) {
-	ids, err := RunIDs(cfg)
-	if err != nil || len(ids) == 0 {
-		return nil, "", err
-	}
-	run, err := OpenRun(cfg, ids[len(ids)-1])
-	if err != nil {
+	run, err := latestRun(cfg)
+	if err != nil || run == nil {
 		return nil, "", err
 	}
 	if m, err := ReadManifest(run.Dir, StageExtract); err != nil || m.Status != StatusOK {

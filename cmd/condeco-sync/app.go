@@ -45,6 +45,26 @@ func (a *app) locked(command string, fn func() error) error {
 	return fn()
 }
 
+// sending runs fn under the lock (locked), with a context that SIGINT or
+// SIGTERM cancels, for a command that sends to the SCIM server unless
+// dryRun: without a token it is refused first, naming the variable,
+// before any work.
+func (a *app) sending(command string, dryRun bool, fn func(ctx context.Context) error) error {
+	if err := a.setup(); err != nil {
+		return err
+	}
+	if !dryRun {
+		if _, err := a.cfg.Token(a.getenv); err != nil {
+			return err
+		}
+	}
+	return a.locked(command, func() error {
+		ctx, stop := signalContext()
+		defer stop()
+		return fn(ctx)
+	})
+}
+
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usageErr("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))

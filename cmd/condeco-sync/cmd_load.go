@@ -24,17 +24,7 @@ With --dry-run it records the requests it would send in load/requests.jsonl, as 
 attempt of its own, and sends nothing.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.setup(); err != nil {
-				return err
-			}
-			if !dryRun { // refuse before anything else, naming the variable
-				if _, err := a.cfg.Token(a.getenv); err != nil {
-					return err
-				}
-			}
-			return a.locked(cmd.Name(), func() error {
-				ctx, stop := signalContext()
-				defer stop()
+			return a.sending(cmd.Name(), dryRun, func(ctx context.Context) error {
 				return a.rerun(runID, pipeline.StageLoad, func(env pipeline.Env, run *pipeline.Run) error {
 					return a.load(ctx, env, run, dryRun)
 				})

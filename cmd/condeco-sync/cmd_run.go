@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -20,15 +21,7 @@ The latest run, if it stopped before its end (a stop or a crash between or durin
 stages, or a load that was stopped), is finished first.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.locked(cmd.Name(), func() error {
-				if !dryRun {
-					// Load will need the token: refuse now, before any work.
-					if _, err := a.cfg.Token(a.getenv); err != nil {
-						return err
-					}
-				}
-				ctx, stop := signalContext()
-				defer stop()
+			return a.sending(cmd.Name(), dryRun, func(ctx context.Context) error {
 				opt := pipeline.SyncOptions{DryRun: dryRun, Ended: a.stageEnded}
 				if f := a.progress(); f != nil {
 					opt.Progress = f

@@ -38,7 +38,11 @@ func (a *app) runsCommand() *cobra.Command {
 				}
 				r := pipeline.Report(run)
 				line := append([]string{r.ID, r.Started.Format("2006-01-02 15:04:05"), r.Export}, r.Status...)
-				a.runsLine(append(line, a.counts(r)))
+				counts := a.counts(r)
+				if p := run.Manifest.Provision; p != "" {
+					counts = "provision of UserID " + p + ": " + counts
+				}
+				a.runsLine(append(line, counts))
 			}
 			return nil
 		},

@@ -32,6 +32,10 @@ type Input struct {
 	RulesChanged []string
 	Rate         float64 // requests a second load keeps under (0: none): the plan says how long it takes
 	Guard        Guard
+	// Only is the UserID of a provision's one user ("" for a daily run):
+	// the plan holds that user's change and the creates of the locations
+	// it is granted; every other change waits for the next daily run.
+	Only string
 }
 
 // Guard is rule 10's limits on one change set.
@@ -131,6 +135,10 @@ func compare(in Input, s sink) (*ChangeSet, error) {
 	if cs.Initial && inOrder {
 		desired = nil
 		sortChanges(locChanges)
+		if in.Only != "" {
+			// Every location is a create, and granted to every user.
+			s = oneUser{s, in.Only}
+		}
 		s.begin(cs)
 		if err := addAll(s, locChanges); err != nil {
 			return nil, err
@@ -144,12 +152,54 @@ func compare(in Input, s sink) (*ChangeSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.Only != "" {
+		changes = onlyUser(changes, in.Only)
+	}
 	if changes, cs.Blocked, err = orderNames(in.BaselineUsers, changes); err != nil {
 		return nil, err
 	}
 	sortChanges(changes)
 	s.begin(cs)
 	return cs, addAll(s, changes)
+}
+
+// oneUser is a sink that passes on the changes of locations and of one
+// user.
+type oneUser struct {
+	sink
+	key string
+}
+
+func (o oneUser) add(c *schemas.Change) error {
+	if c.Entity == schemas.EntityUser && c.Key != o.key {
+		return nil
+	}
+	return o.sink.add(c)
+}
+
+// onlyUser keeps, of changes, key's user change and the creates and
+// reactivations of the locations it is granted: what provisioning it
+// alone needs. Its name may be one another user frees today (rule 13):
+// that change is not kept, so the plan says the name is held and by
+// whom, and the daily run makes the handover in order.
+func onlyUser(changes []schemas.Change, key string) []schemas.Change {
+	needs := map[string]bool{}
+	for i := range changes {
+		if c := &changes[i]; c.Entity == schemas.EntityUser && c.Key == key {
+			for _, id := range schemas.SplitIDs(c.Grant) {
+				needs[id] = true
+			}
+			if c.AdminGrant != "" {
+				needs[c.AdminGrant] = true
+			}
+		}
+	}
+	return slices.DeleteFunc(changes, func(c schemas.Change) bool {
+		if c.Entity == schemas.EntityUser {
+			return c.Key != key
+		}
+		return !needs[c.Key] || c.Op != schemas.OpCreate && c.Op != schemas.OpReactivate
+	})
 }
 
 func addAll(s sink, changes []schemas.Change) error {

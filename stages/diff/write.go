@@ -132,7 +132,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
 			return writeSummary(w, summary{cs: cs, counts: p.counts, rows: p.rows, lines: lines, stepped: p.stepped,
-				verdict: v, requests: req, todos: todos, standing: standing, rulesChanged: in.RulesChanged}, runID, baselineRun)
+				verdict: v, requests: req, todos: todos, standing: standing, rulesChanged: in.RulesChanged, only: in.Only}, runID, baselineRun)
 		})
 	})
 	g.Go(func() error {
@@ -201,6 +201,7 @@ type summary struct {
 	standing Standing
 	// rulesChanged are the rules changed since the baseline's run.
 	rulesChanged []string
+	only         string // the UserID a provision is for
 }
 
 // writeSummary writes the plan in the spirit of `terraform plan`.
@@ -213,6 +214,10 @@ func writeSummary(w io.Writer, s summary, runID, baselineRun string) error {
 		b.WriteString("Initial synchronization: there is no baseline, so every active user and location is created.\n\n")
 	} else {
 		fmt.Fprintf(b, "Against the baseline of run %s (%d users).\n\n", baselineRun, cs.BaselineUsers)
+	}
+	if s.only != "" {
+		fmt.Fprintf(b, "Provision of one user, UserID %s: this plan holds its change and the creates of the locations it is granted. "+
+			"Every other change waits for the next daily run, which takes this export set as if this run had not been.\n\n", s.only)
 	}
 	b.WriteString("| | create | update | reactivate | deactivate | delete | removed | hold |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range []string{schemas.EntityUser, schemas.EntityLocation} {

@@ -51,6 +51,8 @@ type Proxy struct {
 	rnd       *rand.Rand
 	forwarded map[string]int // "POST Users" → count
 	injected  map[string]int // fault → count
+	recording bool
+	seen      []string // with recording, each forwarded request: method, URI (unescaped) and body
 }
 
 // Start proxies target (…/scim/v2) with faults.
@@ -182,12 +184,32 @@ func (p *Proxy) Counts() (forwarded, injected map[string]int) {
 	return
 }
 
-// ResetCounts zeroes the tallies.
+// Record keeps every request forwarded from now on, for Mentioning (a
+// million-user load would keep a million bodies: only small tests ask).
+func (p *Proxy) Record() { p.mu.Lock(); p.recording = true; p.mu.Unlock() }
+
+// Mentioning lists the forwarded requests whose URI (unescaped) or body
+// contains s: a user's SCIM id, externalId or userName shows whether it
+// was sent anything.
+func (p *Proxy) Mentioning(s string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, r := range p.seen {
+		if strings.Contains(r, s) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ResetCounts zeroes the tallies and forgets the requests seen.
 func (p *Proxy) ResetCounts() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.forwarded)
 	clear(p.injected)
+	p.seen = nil
 }
 
 // pick draws the fault of one request ("" for none).
@@ -262,6 +284,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	answer, _ := io.ReadAll(resp.Body)
 	p.mu.Lock()
 	p.forwarded[r.Method+" "+resourceType(r.URL.Path, p.target.Path)]++
+	if p.recording {
+		uri, _ := url.QueryUnescape(r.URL.RequestURI())
+		p.seen = append(p.seen, r.Method+" "+uri+" "+string(body))
+	}
 	p.mu.Unlock()
 	if fault == "drop-after" {
 		hangUp(w)
