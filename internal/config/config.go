@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -222,7 +223,9 @@ type MappingConfig struct {
 // each expression text over a users row, each error naming its line.
 func (m MappingConfig) errors(traits profile.Traits, line func(attr string) int) []string {
 	var errs []string
-	for _, attr := range slices.Sorted(maps.Keys(m.Users)) {
+	attrs := slices.Sorted(maps.Keys(m.Users))
+	slices.SortStableFunc(attrs, func(a, b string) int { return cmp.Compare(line(a), line(b)) }) // as the file reads
+	for _, attr := range attrs {
 		field, ok := schemas.Mapped[attr]
 		switch {
 		case !ok:

@@ -36,23 +36,45 @@ func TestScope(t *testing.T) {
 	}
 }
 
-// No cell can crash an expression: whatever a row holds, In answers or
-// says which expression failed on it (int(Floor) of a cell that is no
-// number does).
-func FuzzScope(f *testing.F) {
+// No cell can crash an expression, of scope or of a mapping: whatever a
+// row holds, In and Text answer or say which expression failed on it
+// (int(Floor) of a cell that is no number does).
+func FuzzExpressions(f *testing.F) {
 	f.Add("LON", "Contractors", "Vendor", "x")
 	f.Add("", "", "", "")
 	f.Add("\xff", "Contract\x00", "Visitor", "日本")
+	f.Add("MAN", "ENG", "Internal", "7")
 	s, err := NewScope([]string{`Location in ["LON", "MAN"] || Department startsWith "Contract"`, `len(JobTitle) > 3 && JobTitle[0:3] == "Sen"`},
 		[]string{`UserType == "Vendor"`, `upper(Email) endsWith "@EXAMPLE.COM"`, `int(Floor) > 3`})
 	if err != nil {
 		f.Fatal(err)
 	}
+	var texts []*Text
+	for _, src := range []string{
+		`Department + " " + JobTitle + " (floor " + string(int(Floor)) + ")"`,
+		`coalesce(lookup("depts", Department), trim(Department), "none")`,
+		`lower(Language) + upper(Group)`,
+		`replace(JobTitle, "Sr", "Senior")`,
+		`join([Location, Department, Floor], "/")`,
+		`JobTitle[0:2]`,
+	} {
+		t, err := CompileText(src, map[string]map[string]string{"depts": {"ENG": "Engineering"}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		texts = append(texts, t)
+	}
 	f.Fuzz(func(t *testing.T, location, department, userType, cell string) {
 		var r Runner
-		row := Row{Location: location, Department: department, UserType: userType, JobTitle: cell, Email: cell, Floor: cell}
+		row := Row{Location: location, Department: department, UserType: userType, JobTitle: cell, Email: cell, Floor: cell,
+			Language: cell, Group: department}
 		if _, err := s.In(&r, &row); err != nil && !strings.HasPrefix(err.Error(), "len(JobTitle)") && !strings.HasPrefix(err.Error(), "int(Floor)") {
 			t.Fatalf("an error that names no expression: %v", err)
+		}
+		for _, x := range texts {
+			if _, err := r.Text(x, &row); err != nil && !strings.HasPrefix(err.Error(), x.Src+": ") {
+				t.Fatalf("an error that names no expression: %v", err)
+			}
 		}
 	})
 }
