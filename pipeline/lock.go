@@ -2,14 +2,13 @@ package pipeline
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
+	"github.com/gofrs/flock"
 )
 
 // Holder is who holds the data directory's lock, written into the lock file
@@ -37,9 +36,11 @@ func (e *LockedError) Error() string {
 }
 
 // Lock takes the data directory's lock for command, so that two processes
-// never work on the same data at once. The lock is an flock on <data>/lock:
-// the kernel releases it when the process dies, so a crash leaves no stale
-// lock behind. The returned func releases it.
+// never work on the same data at once. The lock is the operating system's
+// on <data>/lock (flock on Unix, LockFileEx on Windows): it is released
+// when the process dies, so a crash leaves no stale lock behind. Who holds
+// it is written to <data>/lock.holder, a file of its own since Windows
+// keeps others from reading a locked file. The returned func releases it.
 func Lock(data, command string, now time.Time) (unlock func(), err error) {
 	if err := artifact.MkdirAll(data); err != nil {
 		return nil, err
@@ -47,34 +48,31 @@ func Lock(data, command string, now time.Time) (unlock func(), err error) {
 	// A folder that was there before (made by hand, or by an older
 	// version) keeps its mode: it holds personal data, so it is made 0700
 	// as a new one is. status says so where this cannot be done.
-	if fi, err := os.Stat(data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	if fi, err := os.Stat(data); err == nil && artifact.OpenToOthers(fi) {
 		os.Chmod(data, artifact.DirPerm)
 	}
-	path := filepath.Join(data, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, artifact.FilePerm)
+	lock := flock.New(filepath.Join(data, "lock"), flock.SetPermissions(artifact.FilePerm))
+	holderPath := filepath.Join(data, "lock.holder")
+	ok, err := lock.TryLock()
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		defer f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			le := &LockedError{Dir: data}
-			var h Holder
-			if b, rerr := os.ReadFile(path); rerr == nil && json.Unmarshal(b, &h) == nil {
-				le.Holder = h
-			}
-			return nil, le
+	if !ok {
+		le := &LockedError{Dir: data}
+		var h Holder
+		if b, rerr := os.ReadFile(holderPath); rerr == nil && json.Unmarshal(b, &h) == nil {
+			le.Holder = h
 		}
-		return nil, err
+		return nil, le
 	}
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Command: command, Since: now.UTC()})
-	f.Truncate(0)
-	f.WriteAt(append(b, '\n'), 0)
-	f.Sync()
+	if err := artifact.WriteBytes(holderPath, append(b, '\n')); err != nil {
+		lock.Unlock()
+		return nil, err
+	}
 	return func() {
-		f.Truncate(0)
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
+		os.Remove(holderPath)
+		lock.Unlock()
 	}, nil
 }

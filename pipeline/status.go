@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 )
@@ -49,7 +50,7 @@ func Status(ctx context.Context, env Env) []Check {
 		out = append(out, Check{Level: l, What: what, Found: fmt.Sprintf(format, a...)})
 	}
 	add(OK, "config", "%s (sha256 %s…), profile %s", cfg.Path, cfg.SHA256[:12], cfg.SCIM.Profile)
-	if fi, err := os.Stat(cfg.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	if fi, err := os.Stat(cfg.Data); err == nil && artifact.OpenToOthers(fi) {
 		add(Act, "data", "%s is %#o: others on this machine can read the personal data in it; chmod 700 it (condeco-sync makes it 700 when it takes its lock)", cfg.Data, fi.Mode().Perm())
 	}
 

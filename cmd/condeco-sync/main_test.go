@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/condeco-sync/condeco-sync/internal/scim"
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/condeco-sync/condeco-sync/schemas"
+	"github.com/gofrs/flock"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -133,15 +133,18 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	// hold-lock / release-lock: another process's lock on data/lock, as
 	// flock(1) takes it (no holder written), until release-lock.
 	"hold-lock": func(ts *testscript.TestScript, neg bool, args []string) {
-		f, err := os.OpenFile(ts.MkAbs("data/lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		l := flock.New(ts.MkAbs("data/lock"))
+		ok, err := l.TryLock()
 		ts.Check(err)
-		ts.Check(syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
-		heldLocks.Store(ts.MkAbs("data"), f)
-		ts.Defer(func() { f.Close() })
+		if !ok {
+			ts.Fatalf("data/lock is held already")
+		}
+		heldLocks.Store(ts.MkAbs("data"), l)
+		ts.Defer(func() { l.Unlock() })
 	},
 	"release-lock": func(ts *testscript.TestScript, neg bool, args []string) {
-		if f, ok := heldLocks.LoadAndDelete(ts.MkAbs("data")); ok {
-			ts.Check(f.(*os.File).Close())
+		if l, ok := heldLocks.LoadAndDelete(ts.MkAbs("data")); ok {
+			ts.Check(l.(*flock.Flock).Unlock())
 		}
 	},
 	// cmpcsv GOLDEN: the last command's stdout is a CSV for people, as

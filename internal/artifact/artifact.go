@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 const (
@@ -27,6 +28,14 @@ type File struct {
 	Bytes  int64  `json:"bytes"`
 	Rows   int64  `json:"rows"`
 	SHA256 string `json:"sha256"`
+}
+
+// OpenToOthers reports whether fi's mode lets users other than its owner
+// in. On Windows the mode bits say nothing of that (Go reports 0666 or
+// 0777 whatever the ACLs are), so it reports false there: the folder's
+// ACL is the operator's to set, as the docs say.
+func OpenToOthers(fi os.FileInfo) bool {
+	return runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0
 }
 
 // MkdirAll creates dir and its parents with DirPerm.

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 	"github.com/condeco-sync/condeco-sync/internal/profile"
 	"github.com/condeco-sync/condeco-sync/internal/rowexpr"
 	"github.com/condeco-sync/condeco-sync/schemas"
@@ -602,7 +603,7 @@ func (c *Config) insecurity() string {
 		why = append(why, fmt.Sprintf("scim.url %s is clear-text http to another machine: the token and the users' data would cross the network readable", c.SCIM.URL))
 	}
 	if c.SCIM.TokenFile != "" {
-		if fi, err := os.Stat(c.SCIM.TokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if fi, err := os.Stat(c.SCIM.TokenFile); err == nil && artifact.OpenToOthers(fi) {
 			why = append(why, fmt.Sprintf("scim.token_file %s can be read by others (mode %04o): chmod 600 it", c.SCIM.TokenFile, fi.Mode().Perm()))
 		}
 	}

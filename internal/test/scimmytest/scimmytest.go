@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // Token is the bearer token the test server accepts.
@@ -115,15 +117,11 @@ func (s *Server) Stop() {
 // install runs `npm ci` when node_modules is missing, under a lock so that
 // test binaries running at once install once.
 func install(d string) error {
-	lock, err := os.OpenFile(filepath.Join(d, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
+	lock := flock.New(filepath.Join(d, ".install.lock"))
+	if err := lock.Lock(); err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer lock.Unlock()
 	if _, err := os.Stat(filepath.Join(d, "node_modules", "scimmy-routers")); err == nil {
 		return nil
 	}
