@@ -19,6 +19,11 @@ type Baseline struct {
 	SetAt     time.Time     `json:"set_at"`
 	Users     artifact.File `json:"users"`
 	Locations artifact.File `json:"locations"`
+	// ProvisionsOnly: every load that made this state was a provision's
+	// (condeco-sync provision): no daily run has been applied yet, so the
+	// next one is the initial synchronization in all but name, and the
+	// guard on creates does not apply to it.
+	ProvisionsOnly bool `json:"provisions_only,omitempty"`
 }
 
 func baselinePath(cfg *config.Config) string {
@@ -42,6 +47,16 @@ func ReadBaseline(cfg *config.Config) (*Baseline, error) {
 // atomically. Load calls it when it ends.
 func SetBaseline(cfg *config.Config, run *Run, now time.Time) (*Baseline, error) {
 	b := &Baseline{RunID: run.ID, SetAt: now.UTC()}
+	prev, err := ReadBaseline(cfg)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case prev != nil && prev.RunID == run.ID: // a load resumed: as it was
+		b.ProvisionsOnly = prev.ProvisionsOnly
+	default:
+		b.ProvisionsOnly = run.Manifest.Provision != "" && (prev == nil || prev.ProvisionsOnly)
+	}
 	for rel, f := range map[string]*artifact.File{"load/state/users.parquet": &b.Users, "load/state/locations.parquet": &b.Locations} {
 		dataRel := filepath.ToSlash(filepath.Join("runs", run.ID, rel))
 		rows, err := parquetio.NumRows(filepath.Join(cfg.Data, dataRel))

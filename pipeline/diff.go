@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/config"
@@ -36,8 +37,9 @@ func Diff(env Env, run *Run) error {
 		Invitations:            cfg.Users.Invitations,
 		ScopeOnExit:            cfg.Scope.OnExit,
 		Rate:                   cfg.SCIM.Rate(),
-		Guard:                  diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction},
-		Only:                   run.Manifest.Provision,
+		Guard: diff.Guard{MaxDeletes: cfg.Guards.MaxDeletes, MaxFraction: cfg.Guards.MaxDeleteFraction,
+			MaxCreates: cfg.Guards.MaxCreates, MaxCreateFraction: cfg.Guards.MaxCreateFraction},
+		Only: run.Manifest.Provision,
 	}
 	baseRun := ""
 	lost := []string(nil)
@@ -57,6 +59,10 @@ func Diff(env Env, run *Run) error {
 		in.BaselineLocations = filepath.Join(cfg.Data, base.Locations.Path)
 		baseRun = base.RunID
 		in.RulesChanged = rulesChanged(cfg, run, base.RunID)
+		// The initial synchronization creates everyone, as does the first
+		// daily run after provisions only: the guard on creates is for the
+		// days after.
+		in.Guard.Creates = !base.ProvisionsOnly
 	}
 	return runStage(env, run, StageDiff, inputs, func(dir string) (stages.Result, error) {
 		res, err := diff.Run(in, dir, run.ID, baseRun)
@@ -136,10 +142,20 @@ func Approve(env Env, run *Run, by, reason string) error {
 		return fmt.Errorf("run %s: diff ended %s, not halted: there is nothing to approve", run.ID, m.Status)
 	}
 	if reason == "" {
-		return errors.New("approve: --reason must say why the deletions are right")
+		return errors.New("approve: --reason must say why the deletions or creates are right")
 	}
 	run.Manifest.Approvals = append(run.Manifest.Approvals, Approval{Stage: StageDiff, Attempt: m.Attempt, By: by, At: env.Now().UTC(), Reason: reason})
 	return run.Save()
+}
+
+// guardOf names the guard that halted run's diff, as its error says:
+// the mass-creation guard, or (for one halted before it existed) the
+// mass-deletion guard.
+func guardOf(run *Run) string {
+	if m, err := ReadManifest(run.Dir, StageDiff); err == nil && strings.HasPrefix(m.Error, "the mass-creation guard") {
+		return "the mass-creation guard"
+	}
+	return "the mass-deletion guard"
 }
 
 // Approved reports whether run's current diff attempt may be loaded: it

@@ -70,6 +70,7 @@ func identityFixture(t *testing.T, tg identityTarget) (*fixture, string) {
 	cfg := f.env.Config
 	cfg.SCIM.Profile, cfg.SCIM.CoreSchema = profile, core
 	cfg.Guards.MinUsers, cfg.Guards.MaxDeletes, cfg.Guards.MaxDeleteFraction = 1, 100, 1
+	cfg.Guards.MaxCreateFraction = 1 // a joiner is a third of these tiny days
 	return f, url
 }
 

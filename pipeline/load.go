@@ -36,7 +36,7 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	}
 	if !ok {
 		return &StageError{Run: run.ID, Stage: StageLoad, Err: &stages.HaltError{Msg: fmt.Sprintf(
-			"the mass-deletion guard halted this run's diff; read its summary, then approve it: %s", env.command("approve --run %s --reason TEXT", run.ID))}}
+			"%s halted this run's diff; read its summary, then approve it: %s", guardOf(run), env.command("approve --run %s --reason TEXT", run.ID))}}
 	}
 	// A halted diff is read once approved (above): its manifest need not
 	// read ok.

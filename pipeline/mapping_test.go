@@ -51,6 +51,7 @@ func TestMappingReachesTheTarget(t *testing.T) {
 			f := loadFixture(t, url)
 			f.env.Config.SCIM.Profile = target.profile
 			f.env.Config.Guards.MinUsers = 1
+			f.env.Config.Guards.MaxCreateFraction = 1 // day 2 creates one of two
 			f.env.Config.Mapping.Users = mapping
 			f.env.Config.Mapping.Tables = map[string]map[string]string{"depts": {"ENG": "Engineering"}}
 			f.drop("20261123", users, "LocationID,Name\nLON,London\n")

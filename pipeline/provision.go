@@ -137,8 +137,8 @@ func dailyRunSettled(env Env) error {
 	}
 	if run.Stage(StageDiff).Status == StatusHalted {
 		if ok, _ := Approved(run); !ok {
-			return fmt.Errorf("run %s's diff is halted by the mass-deletion guard, waiting for a person: approve it (%s) or make a new run before provisioning",
-				run.ID, env.command("approve --run %s --reason TEXT", run.ID))
+			return fmt.Errorf("run %s's diff is halted by %s, waiting for a person: approve it (%s) or make a new run before provisioning",
+				run.ID, guardOf(run), env.command("approve --run %s --reason TEXT", run.ID))
 		}
 	}
 	return nil

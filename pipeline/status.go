@@ -172,8 +172,8 @@ func runChecks(env Env, ids []string) []Check {
 			out = append(out, Check{Note, what, fmt.Sprintf("stopped before its end (%s): the next run resumes it from %s, or now: %s",
 				statuses, from, env.command("run"))})
 		case slices.Contains(r.Status, StatusHalted):
-			out = append(out, Check{Act, what, fmt.Sprintf("halted by the mass-deletion guard: read %s, then %s",
-				env.command("show summary --run %s", id), env.command("approve --load --run %s --reason TEXT", id))})
+			out = append(out, Check{Act, what, fmt.Sprintf("halted by %s: read %s, then %s",
+				guardOf(run), env.command("show summary --run %s", id), env.command("approve --load --run %s --reason TEXT", id))})
 		case slices.Contains(r.Status, StatusFailed) && latest:
 			out = append(out, Check{Act, what, fmt.Sprintf("failed (%s): %s", statuses, failure(run))})
 		case r.LoadEnded && r.LoadFailed > 0 && latest:

@@ -18,7 +18,8 @@ const (
 	Done Outcome = iota
 	// NothingNew: no new export set, and no run left to finish.
 	NothingNew
-	// Halted: the mass-deletion guard halted the diff; nothing was sent.
+	// Halted: a guard (mass deletion or creation) halted the diff;
+	// nothing was sent.
 	// A person approves it (condeco-sync approve), then loads it.
 	Halted
 	// LoadFailed: the load ran to its end with failed operations; the
@@ -193,8 +194,8 @@ func Scheduled(ctx context.Context, env Env) SyncResult {
 	case res.Outcome == NothingNew:
 		log.Info().Msg(res.Why)
 	case res.Outcome == Halted:
-		log.Warn().Err(err).Msgf("the run is halted by the mass-deletion guard: nothing was sent. Read its plan (%s), approve it (%s), and the next scheduled run loads it",
-			env.command("show summary --run %s", res.Run.ID), env.command("approve --run %s --reason TEXT", res.Run.ID))
+		log.Warn().Err(err).Msgf("the run is halted by %s: nothing was sent. Read its plan (%s), approve it (%s), and the next scheduled run loads it",
+			guardOf(res.Run), env.command("show summary --run %s", res.Run.ID), env.command("approve --run %s --reason TEXT", res.Run.ID))
 	case res.Outcome == LoadFailed:
 		log.Warn().Err(err).Msg("the load ended with failed operations; the next run sends them again")
 	case errors.Is(err, load.ErrBudget):

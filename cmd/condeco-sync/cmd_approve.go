@@ -13,7 +13,7 @@ func (a *app) approveCommand() *cobra.Command {
 	var andLoad bool
 	cmd := &cobra.Command{
 		Use:   "approve",
-		Short: "Approve a run halted by the mass-deletion guard (and, with --load, load it)",
+		Short: "Approve a run halted by the guard on mass deletions or creates (and, with --load, load it)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.setup(); err != nil {
@@ -55,7 +55,7 @@ func (a *app) approveCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&andLoad, "load", false, "load the run once approved")
 	cmd.Flags().StringVar(&runID, "run", "", "the halted run's id")
-	cmd.Flags().StringVar(&reason, "reason", "", "why the deletions are right")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the deletions or creates are right")
 	cmd.MarkFlagRequired("run")
 	cmd.MarkFlagRequired("reason")
 	return cmd

@@ -5,12 +5,14 @@ import (
 	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +119,35 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_WRONLY, 0)
 		ts.Check(err)
 		_, err = f.WriteString(args[1])
+		ts.Check(errors.Join(err, f.Close()))
+	},
+	// joiners N FILE: N users added at the end of the users export FILE,
+	// copies of its first N rows under new UserIDs (9000001 …) and emails
+	// (joiner.1@example.com …), as a doubled or foreign file would bring.
+	"joiners": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: joiners N FILE")
+		}
+		n, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		recs, err := csv.NewReader(strings.NewReader(ts.ReadFile(args[1]))).ReadAll()
+		ts.Check(err)
+		col := map[string]int{}
+		for i, h := range recs[0] {
+			col[h] = i
+		}
+		var b strings.Builder
+		w := csv.NewWriter(&b)
+		for i := 1; i <= n && i < len(recs); i++ {
+			r := slices.Clone(recs[i])
+			email := fmt.Sprintf("joiner.%d@example.com", i)
+			r[col["UserID"]], r[col["UserName"]], r[col["Email"]] = fmt.Sprint(9000000+i), email, email
+			ts.Check(w.Write(r))
+		}
+		w.Flush()
+		f, err := os.OpenFile(ts.MkAbs(args[1]), os.O_APPEND|os.O_WRONLY, 0)
+		ts.Check(err)
+		_, err = f.WriteString(b.String())
 		ts.Check(errors.Join(err, f.Close()))
 	},
 	// head N SRC DST: the first N lines of SRC written as DST (an export

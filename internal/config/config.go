@@ -263,6 +263,11 @@ type ScopeRules struct {
 type GuardsConfig struct {
 	MaxDeletes        int     `yaml:"max_deletes"`
 	MaxDeleteFraction float64 `yaml:"max_delete_fraction"`
+	// MaxCreates and MaxCreateFraction (of the baseline's users) halt a
+	// daily plan that creates more: a wrong tenant's export, or a file
+	// doubled, must not invite everybody. Not the initial synchronization.
+	MaxCreates        int     `yaml:"max_creates"`
+	MaxCreateFraction float64 `yaml:"max_create_fraction"`
 	MinUsers          int     `yaml:"min_users"`
 }
 
@@ -292,7 +297,7 @@ func Default() Config {
 		},
 		Access:    AccessConfig{DefaultLocation: "LON", AdminAccessLevels: []string{"Global Admin"}},
 		Users:     UsersConfig{Deprovision: "delete", Invitations: "send"},
-		Guards:    GuardsConfig{MaxDeletes: 500, MaxDeleteFraction: 0.2, MinUsers: 1},
+		Guards:    GuardsConfig{MaxDeletes: 500, MaxDeleteFraction: 0.2, MaxCreates: 500, MaxCreateFraction: 0.2, MinUsers: 1},
 		Scope:     ScopeConfig{OnExit: "deprovision"},
 		Schedule:  ScheduleConfig{At: "02:00", Timezone: "Europe/London", CatchUp: true},
 		Retention: RetentionConfig{KeepRuns: 90},
@@ -521,6 +526,12 @@ func (c *Config) validate() error {
 	}
 	if c.Guards.MaxDeleteFraction < 0 || c.Guards.MaxDeleteFraction > 1 {
 		bad("guards.max_delete_fraction: %v is not between 0 and 1", c.Guards.MaxDeleteFraction)
+	}
+	if c.Guards.MaxCreates < 0 {
+		bad("guards.max_creates: must not be negative")
+	}
+	if c.Guards.MaxCreateFraction < 0 {
+		bad("guards.max_create_fraction: must not be negative")
 	}
 	if c.Guards.MinUsers < 0 {
 		bad("guards.min_users: must not be negative")

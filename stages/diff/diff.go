@@ -38,10 +38,16 @@ type Input struct {
 	Only string
 }
 
-// Guard is rule 10's limits on one change set.
+// Guard is rule 10's limits on one change set: on the users it deletes
+// or deactivates, and on those it creates.
 type Guard struct {
 	MaxDeletes  int
 	MaxFraction float64
+	// Creates: the limits on creates apply (not to the initial
+	// synchronization, nor to the first daily run after provisions only).
+	Creates           bool
+	MaxCreates        int
+	MaxCreateFraction float64
 }
 
 // ChangeSet is the outcome of a diff, in the order of schemas.OpOrder.

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -264,6 +265,49 @@ func TestGuard(t *testing.T) {
 	}
 	if v := Judge(cs, Guard{MaxDeletes: 500, MaxFraction: 0.2}); !v.Halted {
 		t.Error("501 deletes of 100000 did not trip max_deletes 500")
+	}
+}
+
+// The guard on creates: a day that creates 30 % more users than the
+// baseline holds (a doubled file, a wrong tenant's export) halts, saying
+// so; not the initial synchronization, nor a day within the limits.
+func TestGuardOnCreates(t *testing.T) {
+	var base, jump, normal []schemas.User
+	for i := 0; i < 100; i++ {
+		base = append(base, applied(user(fmt.Sprint(i)), "LON", "PAR"))
+		jump, normal = append(jump, user(fmt.Sprint(i))), append(normal, user(fmt.Sprint(i)))
+	}
+	for i := 100; i < 130; i++ {
+		jump = append(jump, user(fmt.Sprint(i)))
+	}
+	normal = append(normal, user("100"))
+	guard := Guard{MaxDeletes: 500, MaxFraction: 0.2, Creates: true, MaxCreates: 500, MaxCreateFraction: 0.2}
+	for _, tc := range []struct {
+		name   string
+		w      world
+		guard  Guard
+		halted string
+	}{
+		{"a 30 % jump", world{users: jump, base: base}, guard,
+			"the mass-creation guard: 30 users would be created, 30.0% of the 100 in the baseline; the limits are 500 and 20%"},
+		{"max_creates alone", world{users: jump, base: base}, Guard{MaxDeletes: 500, MaxFraction: 1, Creates: true, MaxCreates: 29, MaxCreateFraction: 1},
+			"the mass-creation guard: 30 users would be created"},
+		{"a joiner", world{users: normal, base: base}, guard, ""},
+		{"the initial synchronization", world{initial: true, users: jump}, Guard{MaxDeletes: 500, MaxFraction: 0.2, MaxCreates: 500, MaxCreateFraction: 0.2}, ""},
+	} {
+		in := tc.w.input(t)
+		in.Guard = tc.guard
+		res, err := Run(in, t.TempDir(), "r1", "r0")
+		var he *stages.HaltError
+		switch {
+		case tc.halted == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.halted != "" && (!errors.As(err, &he) || !strings.HasPrefix(he.Msg, tc.halted)):
+			t.Errorf("%s: %v, want a halt %q", tc.name, err, tc.halted)
+		}
+		if g, _ := res.Details["guard"].(string); tc.guard.Creates && !strings.Contains(g, "(guards.max_creates, guards.max_create_fraction)") {
+			t.Errorf("%s: the manifest's guard says nothing of creates: %q", tc.name, g)
+		}
 	}
 }
 

@@ -33,7 +33,8 @@ type planWriter struct {
 
 	cs       *ChangeSet // all but its changes (begin)
 	counts   map[string]int64
-	removals int
+	removals int              // the guard's: users deleted or deactivated
+	creates  int              // and users created
 	stepped  []schemas.Change // the names changing hands, a few
 	reqs     *requestCounter
 	todos    *todoList
@@ -117,6 +118,9 @@ func (p *planWriter) add(c *schemas.Change) error {
 	p.counts[CountOf(c.Entity, c.Op)]++
 	if c.Entity == schemas.EntityUser && (c.Op == schemas.OpDelete || c.Op == schemas.OpDeactivate) {
 		p.removals++
+	}
+	if c.Entity == schemas.EntityUser && c.Op == schemas.OpCreate {
+		p.creates++
 	}
 	if c.Step > 0 {
 		p.stepped = append(p.stepped, *c)

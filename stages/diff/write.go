@@ -55,41 +55,73 @@ func (t Totals) String() string {
 	return fmt.Sprintf("%d to add, %d to change, %d to destroy, %d held", t.Add, t.Change, t.Destroy, t.Held)
 }
 
-// Verdict is the mass-deletion guard's reading of a change set (rule 10).
+// Verdict is the guard's reading of a change set (rule 10): the users it
+// deletes or deactivates, and those it creates, against the baseline.
 type Verdict struct {
 	Removals, Baseline int
 	Fraction           float64
+	Creates            int
+	CreateFraction     float64
 	Guard              Guard
-	Halted             bool
+	// HaltedDeletes and HaltedCreates say which limit the plan is past;
+	// Halted, either.
+	HaltedDeletes, HaltedCreates, Halted bool
 }
 
 func (v Verdict) String() string {
 	s := fmt.Sprintf("%d of %d users in the baseline (%.1f%%) would be deleted or deactivated; the limits are %d and %.0f%% (guards.max_deletes, guards.max_delete_fraction)",
 		v.Removals, v.Baseline, 100*v.Fraction, v.Guard.MaxDeletes, 100*v.Guard.MaxFraction)
+	if v.Guard.Creates {
+		s += "; " + v.creates()
+	}
 	if v.Halted {
 		return "HALTED: " + s
 	}
 	return "ok: " + s
 }
 
-// Judge applies the guard to cs.
-func Judge(cs *ChangeSet, g Guard) Verdict {
-	removals := 0
-	for _, c := range cs.Changes {
-		if c.Entity == schemas.EntityUser && (c.Op == schemas.OpDelete || c.Op == schemas.OpDeactivate) {
-			removals++
-		}
-	}
-	return judge(removals, cs.BaselineUsers, g)
+// creates is what the verdict says of the creates.
+func (v Verdict) creates() string {
+	return fmt.Sprintf("%d users would be created, %.1f%% of the %d in the baseline; the limits are %d and %.0f%% (guards.max_creates, guards.max_create_fraction)",
+		v.Creates, 100*v.CreateFraction, v.Baseline, v.Guard.MaxCreates, 100*v.Guard.MaxCreateFraction)
 }
 
-// judge is the guard's verdict on removals of baseline users.
-func judge(removals, baseline int, g Guard) Verdict {
-	v := Verdict{Removals: removals, Baseline: baseline, Guard: g}
+// haltMessage says which guard halted the plan, and why.
+func (v Verdict) haltMessage() string {
+	if v.HaltedCreates && !v.HaltedDeletes {
+		return "the mass-creation guard: " + v.creates()
+	}
+	return "the mass-deletion guard: " + strings.TrimPrefix(v.String(), "HALTED: ")
+}
+
+// Judge applies the guard to cs.
+func Judge(cs *ChangeSet, g Guard) Verdict {
+	removals, creates := 0, 0
+	for _, c := range cs.Changes {
+		switch {
+		case c.Entity != schemas.EntityUser:
+		case c.Op == schemas.OpDelete || c.Op == schemas.OpDeactivate:
+			removals++
+		case c.Op == schemas.OpCreate:
+			creates++
+		}
+	}
+	return judge(removals, creates, cs.BaselineUsers, g)
+}
+
+// judge is the guard's verdict on removals of baseline users and on
+// creates.
+func judge(removals, creates, baseline int, g Guard) Verdict {
+	v := Verdict{Removals: removals, Creates: creates, Baseline: baseline, Guard: g}
 	if v.Baseline > 0 {
 		v.Fraction = float64(v.Removals) / float64(v.Baseline)
+		v.CreateFraction = float64(v.Creates) / float64(v.Baseline)
 	}
-	v.Halted = v.Removals > g.MaxDeletes || v.Fraction > g.MaxFraction
+	v.HaltedDeletes = v.Removals > g.MaxDeletes || v.Fraction > g.MaxFraction
+	// With no baseline users every create is past any fraction: the
+	// count alone judges them.
+	v.HaltedCreates = g.Creates && (v.Creates > g.MaxCreates || v.Baseline > 0 && v.CreateFraction > g.MaxCreateFraction)
+	v.Halted = v.HaltedDeletes || v.HaltedCreates
 	return v
 }
 
@@ -114,7 +146,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	if err != nil {
 		return res, err
 	}
-	v := judge(p.removals, cs.BaselineUsers, in.Guard)
+	v := judge(p.removals, p.creates, cs.BaselineUsers, in.Guard)
 	for k, n := range p.counts {
 		res.Counts[k] = n
 	}
@@ -148,7 +180,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 		{Path: TodoFile}, {Path: TodoCSVFile, Rows: int64(len(todos))}}
 	if v.Halted {
 		// What to do next is the caller's to say: it knows the commands.
-		return res, &stages.HaltError{Msg: "the mass-deletion guard: " + strings.TrimPrefix(v.String(), "HALTED: ")}
+		return res, &stages.HaltError{Msg: v.haltMessage()}
 	}
 	return res, nil
 }
