@@ -34,7 +34,7 @@ func BenchmarkCLIDay2(b *testing.B) {
 	if err := os.WriteFile(cfgPath, []byte(`inbox: inbox
 data: data
 scim: {url: "http://127.0.0.1:9/scim/v2", profile: scim2}
-guards: {min_users: 1, max_deletes: 100000000, max_delete_fraction: 1}
+guards: {min_users: 1, max_deletes: 100000000, max_delete_fraction: 1, max_creates: 100000000, max_create_fraction: 1}
 `), 0o600); err != nil {
 		b.Fatal(err)
 	}
