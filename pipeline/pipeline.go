@@ -5,6 +5,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -99,6 +100,8 @@ func statusOf(err error) string {
 		return StatusHalted
 	case errors.Is(err, load.ErrBudget):
 		return StatusStopped // as asked: the next run goes on
+	case errors.Is(err, context.Canceled):
+		return StatusInterrupted // SIGINT or SIGTERM: a person's or the service manager's stop, not a failure
 	}
 	return StatusFailed
 }
@@ -290,6 +293,9 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 	if m.Status = statusOf(runErr); runErr != nil {
 		m.Error = runErr.Error()
 	}
+	if m.Status == StatusInterrupted {
+		m.Error = "interrupted by SIGINT or SIGTERM; what was done is kept, and the next run (or this stage's command) goes on from there"
+	}
 	m.Ended = env.Now().UTC()
 	if err := writeJSON(filepath.Join(run.StageDir(stage), "manifest.json"), m); err != nil {
 		return err
@@ -303,7 +309,7 @@ func runStage(env Env, run *Run, stage Stage, inputs []artifact.File, fn func(di
 	}
 	ev := log.Info()
 	switch {
-	case m.Status == StatusStopped:
+	case m.Status == StatusStopped || m.Status == StatusInterrupted:
 		ev = log.Info().Err(runErr)
 	case m.Status == StatusHalted:
 		ev = log.Warn().Err(runErr)

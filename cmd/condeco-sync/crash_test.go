@@ -143,6 +143,20 @@ guards: {min_users: 100}
 	if !strings.Contains(stderr.String(), "interrupted during load; resume with condeco-sync --config "+cfgPath+" load --run ") {
 		t.Errorf("the message does not say how to resume:\n%s", stderr.String())
 	}
+	// Stopped by a person, not failed: so say the console, the log, run.json
+	// and runs.
+	if strings.Contains(stderr.String(), "load failed") || strings.Contains(stderr.String(), "status=failed") {
+		t.Errorf("the interruption is reported as a failure:\n%s", stderr.String())
+	}
+	if out, _ := cli("runs").CombinedOutput(); !strings.Contains(string(out), "ok         ok         ok         interrupted") {
+		t.Errorf("runs does not say the load was interrupted:\n%s", out)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "data", "runs", "*", "load", "manifest.json"))
+	for _, m := range runs {
+		if b, _ := os.ReadFile(m); !strings.Contains(string(b), `"status": "interrupted"`) {
+			t.Errorf("%s does not say interrupted:\n%s", m, b)
+		}
+	}
 	if out, err := cli("run").CombinedOutput(); err != nil || !strings.Contains(string(out), "load ok") {
 		t.Fatalf("run after the interruption: %v\n%s", err, out)
 	}
