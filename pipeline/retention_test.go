@@ -102,7 +102,7 @@ func TestUnfinished(t *testing.T) {
 	setStage("transform", StatusInterrupted)
 	check("killed during transform", "transform")
 	setStage("transform", StatusFailed)
-	check("transform failed: a person looks", "")
+	check("transform failed: tried again once its cause is fixed", "transform")
 	setStage("transform", StatusOK)
 	setStage("diff", StatusStale)
 	check("diff made stale by a transform rerun", "diff")

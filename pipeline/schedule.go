@@ -180,12 +180,13 @@ func latestRun(cfg *config.Config) (*Run, error) {
 // the stage to resume it from; a nil run when there is none. A run is
 // unfinished when its extract ended ok and:
 //   - transform or diff has yet to end: pending (the process stopped
-//     between two stages), interrupted (killed during one), or stale (an
-//     earlier stage was rerun since);
+//     between two stages), interrupted (killed during one), stale (an
+//     earlier stage was rerun since) or failed;
 //   - or its diff ended ok (or halted and was approved) and the baseline is
 //     not its applied state, as after a load that was stopped or killed.
 //
-// A failed stage waits for a person, a halted diff for its approval. A
+// A failed transform or diff is tried again (its cause may be fixed); a
+// halted diff waits for its approval. A
 // load that ended with failed operations has moved the baseline: it is
 // finished, and the next run sends what failed. Only the latest run is
 // resumed: an older one would undo what a newer one applied.
@@ -203,8 +204,13 @@ func Unfinished(cfg *config.Config) (*Run, Stage, error) {
 		case StatusPending, StatusStale, StatusInterrupted, StatusRunning:
 			return run, stage, nil
 		case StatusHalted: // the diff: loaded once approved, below
+		case StatusFailed:
+			// Tried again: once its cause is fixed (a config, a file) it
+			// goes on, rather than leave its export set taken and
+			// unapplied. Sync takes a newer export set instead, if any.
+			return run, stage, nil
 		default:
-			return nil, "", nil // failed: a person looks first
+			return nil, "", nil
 		}
 	}
 	ok, err := Approved(run)

@@ -168,6 +168,9 @@ func runChecks(env Env, ids []string) []Check {
 		latest := i == len(ids)-1
 		statuses := strings.Join(r.Status, " ")
 		switch {
+		case unfinished != nil && unfinished.ID == id && run.Stage(from).Status == StatusFailed && from != StageLoad:
+			out = append(out, Check{Act, what, fmt.Sprintf("failed (%s): %s; once the cause is fixed, %s finishes it (a newer export set replaces it)",
+				statuses, failure(run), env.command("run"))})
 		case unfinished != nil && unfinished.ID == id:
 			out = append(out, Check{Note, what, fmt.Sprintf("stopped before its end (%s): the next run resumes it from %s, or now: %s",
 				statuses, from, env.command("run"))})
@@ -175,7 +178,11 @@ func runChecks(env Env, ids []string) []Check {
 			out = append(out, Check{Act, what, fmt.Sprintf("halted by %s: read %s, then %s",
 				guardOf(run), env.command("show summary --run %s", id), env.command("approve --load --run %s --reason TEXT", id))})
 		case slices.Contains(r.Status, StatusFailed) && latest:
-			out = append(out, Check{Act, what, fmt.Sprintf("failed (%s): %s", statuses, failure(run))})
+			next := env.command("run") + " takes its export set again"
+			if p := run.Manifest.Provision; p != "" {
+				next = env.command("provision %s", p) + " tries again"
+			}
+			out = append(out, Check{Act, what, fmt.Sprintf("failed (%s): %s; once the cause is fixed, %s", statuses, failure(run), next)})
 		case r.LoadEnded && r.LoadFailed > 0 && latest:
 			out = append(out, Check{Note, what, fmt.Sprintf("loaded with %d failed operations; the next run sends them again (%s)",
 				r.LoadFailed, env.command("show results --run %s", id))})

@@ -84,6 +84,15 @@ func Sync(ctx context.Context, env Env, opt SyncOptions) (res SyncResult, err er
 	if err != nil {
 		return res, err
 	}
+	if run != nil && run.Stage(from).Status == StatusFailed {
+		// A newer export set replaces a run that failed: it is not
+		// finished, as an older export must not undo a newer one.
+		if exp, nerr := NextExport(env); nerr == nil {
+			env.Log.Warn().Str("run", run.ID).Str("stage", string(from)).Str("set", exp.Set.Stamp).Msg(
+				"the latest run failed and a newer export set has come: the new set is taken, and that run is left as it is")
+			run = nil
+		}
+	}
 	if run != nil && !(opt.DryRun && from == StageLoad) {
 		env.Log.Info().Str("run", run.ID).Str("from", string(from)).Msg("finishing the latest run, which stopped before its end")
 		res.Resumed = run

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -48,6 +49,10 @@ func (a *app) synced(res pipeline.SyncResult, err error, dryRun bool) error {
 			a.advice("show summary --run "+res.Run.ID), a.advice("approve --run "+res.Run.ID+" --reason TEXT"), a.advice("load --run "+res.Run.ID))}
 	case pipeline.LoadFailed:
 		return &exitError{exitLoadFail, err}
+	}
+	var se *pipeline.StageError
+	if errors.As(err, &se) && se.Stage != pipeline.StageLoad { // a load's error says how it resumes
+		return fmt.Errorf("%w\n  once the cause is fixed, this finishes the run: %s", err, a.advice("run"))
 	}
 	if err != nil {
 		return err
