@@ -141,6 +141,9 @@ func Approve(env Env, run *Run, by, reason string) error {
 	if m.Status != StatusHalted {
 		return fmt.Errorf("run %s: diff ended %s, not halted: there is nothing to approve", run.ID, m.Status)
 	}
+	if by := supersededBy(env.Config, run); by != "" {
+		return fmt.Errorf("run %s is superseded: run %s, of a later export, has been applied since, so its plan is never loaded; there is nothing to approve", run.ID, by)
+	}
 	if reason == "" {
 		return errors.New("approve: --reason must say why the deletions or creates are right")
 	}

@@ -30,6 +30,15 @@ type LoadOptions struct {
 // even with failed operations, its applied state becomes the baseline.
 func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	cfg := env.Config
+	// A plan made against a baseline a later run replaced is refused
+	// first: approving it would not help.
+	base, err := diffBaseline(cfg, run)
+	if err != nil {
+		return err
+	}
+	if err := baselineStillCurrent(env, run, base); err != nil {
+		return err
+	}
 	ok, err := Approved(run)
 	if err != nil {
 		return fmt.Errorf("run %s has no diff to load: run it first (%w)", run.ID, err)
@@ -52,13 +61,6 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	}
 	changes, err := checkedFile(run, dm, DiffChanges)
 	if err != nil {
-		return err
-	}
-	base, err := diffBaseline(cfg, run)
-	if err != nil {
-		return err
-	}
-	if err := baselineStillCurrent(env, run, base); err != nil {
 		return err
 	}
 	getenv := opt.Getenv
@@ -119,6 +121,21 @@ func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	})
 }
 
+// supersededBy is the daily run, later than run, whose load made the
+// current baseline ("" for none): run's plan, and its export set, are
+// then older than what was applied, and are never loaded. A provision
+// run does not supersede: the daily run's plan is made again against it.
+func supersededBy(cfg *config.Config, run *Run) string {
+	cur, err := ReadBaseline(cfg)
+	if err != nil || cur == nil || compareRunIDs(cur.RunID, run.ID) <= 0 {
+		return ""
+	}
+	if by, err := OpenRun(cfg, cur.RunID); err == nil && by.Manifest.Provision != "" {
+		return ""
+	}
+	return cur.RunID
+}
+
 // baselineStillCurrent refuses to load a change set made against a
 // baseline that a later run's load has replaced: applying it would undo
 // that run's work. The run's own earlier attempt may have moved it.
@@ -136,6 +153,9 @@ func baselineStillCurrent(env Env, run *Run, diffBase *Baseline) error {
 	}
 	if curID == diffID || curID == run.ID {
 		return nil
+	}
+	if by := supersededBy(env.Config, run); by != "" {
+		return fmt.Errorf("run %s is superseded: run %s, of a later export, has been applied since; this older plan is not loaded, since it would undo that run's work", run.ID, by)
 	}
 	return fmt.Errorf("run %s was diffed against the applied state of run %q, but the baseline is now run %s's: rerun its diff (%s) before loading it",
 		run.ID, diffID, curID, env.command("diff --run %s", run.ID))

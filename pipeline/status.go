@@ -174,6 +174,9 @@ func runChecks(env Env, ids []string) []Check {
 		case unfinished != nil && unfinished.ID == id:
 			out = append(out, Check{Note, what, fmt.Sprintf("stopped before its end (%s): the next run resumes it from %s, or now: %s",
 				statuses, from, env.command("run"))})
+		case slices.Contains(r.Status, StatusHalted) && supersededBy(env.Config, run) != "":
+			// A later run has been applied since: this plan can no longer be
+			// loaded (load refuses it), so there is nothing to approve.
 		case slices.Contains(r.Status, StatusHalted):
 			out = append(out, Check{Act, what, fmt.Sprintf("halted by %s: read %s, then %s",
 				guardOf(run), env.command("show summary --run %s", id), env.command("approve --load --run %s --reason TEXT", id))})
