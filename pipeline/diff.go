@@ -138,6 +138,9 @@ func Approve(env Env, run *Run, by, reason string) error {
 	if err != nil {
 		return fmt.Errorf("run %s has no diff to approve", run.ID)
 	}
+	if err := discarded(run); err != nil {
+		return err
+	}
 	if m.Status != StatusHalted {
 		return fmt.Errorf("run %s: diff ended %s, not halted: there is nothing to approve", run.ID, m.Status)
 	}

@@ -30,6 +30,9 @@ type LoadOptions struct {
 // even with failed operations, its applied state becomes the baseline.
 func Load(ctx context.Context, env Env, run *Run, opt LoadOptions) error {
 	cfg := env.Config
+	if err := discarded(run); err != nil {
+		return err
+	}
 	// A plan made against a baseline a later run replaced is refused
 	// first: approving it would not help.
 	base, err := diffBaseline(cfg, run)

@@ -35,6 +35,32 @@ func (e *LockedError) Error() string {
 		e.Dir, h.Command, h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
 }
 
+// Busy reports who holds the data directory's lock, if another process
+// does: the process that is running a stage now. Only asked when
+// <data>/lock.holder is there (a process said it holds the lock, or one
+// that held it was killed): taking the lock for an instant could
+// otherwise turn away a run starting at that very moment.
+func Busy(data string) *Holder {
+	b, err := os.ReadFile(filepath.Join(data, "lock.holder"))
+	if err != nil {
+		return nil
+	}
+	var h Holder
+	if json.Unmarshal(b, &h) != nil {
+		return nil
+	}
+	lock := flock.New(filepath.Join(data, "lock"))
+	ok, err := lock.TryLock()
+	if err != nil {
+		return nil
+	}
+	if ok {
+		lock.Unlock() // a holder that was killed: nobody runs now
+		return nil
+	}
+	return &h
+}
+
 // Lock takes the data directory's lock for command, so that two processes
 // never work on the same data at once. The lock is the operating system's
 // on <data>/lock (flock on Unix, LockFileEx on Windows): it is released

@@ -75,7 +75,7 @@ func Report(run *Run) RunReport {
 	}
 	if lm, err := ReadManifest(run.Dir, StageLoad); err == nil {
 		r.LoadFailed, r.LoadEnded = LoadEnded(lm)
-		r.LoadNeedsResuming = !r.LoadEnded && (lm.Status == StatusFailed || lm.Status == StatusStopped || lm.Status == StatusInterrupted)
+		r.LoadNeedsResuming = m.Discarded == nil && !r.LoadEnded && (lm.Status == StatusFailed || lm.Status == StatusStopped || lm.Status == StatusInterrupted)
 	}
 	return r
 }

@@ -53,8 +53,11 @@ func Prune(cfg *config.Config) ([]string, error) {
 }
 
 // worthKeeping reports whether run is halted, or its load had failed
-// operations or did not end.
+// operations or did not end, unless a person discarded it.
 func worthKeeping(run *Run) (bool, error) {
+	if run.Manifest.Discarded != nil {
+		return false, nil // a person decided it is never applied
+	}
 	if m, err := ReadManifest(run.Dir, StageDiff); err == nil && m.Status == StatusHalted {
 		return true, nil
 	}

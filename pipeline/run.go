@@ -29,6 +29,8 @@ type RunManifest struct {
 	Status    string       `json:"status"`
 	Stages    []StageState `json:"stages"`
 	Approvals []Approval   `json:"approvals,omitempty"`
+	// Discarded is set when a person abandoned the run (discard).
+	Discarded *Discard `json:"discarded,omitempty"`
 }
 
 // StageState is one stage's line in run.json.
@@ -173,6 +175,9 @@ func (r *Run) StageDir(stage Stage) string { return filepath.Join(r.Dir, string(
 // is kept as <stage>.attempt-N, and the stages after it are marked stale,
 // since they were made from what is now replaced.
 func (r *Run) begin(stage Stage, now time.Time) (attempt int, err error) {
+	if err := discarded(r); err != nil {
+		return 0, err
+	}
 	st := r.Stage(stage)
 	dir := r.StageDir(stage)
 	if _, err := os.Stat(dir); err == nil {
@@ -218,6 +223,9 @@ func (r *Run) end(stage Stage, status string, now time.Time) error {
 
 // overall is the run's status: the first stage that did not end ok decides.
 func (r *Run) overall() string {
+	if r.Manifest.Discarded != nil {
+		return StatusDiscarded
+	}
 	for _, s := range r.Manifest.Stages {
 		switch s.Status {
 		case StatusOK:

@@ -192,7 +192,7 @@ func latestRun(cfg *config.Config) (*Run, error) {
 // resumed: an older one would undo what a newer one applied.
 func Unfinished(cfg *config.Config) (*Run, Stage, error) {
 	run, err := latestRun(cfg)
-	if err != nil || run == nil {
+	if err != nil || run == nil || run.Manifest.Discarded != nil {
 		return nil, "", err
 	}
 	if m, err := ReadManifest(run.Dir, StageExtract); err != nil || m.Status != StatusOK {

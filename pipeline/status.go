@@ -157,6 +157,7 @@ func runChecks(env Env, ids []string) []Check {
 	}
 	var out []Check
 	unfinished, from, _ := Unfinished(env.Config)
+	busy := Busy(env.Config.Data)
 	for i, id := range ids {
 		run, err := OpenRun(env.Config, id)
 		if err != nil {
@@ -168,6 +169,14 @@ func runChecks(env Env, ids []string) []Check {
 		latest := i == len(ids)-1
 		statuses := strings.Join(r.Status, " ")
 		switch {
+		case busy != nil && slices.Contains(r.Status, StatusRunning):
+			out = append(out, Check{Note, what, fmt.Sprintf("running now (%s): condeco-sync %s, pid %d on %s, since %s",
+				statuses, busy.Command, busy.PID, busy.Host, busy.Since.UTC().Format(time.RFC3339))})
+		case run.Manifest.Discarded != nil:
+			if d := run.Manifest.Discarded; latest {
+				out = append(out, Check{OK, what, fmt.Sprintf("discarded by %s at %s: %s; the next run takes the next export set",
+					d.By, d.At.UTC().Format(time.RFC3339), d.Reason)})
+			}
 		case unfinished != nil && unfinished.ID == id && run.Stage(from).Status == StatusFailed && from != StageLoad:
 			out = append(out, Check{Act, what, fmt.Sprintf("failed (%s): %s; once the cause is fixed, %s finishes it (a newer export set replaces it)",
 				statuses, failure(run), env.command("run"))})

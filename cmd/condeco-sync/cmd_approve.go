@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os/user"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/spf13/cobra"
@@ -29,10 +28,7 @@ func (a *app) approveCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				by := "unknown"
-				if u, err := user.Current(); err == nil {
-					by = u.Username
-				}
+				by := currentUser()
 				if err := pipeline.Approve(a.env(), run, by, reason); err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/spf13/cobra"
@@ -25,42 +26,32 @@ func (a *app) runsCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "no runs in %s\n", a.cfg.Data)
 				return nil
 			}
+			// Columns as wide as their widest cell: a run id with a
+			// suffix, "interrupted" or "approved by <who>" stay aligned.
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 1, ' ', 0)
+			defer tw.Flush()
+			line := func(cells []string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
 			head := []string{"RUN", "STARTED", "EXPORT"}
 			for _, s := range pipeline.Stages {
 				head = append(head, strings.ToUpper(string(s)))
 			}
-			a.runsLine(append(head, "COUNTS"))
+			line(append(head, "COUNTS"))
 			for _, id := range ids {
 				run, err := pipeline.OpenRun(a.cfg, id)
 				if err != nil {
-					fmt.Fprintf(a.stdout, "%-20s %v\n", id, err)
+					line([]string{id, err.Error()})
 					continue
 				}
 				r := pipeline.Report(run)
-				line := append([]string{r.ID, r.Started.Format("2006-01-02 15:04:05"), r.Export}, r.Status...)
+				cells := append([]string{r.ID, r.Started.Format("2006-01-02 15:04:05"), r.Export}, r.Status...)
 				counts := a.counts(r)
 				if p := run.Manifest.Provision; p != "" {
 					counts = "provision of UserID " + p + ": " + counts
 				}
-				a.runsLine(append(line, counts))
+				line(append(cells, counts))
 			}
 			return nil
 		},
-	}
-}
-
-// runsLine prints one line of the runs table: the run, its start and
-// export in columns, each stage's status, then the counts.
-func (a *app) runsLine(cells []string) {
-	for i, c := range cells {
-		switch {
-		case i == len(cells)-1:
-			fmt.Fprintln(a.stdout, c)
-		case i < 2:
-			fmt.Fprintf(a.stdout, "%-20s ", c)
-		default:
-			fmt.Fprintf(a.stdout, "%-10s ", c)
-		}
 	}
 }
 

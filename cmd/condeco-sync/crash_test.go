@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ guards: {min_users: 100}
 	if strings.Contains(stderr.String(), "load failed") || strings.Contains(stderr.String(), "status=failed") {
 		t.Errorf("the interruption is reported as a failure:\n%s", stderr.String())
 	}
-	if out, _ := cli("runs").CombinedOutput(); !strings.Contains(string(out), "ok         ok         ok         interrupted") {
+	if out, _ := cli("runs").CombinedOutput(); !regexp.MustCompile(`(?m) ok +ok +ok +interrupted `).Match(out) {
 		t.Errorf("runs does not say the load was interrupted:\n%s", out)
 	}
 	runs, _ := filepath.Glob(filepath.Join(dir, "data", "runs", "*", "load", "manifest.json"))

@@ -191,7 +191,7 @@ needed; 4 load finished with failed operations (they are retried next run);
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &exitError{exitUsage, err} })
 	root.AddCommand(
 		a.runCommand(), a.extractCommand(), a.transformCommand(), a.diffCommand(), a.loadCommand(),
-		a.provisionCommand(), a.approveCommand(), a.scheduleCommand(), a.statusCommand(), a.historyCommand(), a.runsCommand(), a.showCommand(), a.verifyCommand(),
+		a.provisionCommand(), a.approveCommand(), a.discardCommand(), a.scheduleCommand(), a.statusCommand(), a.historyCommand(), a.runsCommand(), a.showCommand(), a.verifyCommand(),
 		a.sandboxCommand(),
 	)
 	return root

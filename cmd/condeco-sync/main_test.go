@@ -111,6 +111,19 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Setenv("RUN", ids[len(ids)-1])
 		ts.Setenv("FIRST_RUN", ids[0])
 	},
+	// wait-for GLOB: waits (up to a minute) until a file matches GLOB, as
+	// when a background process has reached a stage.
+	"wait-for": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: wait-for GLOB")
+		}
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if m, _ := filepath.Glob(ts.MkAbs(args[0])); len(m) > 0 {
+				return
+			}
+		}
+		ts.Fatalf("wait-for: nothing matches %s after a minute", args[0])
+	},
 	// append FILE TEXT: TEXT added at the end of FILE (a damaged artifact).
 	"append": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 2 {
