@@ -189,7 +189,8 @@ func prune(env Env) []string {
 }
 
 // Scheduled is the daemon's sync: Sync with no dry run and no terminal,
-// its outcome said in the log, since nobody reads a console. It returns
+// its outcome said in the log, since nobody reads a console, and
+// announced where notify: says. It returns
 // the result for whoever wants more.
 func Scheduled(ctx context.Context, env Env) SyncResult {
 	res, err := Sync(ctx, env, SyncOptions{})
@@ -212,5 +213,6 @@ func Scheduled(ctx context.Context, env Env) SyncResult {
 	case err != nil:
 		log.Error().Err(err).Msg("the scheduled run failed")
 	}
+	Announce(ctx, env, res, err)
 	return res
 }

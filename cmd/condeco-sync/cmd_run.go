@@ -28,6 +28,9 @@ stages, or a load that was stopped), is finished first.`,
 					opt.Progress = f
 				}
 				res, err := pipeline.Sync(ctx, a.env(), opt)
+				if !dryRun { // a dry run is a person at the terminal
+					pipeline.Announce(ctx, a.env(), res, err)
+				}
 				return a.synced(res, err, dryRun)
 			})
 		},

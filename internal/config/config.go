@@ -43,6 +43,7 @@ type Config struct {
 	Mapping   MappingConfig   `yaml:"mapping"`
 	Schedule  ScheduleConfig  `yaml:"schedule"`
 	Retention RetentionConfig `yaml:"retention"`
+	Notify    NotifyConfig    `yaml:"notify"`
 
 	// Path is the file the config was read from; SHA256 is the sha256 of its
 	// bytes, recorded in every manifest.
@@ -545,6 +546,7 @@ func (c *Config) validate() error {
 	if c.Retention.KeepRuns < 1 {
 		bad("retention.keep_runs: must be at least 1")
 	}
+	errs = append(errs, c.Notify.errors()...)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
