@@ -5,6 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
 	"github.com/spf13/cobra"
@@ -12,6 +17,7 @@ import (
 
 func (a *app) runCommand() *cobra.Command {
 	var dryRun bool
+	var metricsFile string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "A new run: extract → transform → diff → load",
@@ -31,12 +37,33 @@ stages, or a load that was stopped), is finished first.`,
 				if !dryRun { // a dry run is a person at the terminal
 					pipeline.Announce(ctx, a.env(), res, err)
 				}
+				if metricsFile != "" {
+					if merr := writeMetricsFile(metricsFile, a.env()); merr != nil {
+						a.log.Warn().Err(merr).Msg("--metrics-file could not be written; the run is not affected")
+					}
+				}
 				return a.synced(res, err, dryRun)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "stop after diff and print the plan; send nothing")
+	cmd.Flags().StringVar(&metricsFile, "metrics-file", "", "write the metrics the daemon serves at /metrics to this file, for node_exporter's textfile collector (name it *.prom)")
 	return cmd
+}
+
+// writeMetricsFile writes the metrics to path atomically, readable by
+// others (node_exporter runs as a user of its own; the metrics hold no
+// personal data): a temporary file the collector ignores (not *.prom),
+// made 0644, then renamed.
+func writeMetricsFile(path string, env pipeline.Env) error {
+	tmp := path + ".tmp"
+	if err := artifact.Write(tmp, func(w io.Writer) error { return pipeline.WriteMetrics(w, env, time.Time{}) }); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	return artifact.Rename(tmp, path)
 }
 
 // synced renders how a sync ended, and turns it into the exit code.

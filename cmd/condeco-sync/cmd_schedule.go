@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/pipeline"
@@ -14,7 +18,8 @@ import (
 // scheduleCommand is the daemon: a run a day at schedule.at (see
 // pipeline.Daily for the rules), until SIGINT or SIGTERM.
 func (a *app) scheduleCommand() *cobra.Command {
-	return &cobra.Command{
+	var listen string
+	cmd := &cobra.Command{
 		Use:   "schedule",
 		Short: "Daemon: a daily run at schedule.at in schedule.timezone",
 		Long: `schedule stays running and starts a run every day at schedule.at in schedule.timezone:
@@ -40,9 +45,23 @@ other stage finishes; then it exits 0.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
+			var l net.Listener
+			if listen != "" { // before the first run: a port in use is refused at start
+				var err error
+				if l, err = net.Listen("tcp", listen); err != nil {
+					return usageErr("--listen: %v", err)
+				}
+				defer l.Close()
+			}
 			d, err := pipeline.StartDaily(a.cfg, clockwork.NewRealClock(), a.log, a.scheduledRun, startNow)
 			if err != nil {
 				return err
+			}
+			if l != nil {
+				srv := &http.Server{Handler: a.watchHandler(d), ReadHeaderTimeout: 10 * time.Second}
+				go srv.Serve(l)
+				defer srv.Close()
+				a.log.Info().Str("listen", l.Addr().String()).Msg("serving /healthz and /metrics")
 			}
 			<-ctx.Done()
 			a.log.Info().Msg("stopping: waiting for the running stage to end")
@@ -53,6 +72,41 @@ other stage finishes; then it exits 0.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&listen, "listen", "", "serve /healthz and /metrics (Prometheus) at this address, such as 127.0.0.1:9464")
+	return cmd
+}
+
+// watchHandler serves the daemon's /healthz and /metrics. /healthz is 200
+// while the scheduler has a next run and no run needs a person (a halt,
+// a failure: what status says ACT for), 503 otherwise, naming the runs
+// only (status says why: an error's text can name people).
+func (a *app) watchHandler(d *pipeline.Daily) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if _, err := d.NextRun(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "the scheduler has no next run: %v\n", err)
+			return
+		}
+		if needs := pipeline.NeedsPerson(a.env()); len(needs) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "needs a person: %s; condeco-sync status says what to do\n", strings.Join(needs, ", "))
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		next, _ := d.NextRun()
+		var b bytes.Buffer
+		if err := pipeline.WriteMetrics(&b, a.env(), next); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Write(b.Bytes())
+	})
+	return mux
 }
 
 // scheduledRun is one scheduled run (pipeline.Scheduled), under the data

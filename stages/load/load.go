@@ -184,9 +184,8 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if in.MaxRequests > 0 {
-		in.Client = in.Client.WithTransport(&budget{next: in.Client.Transport(), max: int64(in.MaxRequests)})
-	}
+	counter := &budget{next: in.Client.Transport(), max: int64(in.MaxRequests)}
+	in.Client = in.Client.WithTransport(counter)
 	l := &loader{in: in, prof: prof, traits: traits, send: newSender(in.MaxRPS, in.Log), results: newResultStore(0), groupIDs: map[string]string{}}
 	if err := l.readPlan(); err != nil {
 		return res, err
@@ -229,6 +228,7 @@ func Run(ctx context.Context, in Input, dir string) (stages.Result, error) {
 		runErr = fmt.Errorf("%s: %w", JournalFile, err)
 	}
 	res.Details["throttled"], res.Details["retried"], res.Details["phases"] = l.send.throttled, l.send.retried, l.phaseTimes
+	res.Details["requests"] = counter.sent.Load()
 	if runErr != nil {
 		return res, runErr // no state: a rerun resumes from the journal
 	}

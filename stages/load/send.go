@@ -49,9 +49,10 @@ type sender struct {
 // scim.max_requests_per_run requests.
 var ErrBudget = errors.New("the request budget of this load is spent")
 
-// budget is a transport that sends at most max requests, every try and
-// look-up counted, and refuses the rest with ErrBudget: a tenant's quota
-// of requests a day holds whatever the load meets.
+// budget is a transport that counts the requests sent, every try and
+// look-up counted, and with a max above 0 sends at most max of them,
+// refusing the rest with ErrBudget: a tenant's quota of requests a day
+// holds whatever the load meets.
 type budget struct {
 	next http.RoundTripper
 	max  int64
@@ -59,7 +60,7 @@ type budget struct {
 }
 
 func (b *budget) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b.sent.Add(1) > b.max {
+	if b.sent.Add(1) > b.max && b.max > 0 {
 		b.sent.Add(-1)
 		if r.Body != nil {
 			r.Body.Close()
