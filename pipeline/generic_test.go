@@ -141,6 +141,19 @@ func TestVisitorGenericSamples(t *testing.T) {
 			if want := []string{"100123 at location Berlin (BER)"}; !slices.Equal(revoked, want) {
 				t.Errorf("day 2's to-do list takes back admin rights of %v, want %v", revoked, want)
 			}
+			// The plan lists only what is sent: no location, no access, no
+			// admin flag or department; it counts what it leaves to the to-do list.
+			summary, _ := os.ReadFile(filepath.Join(run.Dir, "diff", "summary.md"))
+			for _, never := range []string{" location ", "[access:", "admin:", "department:", "(100013)"} {
+				if plan, _, _ := strings.Cut(string(summary), "## For the Superuser"); strings.Contains(plan, never) {
+					t.Errorf("day 2's plan lists %q, which visitor-generic does not send:\n%s", never, plan)
+				}
+			}
+			for _, want := range []string{"(100014): mobilePhone:", "(100015): city: \"Berlin\" → \"London\"\n", "Not sent: 4 changes of locations, access or admin rights"} {
+				if !strings.Contains(string(summary), want) {
+					t.Errorf("day 2's plan does not say %q:\n%s", want, summary)
+				}
+			}
 		}
 		fwd, _ := proxy.Counts()
 		for k, n := range fwd {

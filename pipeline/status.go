@@ -50,6 +50,9 @@ func Status(ctx context.Context, env Env) []Check {
 		out = append(out, Check{Level: l, What: what, Found: fmt.Sprintf(format, a...)})
 	}
 	add(OK, "config", "%s (sha256 %s…), profile %s", cfg.Path, cfg.SHA256[:12], cfg.SCIM.Profile)
+	for _, w := range cfg.Warnings {
+		add(Note, "config", "%s", w)
+	}
 	if fi, err := os.Stat(cfg.Data); err == nil && artifact.OpenToOthers(fi) {
 		add(Act, "data", "%s is %#o: others on this machine can read the personal data in it; chmod 700 it (condeco-sync makes it 700 when it takes its lock)", cfg.Data, fi.Mode().Perm())
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/profile"
@@ -29,7 +30,8 @@ func (a *app) sandboxCommand() *cobra.Command {
 		Long: `sandbox serves a SCIM 2.0 server that behaves like Eptura Visitor, for demos and tests:
 /Users with the visitor extension, /Locations, no /Groups; userName must equal the primary
 work email, userNames are unique, phone numbers are E.164. It answers only requests with
-the token of the config (scim.token_env or scim.token_file). Its data is kept in
+the token of the config (scim.token_env or scim.token_file), under the path of scim.url
+(/scim/v2, /scim/v1 …). Its data is kept in
 <data>/sandbox/store.json (with store.log, the changes since, replayed on the next
 start if it was killed), and every invitation it would email is a line of
 <data>/sandbox/invitations.jsonl.
@@ -50,9 +52,15 @@ multi-valued attributes, and a 2.0 PatchOp refused.`,
 			if err != nil {
 				return err
 			}
+			// Served under the path of scim.url (/scim/v2, /scim/v1 …), on
+			// its host unless --addr says otherwise.
+			u, err := url.Parse(a.cfg.SCIM.URL)
+			if err != nil {
+				return usageErr("scim.url %q: %v", a.cfg.SCIM.URL, err)
+			}
+			base := strings.TrimSuffix(u.Path, "/")
 			if addr == "" {
-				u, err := url.Parse(a.cfg.SCIM.URL)
-				if err != nil || u.Host == "" {
+				if u.Host == "" {
 					return usageErr("--addr is needed: scim.url %q names no host", a.cfg.SCIM.URL)
 				}
 				addr = u.Host
@@ -77,7 +85,7 @@ multi-valued attributes, and a 2.0 PatchOp refused.`,
 				return usageErr("--max-rpm must not be negative")
 			}
 			sb, err := sandbox.NewWith(dir, token, a.cfg.SCIM.Extension,
-				sandbox.Options{Generic: kind == profile.VisitorGeneric, MaxRPM: maxRPM, SCIM11: version == "1.1"})
+				sandbox.Options{Generic: kind == profile.VisitorGeneric, MaxRPM: maxRPM, SCIM11: version == "1.1", Base: base})
 			if err != nil {
 				return err
 			}
@@ -95,7 +103,7 @@ multi-valued attributes, and a 2.0 PatchOp refused.`,
 				defer cancel()
 				srv.Shutdown(sctx)
 			}()
-			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), sandbox.Base)).Str("data", dir).Str("profile", kind).Str("scim", version).Msg("sandbox listening")
+			a.log.Info().Str("url", fmt.Sprintf("http://%s%s", ln.Addr(), base)).Str("data", dir).Str("profile", kind).Str("scim", version).Msg("sandbox listening")
 			err = srv.Serve(ln)
 			if cerr := sb.Close(); cerr != nil {
 				return cerr

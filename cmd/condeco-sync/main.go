@@ -138,6 +138,9 @@ func (a *app) setup() error {
 	}
 	a.logFile = f
 	a.log = a.logTo(a.level, f)
+	for _, w := range cfg.Warnings {
+		a.log.Warn().Msg(w)
+	}
 	return nil
 }
 
@@ -192,7 +195,7 @@ needed; 4 load finished with failed operations (they are retried next run);
 	root.AddCommand(
 		a.runCommand(), a.extractCommand(), a.transformCommand(), a.diffCommand(), a.loadCommand(),
 		a.provisionCommand(), a.approveCommand(), a.discardCommand(), a.scheduleCommand(), a.statusCommand(), a.historyCommand(), a.runsCommand(), a.showCommand(), a.verifyCommand(),
-		a.sandboxCommand(),
+		a.sandboxCommand(), a.versionCommand(),
 	)
 	return root
 }

@@ -48,12 +48,14 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SAMPLES", samples)
 			env.Setenv("CONDECO_SYNC_SCIM_TOKEN", "")
-			// SCIM_URL: a free loopback port, for a script's own sandbox.
+			// SCIM_URL: a free loopback port, for a script's own sandbox;
+			// SCIM_HOST the same without the path, for one served elsewhere.
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err
 			}
 			defer ln.Close()
+			env.Setenv("SCIM_HOST", "http://"+ln.Addr().String())
 			env.Setenv("SCIM_URL", "http://"+ln.Addr().String()+sandbox.Base)
 			return nil
 		},

@@ -53,6 +53,9 @@ type Config struct {
 	// host that is not this machine, and be read from a file others can
 	// read; Token refuses both otherwise.
 	Insecure bool `yaml:"-"`
+	// Warnings name keys of the file that the profile does not act on,
+	// for every command to say (they are not errors: a profile may change).
+	Warnings []string `yaml:"-"`
 }
 
 type ExportsConfig struct {
@@ -371,6 +374,9 @@ func Parse(path string, raw []byte) (*Config, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, &Error{fmt.Sprintf("%s: %v", path, err)}
 	}
+	for _, w := range cfg.ignored(func(key ...string) int { return keyLine(&doc, key...) }) {
+		cfg.Warnings = append(cfg.Warnings, path+": "+w)
+	}
 	return &cfg, nil
 }
 
@@ -435,6 +441,34 @@ func keyLine(doc *yaml.Node, path ...string) int {
 		}
 	}
 	return 0
+}
+
+// ignored says which keys set in the file (line finds them, 0 when
+// absent) the profile does not act on, and why.
+func (c *Config) ignored(line func(key ...string) int) []string {
+	t, err := profile.Of(c.SCIM.Profile)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	say := func(why string, key ...string) {
+		if n := line(key...); n > 0 {
+			out = append(out, fmt.Sprintf("line %d: %s is not acted on under scim.profile %s: %s", n, strings.Join(key, "."), t.Name, why))
+		}
+	}
+	if t.Access != profile.OnUser {
+		say("no user carries the visitor extension", "scim", "extension")
+	}
+	switch {
+	case t.TenantInvites:
+		say("the tenant emails new users itself and the API cannot ask it not to (with suppress, the to-do list says to turn that off in the tenant)", "users", "invitations")
+	case t.Access != profile.OnUser:
+		say("the profile sends no invitation", "users", "invitations")
+	}
+	if t.Locations == "" {
+		say("locations are the tenant's to create and remove (the to-do list says which)", "locations", "delete_removed")
+	}
+	return out
 }
 
 func resolve(base, p string) string {

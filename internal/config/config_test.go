@@ -179,3 +179,30 @@ func TestRequestsPerMinute(t *testing.T) {
 		t.Errorf("a negative max_rpm: %v", err)
 	}
 }
+
+// Keys the profile does not act on are warnings naming their line, not
+// errors; a key left to its default is not named.
+func TestIgnoredKeys(t *testing.T) {
+	cfg, err := Parse("condeco-sync.yaml", []byte("scim:\n  profile: visitor-generic\n  extension: urn:x\nusers:\n  invitations: suppress\nlocations: {delete_removed: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"condeco-sync.yaml: line 3: scim.extension is not acted on under scim.profile visitor-generic: no user carries the visitor extension",
+		"condeco-sync.yaml: line 5: users.invitations is not acted on under scim.profile visitor-generic: the tenant emails new users itself",
+		"condeco-sync.yaml: line 6: locations.delete_removed is not acted on under scim.profile visitor-generic",
+	}
+	if len(cfg.Warnings) != len(want) {
+		t.Fatalf("warnings %q", cfg.Warnings)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(cfg.Warnings[i], w) {
+			t.Errorf("warning %d: %q, want %q…", i, cfg.Warnings[i], w)
+		}
+	}
+	for _, body := range []string{"scim: {profile: visitor-generic}\n", "scim: {profile: visitor}\nusers: {invitations: suppress}\n"} {
+		if cfg, err := Parse("condeco-sync.yaml", []byte(body)); err != nil || len(cfg.Warnings) > 0 {
+			t.Errorf("%q: %v %q, want no warning", body, err, cfg.Warnings)
+		}
+	}
+}

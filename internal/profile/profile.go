@@ -134,6 +134,36 @@ func (t Traits) Sends(path string) bool {
 	return path != "" && (t.Enterprise || !strings.HasPrefix(path, schemas.SchemaEnterprise))
 }
 
+// SendsAttributes reports whether a user update of the fields in set
+// changes a SCIM attribute the profile sends: an update of fields kept for
+// the plan or carried as access alone sends nothing of the user.
+func (t Traits) SendsAttributes(set schemas.FieldSet) bool {
+	for i, f := range schemas.UserFields {
+		if set.Has(i) && t.Sends(f.SCIM) {
+			return true
+		}
+	}
+	return false
+}
+
+// SendsChange reports whether the target is sent anything of change c,
+// for the plan people read. Where access is the tenant's (ByHand), a
+// location's change is not sent when the profile has no locations, nor a
+// user update of access alone (admin rights, the default location): the
+// to-do list says what to do instead.
+func (t Traits) SendsChange(c *schemas.Change) bool {
+	if t.Access != ByHand {
+		return true
+	}
+	switch {
+	case c.Entity == schemas.EntityLocation:
+		return t.Locations != ""
+	case c.Op == schemas.OpUpdate:
+		return t.SendsAttributes(c.Changed)
+	}
+	return true
+}
+
 // Core is the core schema users are sent with under scim.core_schema core
 // ("" for the profile's own).
 func (t Traits) Core(core string) string {

@@ -56,6 +56,7 @@ const SchemaLocation = schemas.SchemaLocation
 // Sandbox is a running sandbox's state.
 type Sandbox struct {
 	dir       string
+	base      string // the path served under
 	token     string
 	extension string
 	generic   bool          // Options.Generic
@@ -80,6 +81,9 @@ type Options struct {
 	MaxRPM float64
 	// SCIM11 makes the Generic API speak SCIM 1.1, strictly (scim11.go).
 	SCIM11 bool
+	// Base is the path the API is served under ("" for Base): that of
+	// scim.url, such as /scim/v1 for the public API's.
+	Base string
 }
 
 // New opens (or makes) the sandbox whose data is in dir, answering only
@@ -100,7 +104,10 @@ func NewWith(dir, token, extension string, opts Options) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{dir: dir, token: token, extension: extension, store: st, generic: opts.Generic, maxRPM: opts.MaxRPM, scim11: opts.SCIM11}
+	s := &Sandbox{dir: dir, token: token, extension: extension, store: st, generic: opts.Generic, maxRPM: opts.MaxRPM, scim11: opts.SCIM11, base: Base}
+	if opts.Base != "" {
+		s.base = strings.TrimSuffix(opts.Base, "/")
+	}
 	if opts.MaxRPM > 0 {
 		s.limit = rate.NewLimiter(rate.Limit(opts.MaxRPM/60), max(1, int(opts.MaxRPM/60)))
 	}
@@ -149,11 +156,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sandbox) serve(w http.ResponseWriter, r *http.Request) {
-	path, ok := strings.CutPrefix(r.URL.Path, strings.TrimSuffix(Base, "/v2"))
-	if !ok {
-		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "the SCIM API is under " + Base})
+	rest, ok := strings.CutPrefix(r.URL.Path, s.base)
+	if !ok || (rest != "" && rest[0] != '/') {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "the SCIM API is under " + s.base})
 		return
 	}
+	path := "/v2" + rest // where the SCIM server within is mounted
 	auth, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if subtle.ConstantTimeCompare([]byte(auth), []byte(s.token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="condeco-sync sandbox"`)

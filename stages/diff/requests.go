@@ -118,9 +118,9 @@ func (rc *requestCounter) add(c *schemas.Change) {
 		r.Users++
 	case access && t.Access == profile.OnUser && t.ReadsForAccess:
 		r.Users += 2 // the user's access is read before it is changed
-	case sendsAttributes(c.Changed, t) && r.SCIM11:
+	case t.SendsAttributes(c.Changed) && r.SCIM11:
 		r.Users += 2 // the user is read, then PUT back
-	case sendsAttributes(c.Changed, t):
+	case t.SendsAttributes(c.Changed):
 		r.Users++
 	}
 	if t.Access != profile.ByGroups || c.Op == schemas.OpDelete {
@@ -148,18 +148,6 @@ func (rc *requestCounter) result() Requests {
 		r.Memberships += chunks
 	}
 	return r
-}
-
-// sendsAttributes reports whether a user update of the fields in set
-// changes a SCIM attribute the profile sends: an update of fields kept for
-// the plan or carried as access alone sends nothing of the user.
-func sendsAttributes(set schemas.FieldSet, t profile.Traits) bool {
-	for i, f := range schemas.UserFields {
-		if set.Has(i) && t.Sends(f.SCIM) {
-			return true
-		}
-	}
-	return false
 }
 
 // String says r for the plan.

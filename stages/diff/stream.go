@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -45,6 +46,9 @@ type planWriter struct {
 	batch []schemas.Change
 	list  *os.File // summary.md's change lines, until summary.md is written
 	rows  int64
+	// listed is how many changes summary.md lists; byHand how many it
+	// leaves to the to-do list (set by its writer, read once it is done).
+	listed, byHand int64
 	// aborted: the plan will not be whole, and the writers keep nothing.
 	aborted atomic.Bool
 }
@@ -99,7 +103,14 @@ func newPlanWriter(in Input, traits profile.Traits, dir, runID string) (*planWri
 	})
 	g.Go(func() error {
 		b := bufio.NewWriterSize(list, 256<<10)
-		if err := each(p.outs[2], func(c *schemas.Change) error { return summaryLine(b, c) }); err != nil {
+		if err := each(p.outs[2], func(c *schemas.Change) error {
+			if !p.traits.SendsChange(c) {
+				p.byHand++
+				return nil
+			}
+			p.listed++
+			return summaryLine(b, c, p.traits)
+		}); err != nil {
 			return err
 		}
 		return b.Flush()
@@ -147,6 +158,23 @@ func (p *planWriter) send() error {
 	return nil
 }
 
+// describeSent is Describe of the fields of c that a target of traits t
+// is sent: where access is the tenant's, a user's admin flag, department
+// or default location are not (the to-do list says what to do).
+func describeSent(c *schemas.Change, t profile.Traits) string {
+	if t.Access != profile.ByHand || c.Entity != schemas.EntityUser {
+		return Describe(c, ", ", strconv.Quote)
+	}
+	var parts []string
+	for _, part := range strings.Split(Describe(c, "\n", strconv.Quote), "\n") {
+		name, _, _ := strings.Cut(part, ": ")
+		if i := slices.IndexFunc(schemas.UserFields, func(f schemas.Field[schemas.User]) bool { return f.Name == name }); i < 0 || t.Sends(schemas.UserFields[i].SCIM) {
+			parts = append(parts, part)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // errAborted is what the writers of a plan that is not whole return.
 var errAborted = errors.New("the plan was not made whole")
 
@@ -181,14 +209,15 @@ func (p *planWriter) removeLines() {
 	os.Remove(p.list.Name())
 }
 
-// summaryLine writes change c as one line of the plan in summary.md.
-func summaryLine(b *bufio.Writer, c *schemas.Change) error {
+// summaryLine writes change c as one line of the plan in summary.md: what
+// a target of traits t is sent of it.
+func summaryLine(b *bufio.Writer, c *schemas.Change, t profile.Traits) error {
 	b.WriteString(symbols[c.Op] + " " + c.Op + " " + c.Entity + " " + display(c))
 	// A deprovision's lone "active" flip is said by its reason.
-	if d := Describe(c, ", ", strconv.Quote); d != "" && c.Fields != "active" {
+	if d := describeSent(c, t); d != "" && c.Fields != "active" {
 		b.WriteString(": " + d)
 	}
-	if c.Grant != "" {
+	if c.Grant != "" && t.Access != profile.ByHand {
 		b.WriteString(" [access: " + strings.ReplaceAll(c.Grant, "\n", " ") + "]")
 	}
 	if c.Step > 0 {

@@ -163,7 +163,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	var g errgroup.Group
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
-			return writeSummary(w, summary{cs: cs, counts: p.counts, rows: p.rows, lines: lines, stepped: p.stepped,
+			return writeSummary(w, summary{cs: cs, counts: p.counts, rows: p.rows, listed: p.listed, byHand: p.byHand, lines: lines, stepped: p.stepped,
 				verdict: v, requests: req, todos: todos, standing: standing, rulesChanged: in.RulesChanged, only: in.Only}, runID, baselineRun)
 		})
 	})
@@ -225,6 +225,8 @@ type summary struct {
 	cs       *ChangeSet
 	counts   map[string]int64 // by CountOf
 	rows     int64
+	listed   int64 // the changes lines lists
+	byHand   int64 // and those it leaves to the to-do list
 	lines    io.Reader
 	stepped  []schemas.Change
 	verdict  Verdict
@@ -266,12 +268,15 @@ func writeSummary(w io.Writer, s summary, runID, baselineRun string) error {
 		fmt.Fprintf(b, "Rules changed since the baseline's run (%s): this plan changes %d of its %d users; the changes above say which.\n\n",
 			strings.Join(s.rulesChanged, ", "), updates, cs.BaselineUsers)
 	}
-	if s.rows > 0 {
+	if s.listed > 0 {
 		b.WriteString("```\n")
 		if _, err := io.Copy(b, s.lines); err != nil {
 			return err
 		}
 		b.WriteString("```\n\n")
+	}
+	if s.byHand > 0 {
+		fmt.Fprintf(b, "Not sent: %d changes of locations, access or admin rights, which the tenant makes by hand: the Superuser's to-do list below says what to do (changes.csv has every change).\n\n", s.byHand)
 	}
 	writeHandovers(b, s.stepped, cs.Blocked)
 	fmt.Fprintf(b, "Plan: %s.\n", TotalsOf(s.counts))
