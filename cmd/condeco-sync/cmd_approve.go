@@ -11,7 +11,9 @@ func (a *app) approveCommand() *cobra.Command {
 	var runID, reason string
 	var andLoad bool
 	cmd := &cobra.Command{
-		Use:   "approve",
+		Use: "approve",
+		Example: `  condeco-sync approve --run 20261124T020000Z --reason "the Paris office closed: 320 leavers confirmed by HR"
+  condeco-sync approve --load --run 20261124T020000Z --reason "HR confirmed the leavers"`,
 		Short: "Approve a run halted by the guard on mass deletions or creates (and, with --load, load it)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

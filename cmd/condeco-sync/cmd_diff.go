@@ -9,7 +9,9 @@ import (
 func (a *app) diffCommand() *cobra.Command {
 	var runID string
 	cmd := &cobra.Command{
-		Use:   "diff",
+		Use: "diff",
+		Example: `  condeco-sync diff                              # the latest run, again
+  condeco-sync diff --run 20261124T020000Z`,
 		Short: "Rerun diff on a run (default: the latest) against its baseline",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

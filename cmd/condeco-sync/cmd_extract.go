@@ -11,9 +11,10 @@ import (
 // extract starts a run from the next export set, and stops there.
 func (a *app) extractCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "extract",
-		Short: "A new run from the next export set (extract only)",
-		Args:  noArgs,
+		Use:     "extract",
+		Example: `  condeco-sync extract                           # takes the next export set as a new run`,
+		Short:   "A new run from the next export set (extract only)",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.locked(cmd.Name(), func() error {
 				set, err := pipeline.NextExport(a.env())

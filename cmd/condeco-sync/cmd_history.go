@@ -9,7 +9,9 @@ import (
 
 func (a *app) historyCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "history USERID|EMAIL",
+		Use: "history USERID|EMAIL",
+		Example: `  condeco-sync history 100003
+  condeco-sync history radia.wilson.3@example.com`,
 		Short: "One user's story across the kept runs: export row, rules, plan, the server's answer",
 		Long: `history answers "why was this user deleted / not created / made admin?": for each kept
 run that knows the user (by Condeco UserID, or by userName or email in any case), the

@@ -16,7 +16,10 @@ func (a *app) loadCommand() *cobra.Command {
 	var runID string
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "load",
+		Use: "load",
+		Example: `  condeco-sync load --dry-run                    # the requests, in load/requests.jsonl; nothing sent
+  condeco-sync load                              # the latest run's plan
+  condeco-sync load --run 20261124T020000Z        # resume a stopped load`,
 		Short: "Load (or resume loading) a run's change set into the SCIM server",
 		Long: `Sends a run's change set (default: the latest run's) to the SCIM server, or resumes
 its load: what the journal of earlier attempts records as done is not sent again.

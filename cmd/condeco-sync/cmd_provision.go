@@ -21,7 +21,9 @@ import (
 func (a *app) provisionCommand() *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "provision USERID|EMAIL",
+		Use: "provision USERID|EMAIL",
+		Example: `  condeco-sync provision you@example.com --dry-run
+  condeco-sync provision 100003`,
 		Short: "Provision one user of the latest export now, showing its row, desired state, change and requests",
 		Long: `provision takes one user (by Condeco UserID, or by userName or email in any case) of
 the newest complete export set through every stage as a run of its own, and prints each

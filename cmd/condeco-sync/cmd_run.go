@@ -19,7 +19,10 @@ func (a *app) runCommand() *cobra.Command {
 	var dryRun bool
 	var metricsFile string
 	cmd := &cobra.Command{
-		Use:   "run",
+		Use: "run",
+		Example: `  condeco-sync --config /etc/condeco-sync/condeco-sync.yaml run
+  condeco-sync run --dry-run                     # stop after the plan, and print it
+  condeco-sync run --metrics-file /var/lib/node_exporter/textfile/condeco-sync.prom`,
 		Short: "A new run: extract → transform → diff → load",
 		Long: `Starts a new run from the newest export set in the inbox dated after the last one
 taken, and takes it through every stage. With --dry-run it stops after diff and prints

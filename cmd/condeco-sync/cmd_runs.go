@@ -11,9 +11,10 @@ import (
 
 func (a *app) runsCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "runs",
-		Short: "One line per run: id, start, status of each stage, counts",
-		Args:  noArgs,
+		Use:     "runs",
+		Example: `  condeco-sync runs`,
+		Short:   "One line per run: id, start, status of each stage, counts",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.setup(); err != nil {
 				return err

@@ -25,7 +25,10 @@ func (a *app) sandboxCommand() *cobra.Command {
 	var addr, kind, version string
 	var maxRPM float64
 	cmd := &cobra.Command{
-		Use:   "sandbox",
+		Use: "sandbox",
+		Example: `  condeco-sync sandbox                           # on the host and path of scim.url
+  condeco-sync sandbox --profile visitor-generic --scim 1.1 --max-rpm 500
+  condeco-sync sandbox --addr 127.0.0.1:8080`,
 		Short: "The embedded SCIM sandbox (a visitor-profile server)",
 		Long: `sandbox serves a SCIM 2.0 server that behaves like Eptura Visitor, for demos and tests:
 /Users with the visitor extension, /Locations, no /Groups; userName must equal the primary

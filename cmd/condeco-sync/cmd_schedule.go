@@ -20,7 +20,9 @@ import (
 func (a *app) scheduleCommand() *cobra.Command {
 	var listen string
 	cmd := &cobra.Command{
-		Use:   "schedule",
+		Use: "schedule",
+		Example: `  condeco-sync --config /etc/condeco-sync/condeco-sync.yaml schedule
+  condeco-sync schedule --listen 127.0.0.1:9464   # with /healthz and /metrics`,
 		Short: "Daemon: a daily run at schedule.at in schedule.timezone",
 		Long: `schedule stays running and starts a run every day at schedule.at in schedule.timezone:
 it first finishes the latest run if it stopped before its end, then takes the newest export

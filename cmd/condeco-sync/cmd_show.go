@@ -12,8 +12,11 @@ func (a *app) showCommand() *cobra.Command {
 	var runID string
 	names := pipeline.ShownNames
 	cmd := &cobra.Command{
-		Use:       "show " + strings.Join(names, "|"),
-		Short:     "Print one of a run's people-facing artifacts, once its sha256 is checked",
+		Use:   "show " + strings.Join(names, "|"),
+		Short: "Print one of a run's people-facing artifacts, once its sha256 is checked",
+		Example: `  condeco-sync show summary                      # the latest run's plan
+  condeco-sync show todo --run 20261124T020000Z  # what the Superuser does by hand
+  condeco-sync show results > results.csv        # what the server answered, for support`,
 		ValidArgs: names,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {

@@ -10,7 +10,9 @@ import (
 
 func (a *app) statusCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
+		Use: "status",
+		Example: `  condeco-sync status
+  condeco-sync status || echo "a person is needed"`,
 		Short: "Is everything ready for the next run? (for people and monitors)",
 		Long: `status looks at everything a run needs and says what it finds, one line each: the
 config, the token, the SCIM endpoint (one GET /ServiceProviderConfig, authenticated),

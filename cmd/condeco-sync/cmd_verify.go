@@ -11,7 +11,9 @@ func (a *app) verifyCommand() *cobra.Command {
 	var runID string
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "verify",
+		Use: "verify",
+		Example: `  condeco-sync verify                            # the latest run
+  condeco-sync verify --all`,
 		Short: "Recheck every artifact's sha256 against its manifest",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
