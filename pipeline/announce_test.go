@@ -260,3 +260,22 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// The daemon's run (Scheduled) announces as run does: a failed transform
+// reaches the webhook, with the command to run next.
+func TestScheduledAnnounces(t *testing.T) {
+	hook := newHookServer(t)
+	f := visitorFixture(t, startSandbox(t, t.TempDir()))
+	f.env.Getenv = func(k string) string {
+		return map[string]string{"CONDECO_SYNC_SCIM_TOKEN": scimmytest.Token}[k]
+	}
+	cfg := f.env.Config
+	cfg.Notify = config.NotifyConfig{Webhook: &config.WebhookConfig{URL: hook.URL, Format: "json"}}
+	cfg.Access.DefaultLocation = "NOWHERE"
+	copySample(t, f, "day1")
+	res := Scheduled(context.Background(), f.env)
+	got := hook.notices(t)
+	if res.Run == nil || len(got) != 1 || got[0].Event != notify.Failed || got[0].Run != res.Run.ID || got[0].Stage != "transform" || got[0].Next != "condeco-sync status" {
+		t.Fatalf("the scheduled run's notices: %+v (run %+v)", got, res)
+	}
+}
