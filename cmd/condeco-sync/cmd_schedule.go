@@ -30,7 +30,8 @@ set dated after the last one taken (with none, it logs "no new export since <tim
 creates no run). Runs never overlap. Started after the day's time with no run since
 (schedule.catch_up), or with a run to finish, it runs at once. SIGINT or SIGTERM stop it gracefully: a load
 stops between two operations with its journal synced (the next start resumes it), any
-other stage finishes; then it exits 0.`,
+other stage finishes; then it exits 0. With --listen it serves /healthz (200, or 503 while
+a run needs a person) and /metrics (Prometheus text) at that address.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.setup(); err != nil {

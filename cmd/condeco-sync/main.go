@@ -169,7 +169,7 @@ func (a *app) lock(command string) (func(), error) {
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "condeco-sync",
-		Short: "Keep Eptura Visitor in step with Condeco through SCIM 2.0",
+		Short: "Keep Eptura Visitor in step with Condeco through SCIM (2.0, or 1.1)",
 		Long: `condeco-sync turns each Condeco export set (users_*.csv and locations_*.csv in the inbox)
 into Parquet snapshots, diffs today's against the last applied one, and streams the
 change set to the visitor system's SCIM 2.0 API. Every stage leaves files behind in
