@@ -154,6 +154,19 @@ func Approve(env Env, run *Run, by, reason string) error {
 	return run.Save()
 }
 
+// waitsForApproval reports whether run's diff is halted by a guard and
+// waits for a person: not approved, not discarded, and not superseded by
+// a later applied run (whose plan load would refuse).
+func waitsForApproval(cfg *config.Config, run *Run) bool {
+	if run.Stage(StageDiff).Status != StatusHalted || run.Manifest.Discarded != nil {
+		return false
+	}
+	if ok, _ := Approved(run); ok {
+		return false
+	}
+	return supersededBy(cfg, run) == ""
+}
+
 // guardOf names the guard that halted run's diff, as its error says:
 // the mass-creation guard, or (for one halted before it existed) the
 // mass-deletion guard.

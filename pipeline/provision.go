@@ -135,11 +135,9 @@ func dailyRunSettled(env Env) error {
 	if run, err = latestRun(env.Config); err != nil || run == nil {
 		return err
 	}
-	if run.Stage(StageDiff).Status == StatusHalted && run.Manifest.Discarded == nil && supersededBy(env.Config, run) == "" {
-		if ok, _ := Approved(run); !ok {
-			return fmt.Errorf("run %s's diff is halted by %s, waiting for a person: approve it (%s) or make a new run before provisioning",
-				run.ID, guardOf(run), env.command("approve --run %s --reason TEXT", run.ID))
-		}
+	if waitsForApproval(env.Config, run) {
+		return fmt.Errorf("run %s's diff is halted by %s, waiting for a person: approve it (%s) or make a new run before provisioning",
+			run.ID, guardOf(run), env.command("approve --run %s --reason TEXT", run.ID))
 	}
 	return nil
 }

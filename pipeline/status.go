@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
@@ -160,7 +161,9 @@ func runChecks(env Env, ids []string) []Check {
 	}
 	var out []Check
 	unfinished, from, _ := Unfinished(env.Config)
-	busy := Busy(env.Config.Data)
+	// Who holds the lock is asked only of a run that says a stage is
+	// running: asking takes the lock for an instant.
+	busy := sync.OnceValue(func() *Holder { return Busy(env.Config.Data) })
 	for i, id := range ids {
 		run, err := OpenRun(env.Config, id)
 		if err != nil {
@@ -172,9 +175,10 @@ func runChecks(env Env, ids []string) []Check {
 		latest := i == len(ids)-1
 		statuses := strings.Join(r.Status, " ")
 		switch {
-		case busy != nil && slices.Contains(r.Status, StatusRunning):
+		case slices.Contains(r.Status, StatusRunning) && busy() != nil:
+			h := busy()
 			out = append(out, Check{Note, what, fmt.Sprintf("running now (%s): condeco-sync %s, pid %d on %s, since %s",
-				statuses, busy.Command, busy.PID, busy.Host, busy.Since.UTC().Format(time.RFC3339))})
+				statuses, h.Command, h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))})
 		case run.Manifest.Discarded != nil:
 			if d := run.Manifest.Discarded; latest {
 				out = append(out, Check{OK, what, fmt.Sprintf("discarded by %s at %s: %s; the next run takes the next export set",
@@ -186,10 +190,7 @@ func runChecks(env Env, ids []string) []Check {
 		case unfinished != nil && unfinished.ID == id:
 			out = append(out, Check{Note, what, fmt.Sprintf("stopped before its end (%s): the next run resumes it from %s, or now: %s",
 				statuses, from, env.command("run"))})
-		case slices.Contains(r.Status, StatusHalted) && supersededBy(env.Config, run) != "":
-			// A later run has been applied since: this plan can no longer be
-			// loaded (load refuses it), so there is nothing to approve.
-		case slices.Contains(r.Status, StatusHalted):
+		case waitsForApproval(env.Config, run):
 			out = append(out, Check{Act, what, fmt.Sprintf("halted by %s: read %s, then %s",
 				guardOf(run), env.command("show summary --run %s", id), env.command("approve --load --run %s --reason TEXT", id))})
 		case slices.Contains(r.Status, StatusFailed) && latest:
