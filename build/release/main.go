@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/condeco-sync/condeco-sync/internal/artifact"
 )
 
 // Targets are the platforms a release is built for.
@@ -95,7 +98,7 @@ func release(out, version string, targets []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeAtomic(filepath.Join(out, name), archive); err != nil {
+		if err := artifact.WritePublic(filepath.Join(out, name), writeBytes(archive)); err != nil {
 			return err
 		}
 		sum := sha256.Sum256(archive)
@@ -103,7 +106,7 @@ func release(out, version string, targets []string) error {
 		fmt.Printf("%s  %d bytes\n", name, len(archive))
 	}
 	slices.SortFunc(sums, func(a, b string) int { return strings.Compare(a[66:], b[66:]) })
-	return writeAtomic(filepath.Join(out, "SHA256SUMS"), []byte(strings.Join(sums, "")))
+	return artifact.WritePublic(filepath.Join(out, "SHA256SUMS"), writeBytes([]byte(strings.Join(sums, ""))))
 }
 
 // pairs is each file with its name in the archive.
@@ -166,13 +169,9 @@ func zipOf(dir string, files [][2]string, stamp time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeAtomic writes b to path through a temporary file renamed over it.
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+// writeBytes fills a file with b.
+func writeBytes(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error { _, err := w.Write(b); return err }
 }
 
 // git is git's output for args, "" when it fails (no git, no repository).

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/condeco-sync/condeco-sync/internal/artifact"
@@ -55,18 +54,10 @@ stages, or a load that was stopped), is finished first.`,
 }
 
 // writeMetricsFile writes the metrics to path atomically, readable by
-// others (node_exporter runs as a user of its own; the metrics hold no
-// personal data): a temporary file the collector ignores (not *.prom),
-// made 0644, then renamed.
+// others: node_exporter runs as a user of its own (its collector ignores
+// the temporary file, not named *.prom).
 func writeMetricsFile(path string, env pipeline.Env) error {
-	tmp := path + ".tmp"
-	if err := artifact.Write(tmp, func(w io.Writer) error { return pipeline.WriteMetrics(w, env, time.Time{}) }); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	return artifact.Rename(tmp, path)
+	return artifact.WritePublic(path, func(w io.Writer) error { return pipeline.WriteMetrics(w, env, time.Time{}) })
 }
 
 // synced renders how a sync ended, and turns it into the exit code.

@@ -44,7 +44,14 @@ func MkdirAll(dir string) error { return os.MkdirAll(dir, DirPerm) }
 // Write creates path atomically: fill writes into a temp file in the same
 // directory, which is synced and renamed over path only when fill succeeds.
 // A reader therefore sees the old file or the whole new one, never a part.
-func Write(path string, fill func(w io.Writer) error) (err error) {
+func Write(path string, fill func(w io.Writer) error) error { return write(path, FilePerm, fill) }
+
+// WritePublic is Write for a file other users read and that holds no
+// personal data (metrics for node_exporter, a release archive): 0644,
+// set before the rename, so that no reader finds it unreadable.
+func WritePublic(path string, fill func(w io.Writer) error) error { return write(path, 0o644, fill) }
+
+func write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := MkdirAll(dir); err != nil {
 		return err
@@ -59,7 +66,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err = tmp.Chmod(FilePerm); err != nil {
+	if err = tmp.Chmod(perm); err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(tmp, 1<<20)
