@@ -165,14 +165,10 @@ func describeSent(c *schemas.Change, t profile.Traits) string {
 	if t.Access != profile.ByHand || c.Entity != schemas.EntityUser {
 		return Describe(c, ", ", strconv.Quote)
 	}
-	var parts []string
-	for _, part := range strings.Split(Describe(c, "\n", strconv.Quote), "\n") {
-		name, _, _ := strings.Cut(part, ": ")
-		if i := slices.IndexFunc(schemas.UserFields, func(f schemas.Field[schemas.User]) bool { return f.Name == name }); i < 0 || t.Sends(schemas.UserFields[i].SCIM) {
-			parts = append(parts, part)
-		}
-	}
-	return strings.Join(parts, ", ")
+	return describe(c, ", ", strconv.Quote, func(name string) bool {
+		i := slices.IndexFunc(schemas.UserFields, func(f schemas.Field[schemas.User]) bool { return f.Name == name })
+		return i < 0 || t.Sends(schemas.UserFields[i].SCIM)
+	})
 }
 
 // errAborted is what the writers of a plan that is not whole return.

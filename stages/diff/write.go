@@ -189,14 +189,21 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 // field with its old and new value, joined by sep, each value quoted by
 // quote.
 func Describe(c *schemas.Change, sep string, quote func(string) string) string {
+	return describe(c, sep, quote, nil)
+}
+
+// describe is Describe of the fields keep keeps (all when keep is nil).
+func describe(c *schemas.Change, sep string, quote func(string) string, keep func(field string) bool) string {
 	if c.Fields == "" {
 		return ""
 	}
 	names := strings.Split(c.Fields, "\n")
 	before, after := strings.Split(c.Before, "\n"), strings.Split(c.After, "\n")
-	parts := make([]string, len(names))
+	parts := make([]string, 0, len(names))
 	for i, n := range names {
-		parts[i] = fmt.Sprintf("%s: %s → %s", n, quote(at(before, i)), quote(at(after, i)))
+		if keep == nil || keep(n) {
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", n, quote(at(before, i)), quote(at(after, i))))
+		}
 	}
 	return strings.Join(parts, sep)
 }
