@@ -131,10 +131,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if len(args) != 2 {
 			ts.Fatalf("usage: append FILE TEXT")
 		}
-		f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_WRONLY, 0)
-		ts.Check(err)
-		_, err = f.WriteString(args[1])
-		ts.Check(errors.Join(err, f.Close()))
+		ts.Check(appendTo(ts.MkAbs(args[0]), args[1]))
 	},
 	// joiners N FILE: N users added at the end of the users export FILE,
 	// copies of its first N rows under new UserIDs (9000001 …) and emails
@@ -160,10 +157,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			ts.Check(w.Write(r))
 		}
 		w.Flush()
-		f, err := os.OpenFile(ts.MkAbs(args[1]), os.O_APPEND|os.O_WRONLY, 0)
-		ts.Check(err)
-		_, err = f.WriteString(b.String())
-		ts.Check(errors.Join(err, f.Close()))
+		ts.Check(appendTo(ts.MkAbs(args[1]), b.String()))
 	},
 	// head N SRC DST: the first N lines of SRC written as DST (an export
 	// cut short).
@@ -173,8 +167,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		}
 		n, err := strconv.Atoi(args[0])
 		ts.Check(err)
-		lines := strings.SplitAfter(ts.ReadFile(args[1]), "\n")
-		ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(strings.Join(lines[:min(n, len(lines))], "")), 0o600))
+		ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(firstLines(ts.ReadFile(args[1]), n)), 0o600))
 	},
 	// hold-lock / release-lock: another process's lock on data/lock, as
 	// flock(1) takes it (no holder written), until release-lock.
@@ -288,4 +281,20 @@ func scriptClient(ts *testscript.TestScript) *scim.Client {
 	c, err := scim.New(ts.Getenv("SCIM_URL"), ts.Getenv("CONDECO_SYNC_SCIM_TOKEN"), 5*time.Second)
 	ts.Check(err)
 	return c
+}
+
+// appendTo adds text at the end of the file at path.
+func appendTo(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	return errors.Join(err, f.Close())
+}
+
+// firstLines is the first n lines of s (an export cut short).
+func firstLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	return strings.Join(lines[:min(n, len(lines))], "")
 }

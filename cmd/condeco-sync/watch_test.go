@@ -132,8 +132,7 @@ schedule: {at: "00:00", timezone: UTC, catch_up: true}
 
 	// Day 2 cut short, by a person's run: halted at the guard.
 	b, _ := os.ReadFile(filepath.Join("..", "..", "samples", "day2", "users_20261124.csv"))
-	lines := strings.SplitAfter(string(b), "\n")
-	writeSettled(filepath.Join(dir, "inbox", "users_20261124.csv"), []byte(strings.Join(lines[:101], "")))
+	writeSettled(filepath.Join(dir, "inbox", "users_20261124.csv"), []byte(firstLines(string(b), 101)))
 	loc, _ := os.ReadFile(filepath.Join("..", "..", "samples", "day2", "locations_20261124.csv"))
 	writeSettled(filepath.Join(dir, "inbox", "locations_20261124.csv"), loc)
 	metricsFile := filepath.Join(dir, "condeco-sync.prom")
