@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/condeco-sync/condeco-sync/internal/config"
 	"github.com/condeco-sync/condeco-sync/internal/notify"
 	"github.com/condeco-sync/condeco-sync/stages/load"
 )
@@ -112,21 +113,30 @@ func staleNotice(env Env, n notify.Notice) (notify.Notice, bool) {
 	if after <= 0 {
 		return n, false
 	}
-	ids, _ := RunIDs(env.Config)
-	for i := len(ids) - 1; i >= 0; i-- {
-		run, err := OpenRun(env.Config, ids[i])
-		if err != nil || run.Manifest.Export == "" || run.Manifest.Provision != "" {
-			continue
-		}
-		since := env.Now().Sub(run.Manifest.Started)
-		if since < after {
-			return n, false
-		}
-		n.Event, n.Run = notify.Stale, ""
-		n.Title = fmt.Sprintf("condeco-sync: no new Condeco export for %s", since.Round(time.Hour))
-		n.Text = fmt.Sprintf("The last export set, %s, was taken by run %s at %s; every run since found nothing new (notify.stale_after is %s). Is the Condeco export still being written to the inbox? status says what the inbox holds, and why a set is not taken:",
-			run.Manifest.Export, run.ID, run.Manifest.Started.UTC().Format(time.RFC3339), after)
-		return n, true
+	run := lastTaken(env.Config)
+	if run == nil {
+		return n, false
 	}
-	return n, false
+	since := env.Now().Sub(run.Manifest.Started)
+	if since < after {
+		return n, false
+	}
+	n.Event, n.Run = notify.Stale, ""
+	n.Title = fmt.Sprintf("condeco-sync: no new Condeco export for %s", since.Round(time.Hour))
+	n.Text = fmt.Sprintf("The last export set, %s, was taken by run %s at %s; every run since found nothing new (notify.stale_after is %s). Is the Condeco export still being written to the inbox? status says what the inbox holds, and why a set is not taken:",
+		run.Manifest.Export, run.ID, run.Manifest.Started.UTC().Format(time.RFC3339), after)
+	return n, true
+}
+
+// lastTaken is the latest run that took an export set: a daily run (a
+// provision reads the latest set but leaves it to the daily run). Nil for
+// none.
+func lastTaken(cfg *config.Config) *Run {
+	ids, _ := RunIDs(cfg)
+	for i := len(ids) - 1; i >= 0; i-- {
+		if run, err := OpenRun(cfg, ids[i]); err == nil && run.Manifest.Export != "" && run.Manifest.Provision == "" {
+			return run
+		}
+	}
+	return nil
 }

@@ -45,9 +45,10 @@ func WriteMetrics(w io.Writer, env Env, next time.Time) error {
 		if m.Export != "" {
 			set("condeco_sync_last_export_taken_timestamp_seconds", unix(m.Started))
 		}
+		status := run.overall()
 		for _, st := range []string{StatusOK, StatusHalted, StatusFailed, StatusStopped, StatusInterrupted, StatusRunning, StatusDiscarded, "incomplete"} {
 			v := 0.0
-			if run.overall() == st {
+			if status == st {
 				v = 1
 			}
 			set(fmt.Sprintf(`condeco_sync_last_run_status{status=%q}`, st), v)
