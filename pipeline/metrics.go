@@ -35,6 +35,9 @@ func WriteMetrics(w io.Writer, env Env, next time.Time) error {
 		set("condeco_sync_baseline_users", float64(b.Users.Rows))
 		set("condeco_sync_baseline_timestamp_seconds", unix(b.SetAt))
 	}
+	if taken := lastTaken(env.Config); taken != nil {
+		set("condeco_sync_last_export_taken_timestamp_seconds", unix(taken.Manifest.Started))
+	}
 	run, err := latestRun(env.Config)
 	if err != nil {
 		return err
@@ -42,9 +45,6 @@ func WriteMetrics(w io.Writer, env Env, next time.Time) error {
 	if run != nil {
 		m := run.Manifest
 		set("condeco_sync_last_run_start_timestamp_seconds", unix(m.Started))
-		if m.Export != "" {
-			set("condeco_sync_last_export_taken_timestamp_seconds", unix(m.Started))
-		}
 		status := run.overall()
 		for _, st := range []string{StatusOK, StatusHalted, StatusFailed, StatusStopped, StatusInterrupted, StatusRunning, StatusDiscarded, "incomplete"} {
 			v := 0.0
