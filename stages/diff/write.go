@@ -163,7 +163,7 @@ func Run(in Input, dir, runID, baselineRun string) (stages.Result, error) {
 	var g errgroup.Group
 	g.Go(func() error {
 		return artifact.Write(filepath.Join(dir, SummaryFile), func(w io.Writer) error {
-			return writeSummary(w, summary{cs: cs, counts: p.counts, rows: p.rows, listed: p.listed, byHand: p.byHand, lines: lines, stepped: p.stepped,
+			return writeSummary(w, summary{cs: cs, counts: p.counts, listed: p.listed, byHand: p.byHand, lines: lines, stepped: p.stepped,
 				verdict: v, requests: req, todos: todos, standing: standing, rulesChanged: in.RulesChanged, only: in.Only}, runID, baselineRun)
 		})
 	})
@@ -231,9 +231,8 @@ var symbols = map[string]string{
 type summary struct {
 	cs       *ChangeSet
 	counts   map[string]int64 // by CountOf
-	rows     int64
-	listed   int64 // the changes lines lists
-	byHand   int64 // and those it leaves to the to-do list
+	listed   int64            // the changes lines lists
+	byHand   int64            // and those it leaves to the to-do list
 	lines    io.Reader
 	stepped  []schemas.Change
 	verdict  Verdict
